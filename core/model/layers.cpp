@@ -1,0 +1,65 @@
+#include "model/layers.h"
+
+#include <ATen/ATen.h>
+
+namespace skyreels::model {
+
+LinearImpl::LinearImpl(std::int64_t in_features, std::int64_t out_features, bool with_bias,
+                       const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}, options), /*requires_grad=*/false);
+  if (with_bias) bias = register_parameter("bias", at::empty({out_features}, options), /*requires_grad=*/false);
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  const auto dtype = x.scalar_type();
+  const auto w = weight.scalar_type() == dtype ? weight : weight.to(dtype);
+  const auto b = !bias.defined() || bias.scalar_type() == dtype ? bias : bias.to(dtype);
+  return at::linear(x, w, b);
+}
+
+LayerNormImpl::LayerNormImpl(std::int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}, options), false);
+  bias = register_parameter("bias", at::empty({dim}, options), false);
+}
+
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
+  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, weight.to(at::kFloat), bias.to(at::kFloat), eps);
+}
+
+RMSNormImpl::RMSNormImpl(std::int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}, options), false);
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  const auto xf = x.to(at::kFloat);
+  return xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(at::kFloat);
+}
+
+ParameterImpl::ParameterImpl(std::vector<std::int64_t> shape, const at::TensorOptions& options) {
+  weight = register_parameter("weight", at::empty(shape, options), false);
+}
+
+PatchEmbedImpl::PatchEmbedImpl(std::int64_t in_channels, std::int64_t out_channels, std::int64_t pt_,
+                               std::int64_t ph_, std::int64_t pw_, const at::TensorOptions& options)
+    : pt(pt_), ph(ph_), pw(pw_) {
+  weight = register_parameter("weight", at::empty({out_channels, in_channels, pt, ph, pw}, options), false);
+  bias = register_parameter("bias", at::empty({out_channels}, options), false);
+}
+
+at::Tensor PatchEmbedImpl::forward(const at::Tensor& x) {
+  const auto b = x.size(0), c = x.size(1), f = x.size(2) / pt, h = x.size(3) / ph, w = x.size(4) / pw;
+  // [B, C, f, pt, h, ph, w, pw] -> [B, f, h, w, C, pt, ph, pw]: each patch flattened in the weight's order.
+  const auto patches = x.view({b, c, f, pt, h, ph, w, pw})
+                           .permute({0, 2, 4, 6, 1, 3, 5, 7})
+                           .reshape({b, f, h * w, c * pt * ph * pw});
+  const auto dtype = x.scalar_type();
+  return at::linear(patches, weight.reshape({weight.size(0), -1}).to(dtype), bias.to(dtype));
+}
+
+at::Tensor layer_norm_fp32(const at::Tensor& x, double eps) {
+  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, {}, {}, eps);
+}
+
+at::Tensor gelu_tanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+
+}  // namespace skyreels::model

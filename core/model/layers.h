@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+namespace skyreels::model {
+
+// Weight holders for the models. Unlike torch::nn's layers they allocate their parameters
+// uninitialised, on the requested device and dtype: a 14B model is built directly on the GPU in
+// bf16 and filled from the checkpoint, never initialised at random in fp32 on the host.
+// The numerics (which dtype each op runs in) live in the model files, not here.
+
+// y = x W^T + b, computed in the dtype of `x` (weights are cast when they differ).
+class LinearImpl : public torch::nn::Module {
+public:
+  LinearImpl(std::int64_t in_features, std::int64_t out_features, bool bias, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;  // [out, in]
+  at::Tensor bias;    // [out] or undefined
+};
+TORCH_MODULE(Linear);
+
+// LayerNorm's parameters (elementwise affine). Forward normalises in float32 and returns float32.
+class LayerNormImpl : public torch::nn::Module {
+public:
+  LayerNormImpl(std::int64_t dim, double eps, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight, bias;
+  double eps;
+};
+TORCH_MODULE(LayerNorm);
+
+// RMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight, in float32, float32 out.
+class RMSNormImpl : public torch::nn::Module {
+public:
+  RMSNormImpl(std::int64_t dim, double eps, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+// A bare parameter table (nn.Embedding's weight, or a Conv weight used as a matmul).
+class ParameterImpl : public torch::nn::Module {
+public:
+  ParameterImpl(std::vector<std::int64_t> shape, const at::TensorOptions& options);
+  at::Tensor weight;
+};
+TORCH_MODULE(Parameter);
+
+// Conv3d with kernel == stride (patchify) as a matmul over patches: x [B, C, F, H, W] ->
+// [B, F/pt, H/ph * W/pw, out] in x's dtype. Weight [out, C, pt, ph, pw] and bias [out] as in nn.Conv3d.
+class PatchEmbedImpl : public torch::nn::Module {
+public:
+  PatchEmbedImpl(std::int64_t in_channels, std::int64_t out_channels, std::int64_t pt, std::int64_t ph,
+                 std::int64_t pw, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight, bias;
+  std::int64_t pt, ph, pw;
+};
+TORCH_MODULE(PatchEmbed);
+
+// Layer norm without affine parameters, in float32 (the reference's norm1/norm2/head.norm).
+at::Tensor layer_norm_fp32(const at::Tensor& x, double eps);
+
+// GELU with the tanh approximation, as the reference's FFN and text MLP use.
+at::Tensor gelu_tanh(const at::Tensor& x);
+
+}  // namespace skyreels::model

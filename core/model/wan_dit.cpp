@@ -1,0 +1,292 @@
+#include "model/wan_dit.h"
+
+#include <cmath>
+#include <filesystem>
+#include <regex>
+#include <set>
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/container/functional.h>
+
+#include "io/json_config.h"
+#include "io/key_map.h"
+#include "model/attention.h"
+#include "model/weights.h"
+#include "skyreels/error.h"
+#include "skyreels/log.h"
+
+namespace skyreels::model {
+namespace {
+
+using torch::nn::Functional;
+using torch::nn::Sequential;
+
+// [Fe, k] -> [1, Fe, 1, k]: one row per frame, broadcast over the frame's tokens (x is [B, F, HW, k]).
+at::Tensor per_frame(const at::Tensor& rows) { return rows.unsqueeze(1).unsqueeze(0); }
+
+at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
+
+// sinusoidal_embedding_1d: [cos(t w_j), sin(t w_j)], w_j = 10000^(-j/half), in float64.
+at::Tensor sinusoidal_embedding(const at::Tensor& t, std::int64_t dim) {
+  const std::int64_t half = dim / 2;
+  const auto position = t.to(at::kDouble);
+  const auto omega = at::pow(10000.0, -at::arange(half, position.options()).div(static_cast<double>(half)));
+  const auto sinusoid = at::outer(position, omega);
+  return at::cat({at::cos(sinusoid), at::sin(sinusoid)}, 1);
+}
+
+std::int64_t shape_at(const io::TensorSource& w, const std::string& key, std::size_t axis) {
+  if (!w.contains(key)) throw Error(ErrorCode::NotFound, w.describe() + ": not a Wan DiT checkpoint (no \"" + key + "\")");
+  const auto shape = w.shape(key);
+  if (shape.size() <= axis)
+    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": tensor \"" + key + "\" has too few dimensions");
+  return shape[axis];
+}
+
+}  // namespace
+
+// --- configuration ---------------------------------------------------------------------------------
+
+WanDitConfig WanDitConfig::detect(const io::TensorSource& w, const io::JsonConfig* config_json) {
+  WanDitConfig c;
+  c.dim = shape_at(w, "patch_embedding.weight", 0);
+  c.in_dim = shape_at(w, "patch_embedding.weight", 1);
+  c.patch_t = shape_at(w, "patch_embedding.weight", 2);
+  c.patch_h = shape_at(w, "patch_embedding.weight", 3);
+  c.patch_w = shape_at(w, "patch_embedding.weight", 4);
+  c.text_dim = shape_at(w, "text_embedding.0.weight", 1);
+  c.freq_dim = shape_at(w, "time_embedding.0.weight", 1);
+  c.ffn_dim = shape_at(w, "blocks.0.ffn.0.weight", 0);
+  c.out_dim = shape_at(w, "head.head.weight", 0) / (c.patch_t * c.patch_h * c.patch_w);
+  c.inject_sample_info = w.contains("fps_embedding.weight");
+  std::set<int> block_ids;
+  static const std::regex block_key(R"(^blocks\.(\d+)\.)");
+  for (const auto& key : w.keys()) {
+    std::smatch m;
+    if (std::regex_search(key, m, block_key)) block_ids.insert(std::stoi(m[1]));
+  }
+  c.num_layers = static_cast<std::int64_t>(block_ids.size());
+  c.num_heads = c.dim / 128;
+
+  if (config_json) {
+    const auto& json = *config_json;
+    if (json.has("num_heads")) c.num_heads = json.get_int("num_heads");
+    else if (json.has("num_attention_heads")) c.num_heads = json.get_int("num_attention_heads");
+    c.eps = json.get_double("eps", c.eps);
+    // Values the config states must agree with the weights.
+    auto agree = [&](const char* key, std::int64_t from_weights) {
+      if (json.has(key) && json.get_int(key) != from_weights)
+        throw Error(ErrorCode::ShapeMismatch, json.label() + ": \"" + key + "\" is " +
+                                                  std::to_string(json.get_int(key)) + " but the weights have " +
+                                                  std::to_string(from_weights));
+    };
+    agree("dim", c.dim);
+    agree("ffn_dim", c.ffn_dim);
+    agree("num_layers", c.num_layers);
+    agree("in_dim", c.in_dim);
+    agree("out_dim", c.out_dim);
+    agree("freq_dim", c.freq_dim);
+    agree("text_dim", c.text_dim);
+    if (json.has("inject_sample_info") && !json.json()["inject_sample_info"].is_null() &&
+        json.get_bool("inject_sample_info") != c.inject_sample_info)
+      throw Error(ErrorCode::ShapeMismatch, json.label() + ": \"inject_sample_info\" disagrees with the weights " +
+                                                "(fps_embedding " + (c.inject_sample_info ? "present" : "absent") + ")");
+  }
+  if (c.num_heads <= 0 || c.dim % c.num_heads != 0)
+    throw Error(ErrorCode::ShapeMismatch, "dim " + std::to_string(c.dim) + " is not divisible by " +
+                                              std::to_string(c.num_heads) + " heads");
+  if (c.num_layers == 0) throw Error(ErrorCode::NotFound, w.describe() + ": no transformer blocks");
+  logger("model")->debug("Wan DiT config: {}", c.describe());
+  return c;
+}
+
+std::string WanDitConfig::describe() const {
+  return "dim " + std::to_string(dim) + ", ffn " + std::to_string(ffn_dim) + ", " + std::to_string(num_heads) +
+         " heads, " + std::to_string(num_layers) + " layers, text " + std::to_string(text_dim) + ", fps embedding " +
+         (inject_sample_info ? "yes" : "no");
+}
+
+// --- attention ------------------------------------------------------------------------------------
+
+WanSelfAttentionImpl::WanSelfAttentionImpl(const WanDitConfig& c, const at::TensorOptions& opts)
+    : num_heads(c.num_heads) {
+  q = register_module("q", Linear(c.dim, c.dim, true, opts));
+  k = register_module("k", Linear(c.dim, c.dim, true, opts));
+  v = register_module("v", Linear(c.dim, c.dim, true, opts));
+  this->o = register_module("o", Linear(c.dim, c.dim, true, opts));
+  norm_q = register_module("norm_q", RMSNorm(c.dim, c.eps, opts));
+  norm_k = register_module("norm_k", RMSNorm(c.dim, c.eps, opts));
+}
+
+at::Tensor WanSelfAttentionImpl::forward(const at::Tensor& a, const Rope3d::Table& rope, std::int64_t tokens_per_frame,
+                                         const WanDitCall& call) {
+  const auto b = a.size(0), l = a.size(1), d = a.size(2) / num_heads;
+  const auto heads = [&](const at::Tensor& t) { return t.view({b, l, num_heads, d}); };
+  const auto x = a.to(at::kBFloat16);
+  // RMSNorm over the full dim and RoPE in float32, then bf16 for the attention kernel.
+  const auto qh = apply_rope(heads(norm_q(q(x))), rope).to(at::kBFloat16);
+  const auto kh = apply_rope(heads(norm_k(k(x))), rope).to(at::kBFloat16);
+  const auto vh = heads(v(x));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const auto out = call.causal_block_frames > 0
+                       ? block_causal_attention(qh, kh, vh, scale, tokens_per_frame, call.causal_block_frames)
+                       : attention(qh, kh, vh, scale);
+  return o(out.flatten(2));
+}
+
+WanCrossAttentionImpl::WanCrossAttentionImpl(const WanDitConfig& c, const at::TensorOptions& opts)
+    : num_heads(c.num_heads) {
+  q = register_module("q", Linear(c.dim, c.dim, true, opts));
+  k = register_module("k", Linear(c.dim, c.dim, true, opts));
+  v = register_module("v", Linear(c.dim, c.dim, true, opts));
+  this->o = register_module("o", Linear(c.dim, c.dim, true, opts));
+  norm_q = register_module("norm_q", RMSNorm(c.dim, c.eps, opts));
+  norm_k = register_module("norm_k", RMSNorm(c.dim, c.eps, opts));
+}
+
+at::Tensor WanCrossAttentionImpl::forward(const at::Tensor& x, const at::Tensor& context) {
+  const auto b = x.size(0), l = x.size(1), lc = context.size(1), d = x.size(2) / num_heads;
+  const auto qh = norm_q(q(x.to(at::kBFloat16))).to(at::kBFloat16).view({b, l, num_heads, d});
+  const auto kh = norm_k(k(context)).to(at::kBFloat16).view({b, lc, num_heads, d});
+  const auto vh = v(context).view({b, lc, num_heads, d});
+  return o(attention(qh, kh, vh, 1.0 / std::sqrt(static_cast<double>(d))).flatten(2));
+}
+
+// --- block and head ---------------------------------------------------------------------------------
+
+WanAttentionBlockImpl::WanAttentionBlockImpl(const WanDitConfig& c, const at::TensorOptions& opts) : eps(c.eps) {
+  modulation = register_parameter("modulation", at::empty({1, 6, c.dim}, opts), false);
+  self_attn = register_module("self_attn", WanSelfAttention(c, opts));
+  norm3 = register_module("norm3", LayerNorm(c.dim, c.eps, opts));
+  cross_attn = register_module("cross_attn", WanCrossAttention(c, opts));
+  ffn = register_module("ffn", Sequential(Linear(c.dim, c.ffn_dim, true, opts), Functional(gelu_tanh),
+                                          Linear(c.ffn_dim, c.dim, true, opts)));
+}
+
+at::Tensor WanAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& e0, const Rope3d::Table& rope,
+                                          const at::Tensor& context, const WanDitCall& call) {
+  // Six float32 modulation rows per frame: shift/scale/gate of attention, then of the FFN.
+  const auto mod = modulation.to(at::kFloat) + e0;  // [Fe, 6, dim]
+  const auto m = [&](int i) { return per_frame(mod.select(1, i)); };
+  const auto tokens = [](const at::Tensor& t) { return t.flatten(1, 2); };  // [B, F, HW, dim] -> [B, L, dim]
+
+  const auto a = layer_norm_fp32(x, eps) * (1 + m(1)) + m(0);
+  auto h = x.to(at::kFloat) + self_attn(tokens(a), rope, x.size(2), call).view_as(x) * m(2);
+  // Cross-attention sees the stream rounded to bf16; its LayerNorm returns float32.
+  h = h + cross_attn(tokens(norm3(h.to(at::kBFloat16))), context).view_as(x);
+  const auto f = (layer_norm_fp32(h, eps) * (1 + m(4)) + m(3)).to(at::kBFloat16);
+  h = h + ffn->forward(f) * m(5);
+  return h.to(at::kBFloat16);  // SkyReels rounds the residual stream after every block
+}
+
+WanHeadImpl::WanHeadImpl(const WanDitConfig& c, const at::TensorOptions& opts) : eps(c.eps) {
+  modulation = register_parameter("modulation", at::empty({1, 2, c.dim}, opts), false);
+  head = register_module("head", Linear(c.dim, c.out_dim * c.patch_t * c.patch_h * c.patch_w, true, opts));
+}
+
+at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e) {
+  const auto mod = modulation.to(at::kFloat) + e.unsqueeze(1);  // [Fe, 2, dim]: shift, scale
+  const auto shift = per_frame(mod.select(1, 0));
+  const auto scale = per_frame(mod.select(1, 1));
+  return head(layer_norm_fp32(x, eps) * (1 + scale) + shift);  // float32 GEMM, as the reference
+}
+
+// --- the transformer ----------------------------------------------------------------------------------
+
+WanDitImpl::WanDitImpl(const WanDitConfig& c, const at::TensorOptions& opts) : config_(c), rope_(c.head_dim()) {
+  patch_embedding =
+      register_module("patch_embedding", PatchEmbed(c.in_dim, c.dim, c.patch_t, c.patch_h, c.patch_w, opts));
+  text_embedding = register_module(
+      "text_embedding", Sequential(Linear(c.text_dim, c.dim, true, opts), Functional(gelu_tanh), Linear(c.dim, c.dim, true, opts)));
+  time_embedding = register_module(
+      "time_embedding", Sequential(Linear(c.freq_dim, c.dim, true, opts), Functional(silu), Linear(c.dim, c.dim, true, opts)));
+  time_projection = register_module("time_projection", Sequential(Functional(silu), Linear(c.dim, 6 * c.dim, true, opts)));
+  if (c.inject_sample_info) {
+    fps_embedding = register_module("fps_embedding", Parameter(std::vector<std::int64_t>{2, c.dim}, opts));
+    fps_projection = register_module(
+        "fps_projection", Sequential(Linear(c.dim, c.dim, true, opts), Functional(silu), Linear(c.dim, 6 * c.dim, true, opts)));
+  }
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (std::int64_t i = 0; i < c.num_layers; ++i) blocks->push_back(WanAttentionBlock(c, opts));
+  head = register_module("head", WanHead(c, opts));
+}
+
+at::Tensor WanDitImpl::embed_text(const at::Tensor& context) {
+  return text_embedding->forward(context.to(at::kBFloat16));
+}
+
+std::pair<at::Tensor, at::Tensor> WanDitImpl::embed_time(const at::Tensor& t, int fps_index) {
+  const auto device = patch_embedding->weight.device();
+  // The sinusoid is rounded to bf16 (the weights' dtype), then the MLPs run in float32.
+  const auto sinusoid = sinusoidal_embedding(t.to(device).flatten(), config_.freq_dim).to(at::kBFloat16).to(at::kFloat);
+  const auto e = time_embedding->forward(sinusoid);
+  auto e0 = time_projection->forward(e).unflatten(1, {6, config_.dim});
+  if (config_.inject_sample_info) {
+    if (fps_index != 0 && fps_index != 1)
+      throw Error(ErrorCode::BadArgument, "fps index must be 0 (16 fps) or 1, got " + std::to_string(fps_index));
+    const auto fps = fps_embedding->weight[fps_index].to(at::kFloat).unsqueeze(0);
+    e0 = e0 + fps_projection->forward(fps).unflatten(1, {6, config_.dim});
+  }
+  return {e, e0};
+}
+
+at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, int fps_index,
+                               const WanDitCall& call) {
+  const auto& c = config_;
+  if (x.dim() != 5 || x.size(1) != c.in_dim || x.size(2) % c.patch_t || x.size(3) % c.patch_h || x.size(4) % c.patch_w)
+    throw Error(ErrorCode::ShapeMismatch, "DiT input must be [B, " + std::to_string(c.in_dim) +
+                                              ", F, H, W] with H, W divisible by the patch; got " + c10::str(x.sizes()));
+  if (context.dim() != 3 || context.size(2) != c.text_dim)
+    throw Error(ErrorCode::ShapeMismatch, "text context must be [B, L, " + std::to_string(c.text_dim) + "], got " +
+                                              c10::str(context.sizes()));
+  const auto batch = context.size(0);
+  if (x.size(0) != batch && x.size(0) != 1)
+    throw Error(ErrorCode::ShapeMismatch, "latent batch " + std::to_string(x.size(0)) + " does not match context batch " +
+                                              std::to_string(batch));
+  const auto frames = x.size(2) / c.patch_t, height = x.size(3) / c.patch_h, width = x.size(4) / c.patch_w;
+  if (t.numel() != frames && t.numel() != 1)
+    throw Error(ErrorCode::ShapeMismatch, "timesteps must be one per latent frame (" + std::to_string(frames) +
+                                              ") or one for all, got " + std::to_string(t.numel()));
+  if (call.causal_block_frames < 0) throw Error(ErrorCode::BadArgument, "causal block size must not be negative");
+
+  // Latents shared by cond and uncond are embedded once.
+  auto tokens = patch_embedding(x.to(at::kBFloat16));  // [B or 1, F, HW, dim]
+  if (tokens.size(0) != batch) tokens = tokens.expand({batch, -1, -1, -1}).contiguous();
+  const auto ctx = embed_text(context);
+  const auto [e, e0] = embed_time(t, fps_index);
+  const auto rope = rope_.table(frames, height, width, tokens.device());
+
+  for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, call);
+
+  // Head, then unpatchify: [B, F, h*w, pt*ph*pw*C] -> [B, C, F*pt, h*ph, w*pw].
+  const auto out = head(tokens, e);
+  return out.view({batch, frames, height, width, c.patch_t, c.patch_h, c.patch_w, c.out_dim})
+      .permute({0, 7, 1, 4, 2, 5, 3, 6})
+      .reshape({batch, c.out_dim, frames * c.patch_t, height * c.patch_h, width * c.patch_w});
+}
+
+// --- loading ---------------------------------------------------------------------------------------------
+
+WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device) {
+  WanDit model(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
+  load_weights_strict(*model, *weights);
+  model->eval();
+  return model;
+}
+
+WanDit load_wan_dit(const std::string& path, c10::Device device) {
+  namespace fs = std::filesystem;
+  fs::path folder = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+  if (fs::is_directory(folder / "transformer")) folder /= "transformer";  // a diffusers repository
+  auto source = io::open_weights(fs::is_directory(path) ? folder.string() : path);
+  if (io::is_diffusers_dit(source->keys()))
+    source = io::renamed_view(source, io::dit_key_from_diffusers, source->describe() + " (diffusers layout)");
+  const auto config_path = folder / "config.json";
+  std::optional<io::JsonConfig> json;
+  if (fs::exists(config_path)) json = io::JsonConfig::load(config_path.string());
+  const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);
+  logger("model")->info("loading Wan DiT ({}) from {}", config.describe(), source->describe());
+  return load_wan_dit(source, config, device);
+}
+
+}  // namespace skyreels::model

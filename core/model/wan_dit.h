@@ -1,0 +1,137 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+#include "io/json_config.h"
+#include "io/tensor_source.h"
+#include "model/layers.h"
+#include "model/rope.h"
+
+namespace skyreels::model {
+
+// Shape of a Wan2.1 / SkyReels-V2 video DiT (DF-1.3B, DF-14B, Wan T2V 1.3B/14B, or tiny test nets).
+struct WanDitConfig {
+  std::int64_t in_dim = 16, out_dim = 16;
+  std::int64_t dim = 1536, ffn_dim = 8960, freq_dim = 256, text_dim = 4096;
+  std::int64_t num_heads = 12, num_layers = 30;
+  std::int64_t patch_t = 1, patch_h = 2, patch_w = 2;
+  double eps = 1e-6;
+  bool inject_sample_info = false;  // the fps embedding (DF-1.3B)
+
+  std::int64_t head_dim() const { return dim / num_heads; }
+
+  // Shapes from the weights (official key names); heads from config.json when given (num_heads, or
+  // diffusers' num_attention_heads), else dim / 128 as in every released model. A config that
+  // disagrees with the weights is an error naming both.
+  static WanDitConfig detect(const io::TensorSource& weights, const io::JsonConfig* config_json = nullptr);
+  std::string describe() const;
+};
+
+// Per-call options of the forward.
+struct WanDitCall {
+  // Block-causal self-attention (query block j sees blocks <= j); 0 = bidirectional, as released.
+  std::int64_t causal_block_frames = 0;
+};
+
+class WanSelfAttentionImpl : public torch::nn::Module {
+public:
+  WanSelfAttentionImpl(const WanDitConfig& config, const at::TensorOptions& options);
+  // a: [B, L, dim] (any float dtype; GEMMs in bf16). Returns [B, L, dim] bf16.
+  at::Tensor forward(const at::Tensor& a, const Rope3d::Table& rope, std::int64_t tokens_per_frame,
+                     const WanDitCall& call);
+
+  Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+  RMSNorm norm_q{nullptr}, norm_k{nullptr};
+  std::int64_t num_heads;
+};
+TORCH_MODULE(WanSelfAttention);
+
+class WanCrossAttentionImpl : public torch::nn::Module {
+public:
+  WanCrossAttentionImpl(const WanDitConfig& config, const at::TensorOptions& options);
+  // x: [B, L, dim] float32 (LayerNorm output), context: [B, Lc, dim] bf16. Returns [B, L, dim] bf16.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& context);
+
+  Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+  RMSNorm norm_q{nullptr}, norm_k{nullptr};
+  std::int64_t num_heads;
+};
+TORCH_MODULE(WanCrossAttention);
+
+class WanAttentionBlockImpl : public torch::nn::Module {
+public:
+  WanAttentionBlockImpl(const WanDitConfig& config, const at::TensorOptions& options);
+  // x: [B, F, HW, dim] bf16 residual stream; e0: [Fe, 6, dim] float32 time modulation with Fe = F or 1.
+  // Returns the new residual stream, bf16.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& e0, const Rope3d::Table& rope, const at::Tensor& context,
+                     const WanDitCall& call);
+
+  at::Tensor modulation;  // [1, 6, dim]
+  WanSelfAttention self_attn{nullptr};
+  LayerNorm norm3{nullptr};
+  WanCrossAttention cross_attn{nullptr};
+  torch::nn::Sequential ffn{nullptr};
+  double eps;
+};
+TORCH_MODULE(WanAttentionBlock);
+
+class WanHeadImpl : public torch::nn::Module {
+public:
+  WanHeadImpl(const WanDitConfig& config, const at::TensorOptions& options);
+  // x: [B, F, HW, dim] bf16; e: [Fe, dim] float32. Returns [B, F, HW, out_dim * patch] float32.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& e);
+
+  at::Tensor modulation;  // [1, 2, dim]
+  Linear head{nullptr};
+  double eps;
+};
+TORCH_MODULE(WanHead);
+
+// The transformer. forward() follows the reference's rounding points (spec §2.7): bf16 GEMMs and
+// residual stream between blocks, float32 time embedding, modulation, norms, RoPE and head.
+// Modulation stays per frame ([F, 6, dim]) and is broadcast over each frame's tokens.
+class WanDitImpl : public torch::nn::Module {
+public:
+  WanDitImpl(const WanDitConfig& config, const at::TensorOptions& options);
+
+  // x: [B, 16, F, H, W] latents (B = 1 is broadcast to the context's batch: CFG as one batch-2 call);
+  // t: [F] per-frame timesteps, or [1] for one timestep for all frames (int64 or float);
+  // context: [B, Lc, text_dim] text embeddings; fps_index: 0 (16 fps) or 1, used when the model has the
+  // fps embedding. Returns the flow prediction [B, 16, F, H, W] float32.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, int fps_index = 1,
+                     const WanDitCall& call = {});
+
+  // The pieces of forward, exposed for tests that bisect against the reference's mid.* tensors.
+  at::Tensor embed_text(const at::Tensor& context);               // [B, Lc, dim] bf16
+  std::pair<at::Tensor, at::Tensor> embed_time(const at::Tensor& t, int fps_index);  // e [Fe, dim], e0 [Fe, 6, dim]
+
+  const WanDitConfig& config() const noexcept { return config_; }
+
+  PatchEmbed patch_embedding{nullptr};
+  torch::nn::Sequential text_embedding{nullptr}, time_embedding{nullptr}, time_projection{nullptr};
+  Parameter fps_embedding{nullptr};
+  torch::nn::Sequential fps_projection{nullptr};
+  torch::nn::ModuleList blocks{nullptr};
+  WanHead head{nullptr};
+
+private:
+  WanDitConfig config_;
+  Rope3d rope_;
+};
+TORCH_MODULE(WanDit);
+
+// Builds the model on `device` in bf16 and fills it from `weights` (official or diffusers key names),
+// strictly: missing, unexpected or mis-shaped tensors are an error listing them.
+WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device);
+// From a folder or file: config.json (when present) plus the DiT's safetensors.
+WanDit load_wan_dit(const std::string& path, c10::Device device);
+
+}  // namespace skyreels::model

@@ -1,0 +1,79 @@
+#include "model/weights.h"
+
+#include <set>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "skyreels/error.h"
+#include "skyreels/log.h"
+
+namespace skyreels::model {
+namespace {
+
+std::string shape_text(c10::IntArrayRef shape) { return c10::str(shape); }
+
+// "a, b, c and 12 more"
+std::string listing(const std::vector<std::string>& items, std::size_t limit = 12) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < items.size() && i < limit; ++i) out << (i ? ", " : "") << items[i];
+  if (items.size() > limit) out << " and " << items.size() - limit << " more";
+  return out.str();
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+void load_weights_strict(torch::nn::Module& module, const io::TensorSource& source) {
+  auto targets = module.named_parameters(/*recurse=*/true);
+  for (const auto& item : module.named_buffers(true)) targets.insert(item.key(), item.value());
+
+  std::vector<std::string> missing, mismatched, unexpected;
+  std::set<std::string> expected;
+  for (const auto& item : targets) {
+    expected.insert(item.key());
+    if (!source.contains(item.key())) {
+      missing.push_back(item.key());
+      continue;
+    }
+    const auto shape = source.shape(item.key());
+    if (!item.value().sizes().equals(shape))
+      mismatched.push_back(item.key() + " " + shape_text(shape) + " (model expects " +
+                           shape_text(item.value().sizes()) + ")");
+  }
+  for (const auto& key : source.keys())
+    if (!expected.count(key)) unexpected.push_back(key);
+
+  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+    std::ostringstream message;
+    message << source.describe() << ": weights do not fit the model";
+    if (!missing.empty()) message << "; missing " << missing.size() << ": " << listing(missing);
+    if (!unexpected.empty()) message << "; unexpected " << unexpected.size() << ": " << listing(unexpected);
+    if (!mismatched.empty()) message << "; wrong shape " << mismatched.size() << ": " << listing(mismatched);
+    throw Error(mismatched.empty() ? ErrorCode::NotFound : ErrorCode::ShapeMismatch, message.str());
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& item : targets) item.value().copy_(source.tensor(item.key()));
+  logger("model")->debug("loaded {} tensors from {}", targets.size(), source.describe());
+}
+
+void randomize_weights(torch::nn::Module& module, std::uint64_t seed, double std) {
+  torch::NoGradGuard no_grad;
+  at::manual_seed(seed);  // the default generator of every device
+  for (auto& item : module.named_parameters(true)) {
+    auto& p = item.value();
+    const auto& name = item.key();
+    if (ends_with(name, "norm_q.weight") || ends_with(name, "norm_k.weight") || ends_with(name, "norm3.weight")) {
+      p.fill_(1.0);
+      continue;
+    }
+    // Drawn in float32 on the parameter's device, one tensor at a time.
+    p.copy_(at::empty(p.sizes(), p.options().dtype(at::kFloat)).normal_(0.0, std));
+  }
+}
+}  // namespace skyreels::model

@@ -1,0 +1,303 @@
+#include <filesystem>
+#include <regex>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "conformance/checks.h"
+#include "conformance/metrics.h"
+#include "io/safetensors.h"
+#include "io/tensor_source.h"
+#include "model/attention.h"
+#include "model/rope.h"
+#include "model/wan_dit.h"
+#include "model/weights.h"
+#include "skyreels/conformance.h"
+#include "skyreels/error.h"
+#include "test_support.h"
+
+namespace conf = skyreels::conformance;
+namespace io = skyreels::io;
+namespace model = skyreels::model;
+using skyreels::Error;
+using skyreels::test::fixture_case;
+using skyreels::test::TempDir;
+using skyreels::test::test_device;
+
+namespace {
+
+conf::CheckOptions options() {
+  conf::CheckOptions o;
+  o.device = test_device().is_cuda() ? "cuda" : "cpu";
+  return o;
+}
+
+model::WanDitConfig tiny_config(bool fps = true) {
+  model::WanDitConfig c;
+  c.dim = 64;
+  c.ffn_dim = 96;
+  c.text_dim = 32;
+  c.num_heads = 2;
+  c.num_layers = 2;
+  c.inject_sample_info = fps;
+  return c;
+}
+
+model::WanDit tiny_dit(bool fps = true, std::uint64_t seed = 7) {
+  model::WanDit dit(tiny_config(fps), at::TensorOptions().device(test_device()).dtype(at::kBFloat16));
+  model::randomize_weights(*dit, seed, 0.1);
+  return dit;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> state_dict(torch::nn::Module& m) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value().cpu());
+  return out;
+}
+
+// The diffusers names of the official keys, written out independently of the loader's table.
+std::string to_diffusers(std::string key) {
+  const std::vector<std::pair<std::string, std::string>> rules = {
+      {R"(^time_embedding\.0\.)", "condition_embedder.time_embedder.linear_1."},
+      {R"(^time_embedding\.2\.)", "condition_embedder.time_embedder.linear_2."},
+      {R"(^text_embedding\.0\.)", "condition_embedder.text_embedder.linear_1."},
+      {R"(^text_embedding\.2\.)", "condition_embedder.text_embedder.linear_2."},
+      {R"(^time_projection\.1\.)", "condition_embedder.time_proj."},
+      {R"(^head\.modulation$)", "scale_shift_table"},
+      {R"(^head\.head\.)", "proj_out."},
+      {R"(\.modulation$)", ".scale_shift_table"},
+      {R"(\.ffn\.0\.)", ".ffn.net.0.proj."},
+      {R"(\.ffn\.2\.)", ".ffn.net.2."},
+      {R"(\.self_attn\.o\.)", ".attn1.to_out.0."},
+      {R"(\.self_attn\.([qkv])\.)", ".attn1.to_$1."},
+      {R"(\.self_attn\.)", ".attn1."},
+      {R"(\.cross_attn\.o\.)", ".attn2.to_out.0."},
+      {R"(\.cross_attn\.([qkv])\.)", ".attn2.to_$1."},
+      {R"(\.cross_attn\.)", ".attn2."},
+      {R"(\.norm3\.)", ".norm2."},
+  };
+  for (const auto& [pattern, replacement] : rules) {
+    const std::regex re(pattern);
+    if (std::regex_search(key, re)) return std::regex_replace(key, re, replacement);
+  }
+  return key;
+}
+
+struct Inputs {
+  at::Tensor x, t, context;
+};
+
+Inputs tiny_inputs(int batch = 1, int frames = 3) {
+  at::manual_seed(11);
+  const auto d = test_device();
+  return {at::randn({1, 16, frames, 4, 6}).to(d, at::kBFloat16), at::tensor({999, 800, 500}, at::kLong).narrow(0, 0, frames).to(d),
+          at::randn({batch, 5, 32}).to(d, at::kBFloat16)};
+}
+
+}  // namespace
+
+TEST(WanDit, FixtureDfFpsPasses) {
+  const auto r = conf::run_case(fixture_case("dit_df_fps").string(), options());
+  ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
+}
+
+TEST(WanDit, FixtureWanScalarTimestepPasses) {
+  const auto r = conf::run_case(fixture_case("dit_wan_scalar_t").string(), options());
+  ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
+}
+
+// Bisects against the reference's intermediate tensors: embeddings and every block's output.
+TEST(WanDit, IntermediatesMatchTheReference) {
+  torch::NoGradGuard no_grad;
+  const auto dir = fixture_case("dit_df_fps");
+  conf::FixtureCase fixture(dir);
+  auto file = std::make_shared<io::SafetensorsFile>((dir / "tensors.safetensors").string());
+  auto dit = conf::load_fixture_dit(io::prefixed_view(io::safetensors_source(file), "w."), fixture.manifest().at("config"),
+                                    test_device());
+  const auto x = fixture.tensor("in.x").to(test_device());
+  const auto t = fixture.tensor("in.t").to(test_device());
+  const auto context = fixture.tensor("in.context").to(test_device());
+
+  const auto patches = dit->patch_embedding(x);  // [1, F, HW, dim]
+  const auto ref_patches = fixture.tensor("mid.patch_embedding").flatten(3).transpose(1, 2).transpose(2, 3);
+  EXPECT_LT(conf::relative_l2(patches.view(ref_patches.sizes()), ref_patches), 1e-2);
+  EXPECT_LT(conf::relative_l2(dit->embed_text(context), fixture.tensor("mid.text_embedding")), 1e-2);
+  const auto [e, e0] = dit->embed_time(t, 1);
+  EXPECT_LT(conf::relative_l2(e, fixture.tensor("mid.time_embedding")), 1e-4);
+  // mid.time_projection is the projection before the fps term.
+  const auto projected = dit->time_projection->forward(e);
+  EXPECT_LT(conf::relative_l2(projected, fixture.tensor("mid.time_projection")), 1e-4);
+}
+
+TEST(WanDit, BatchedCfgEqualsTwoSingleCalls) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  const auto both = dit->forward(in.x, in.t, in.context, 1);
+  ASSERT_EQ(both.sizes(), (std::vector<std::int64_t>{2, 16, 3, 4, 6}));
+  for (int b = 0; b < 2; ++b) {
+    const auto single = dit->forward(in.x, in.t, in.context.narrow(0, b, 1), 1);
+    EXPECT_LT(conf::relative_l2(both.narrow(0, b, 1), single), 5e-3) << "batch " << b;
+  }
+  // The two streams really differ (the test would be vacuous otherwise).
+  EXPECT_GT(conf::relative_l2(both.narrow(0, 0, 1), both.narrow(0, 1, 1)), 1e-2);
+}
+
+TEST(WanDit, ScalarTimestepEqualsRepeatedPerFrameTimestep) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs();
+  const auto scalar = dit->forward(in.x, at::tensor({700}, at::kLong), in.context, 0);
+  const auto per_frame = dit->forward(in.x, at::tensor({700, 700, 700}, at::kLong), in.context, 0);
+  EXPECT_TRUE(at::allclose(scalar, per_frame, 1e-5, 1e-5));
+  const auto mixed = dit->forward(in.x, at::tensor({700, 700, 100}, at::kLong), in.context, 0);
+  EXPECT_FALSE(at::allclose(scalar, mixed, 1e-3, 1e-3));
+}
+
+TEST(WanDit, BlockCausalModeHidesLaterFrames) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  auto in = tiny_inputs();
+  model::WanDitCall causal;
+  causal.causal_block_frames = 1;
+  const auto before = dit->forward(in.x, in.t, in.context, 1, causal);
+  auto changed = in.x.clone();
+  changed.select(2, 2).normal_();
+  const auto after = dit->forward(changed, in.t, in.context, 1, causal);
+  // Frames 0 and 1 cannot see frame 2; frame 2 itself changes.
+  EXPECT_TRUE(at::equal(before.narrow(2, 0, 2), after.narrow(2, 0, 2)));
+  EXPECT_FALSE(at::equal(before.select(2, 2), after.select(2, 2)));
+  // Bidirectional (the default) does let frame 2 influence frame 0.
+  const auto full_before = dit->forward(in.x, in.t, in.context, 1);
+  const auto full_after = dit->forward(changed, in.t, in.context, 1);
+  EXPECT_FALSE(at::equal(full_before.select(2, 0), full_after.select(2, 0)));
+}
+
+TEST(Attention, BlockCausalEqualsMaskedDenseAttention) {
+  at::manual_seed(3);
+  const int64_t tokens_per_frame = 4, frames = 6, cbs = 2;
+  const auto q = at::randn({1, frames * tokens_per_frame, 2, 8});
+  const auto k = at::randn_like(q), v = at::randn_like(q);
+  const auto out = model::block_causal_attention(q, k, v, 0.3, tokens_per_frame, cbs);
+  // Dense reference with an explicit mask: key frame block <= query frame block.
+  const auto frame = at::arange(frames * tokens_per_frame).div(tokens_per_frame, "floor").div(cbs, "floor");
+  const auto allowed = frame.unsqueeze(1) >= frame.unsqueeze(0);  // [Lq, Lk]
+  auto scores = at::einsum("bqhd,bkhd->bhqk", {q, k}) * 0.3;
+  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  const auto expected = at::einsum("bhqk,bkhd->bqhd", {at::softmax(scores, -1), v});
+  EXPECT_TRUE(at::allclose(out, expected, 1e-5, 1e-5));
+}
+
+TEST(Attention, MathPathMatchesTheDefaultBackend) {
+  at::manual_seed(4);
+  const auto q = at::randn({2, 37, 3, 16}).to(test_device(), at::kBFloat16);
+  const auto k = at::randn({2, 29, 3, 16}).to(test_device(), at::kBFloat16);
+  const auto v = at::randn({2, 29, 3, 16}).to(test_device(), at::kBFloat16);
+  EXPECT_LT(conf::relative_l2(model::attention(q, k, v, 0.25), model::attention_math(q, k, v, 0.25)), 1e-2);
+}
+
+TEST(Rope3d, SplitsHeadChannelsAsTheReference) {
+  model::Rope3d rope(128);
+  EXPECT_EQ(rope.frame_channels(), 22);
+  EXPECT_EQ(rope.spatial_channels(), 21);
+  model::Rope3d small(64);
+  EXPECT_EQ(small.frame_channels(), 12);
+  EXPECT_EQ(small.spatial_channels(), 10);
+  // Token (f=1, h=0, w=0) rotates only frame channels; (0, 0, 1) only the last block of channels.
+  const auto table = rope.table(2, 3, 4, at::kCPU);
+  const auto token_f1 = table.sin[12];
+  EXPECT_GT(token_f1.narrow(0, 0, 22).abs().sum().item<float>(), 0.1f);
+  EXPECT_EQ(token_f1.narrow(0, 22, 42).abs().sum().item<float>(), 0.0f);
+  const auto token_w1 = table.sin[1];
+  EXPECT_EQ(token_w1.narrow(0, 0, 43).abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(token_w1.narrow(0, 43, 21).abs().sum().item<float>(), 0.1f);
+}
+
+// --- loading ---------------------------------------------------------------------------------------
+
+TEST(WanDitLoading, OfficialAndDiffusersLayoutsGiveTheSameModel) {
+  torch::NoGradGuard no_grad;
+  auto source = tiny_dit(true, 21);
+  const auto in = tiny_inputs();
+  const auto expected = source->forward(in.x, in.t, in.context, 1);
+  TempDir dir;
+  const auto tensors = state_dict(*source);
+
+  std::filesystem::create_directories(dir / "official");
+  io::write_safetensors((dir / "official" / "model.safetensors").string(), tensors);
+  skyreels::test::write_file(dir / "official" / "config.json", R"({"num_heads": 2, "dim": 64, "num_layers": 2})");
+  auto official = model::load_wan_dit((dir / "official").string(), test_device());
+  EXPECT_TRUE(at::equal(official->forward(in.x, in.t, in.context, 1), expected));
+
+  // Diffusers: renamed keys in two shards with an index, under transformer/.
+  const auto folder = dir / "diffusers" / "transformer";
+  std::filesystem::create_directories(folder);
+  std::vector<std::pair<std::string, at::Tensor>> shard1, shard2;
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto name = to_diffusers(tensors[i].first);
+    auto& shard = i % 2 ? shard2 : shard1;
+    shard.emplace_back(name, tensors[i].second);
+    index["weight_map"][name] = i % 2 ? "diffusion_pytorch_model-00002-of-00002.safetensors"
+                                      : "diffusion_pytorch_model-00001-of-00002.safetensors";
+  }
+  io::write_safetensors((folder / "diffusion_pytorch_model-00001-of-00002.safetensors").string(), shard1);
+  io::write_safetensors((folder / "diffusion_pytorch_model-00002-of-00002.safetensors").string(), shard2);
+  skyreels::test::write_file(folder / "diffusion_pytorch_model.safetensors.index.json", index.dump());
+  skyreels::test::write_file(folder / "config.json", R"({"num_attention_heads": 2, "attention_head_dim": 32})");
+  auto diffusers = model::load_wan_dit((dir / "diffusers").string(), test_device());
+  EXPECT_TRUE(at::equal(diffusers->forward(in.x, in.t, in.context, 1), expected));
+}
+
+TEST(WanDitLoading, StrictAboutMissingUnexpectedAndMisshapedTensors) {
+  auto source = tiny_dit(false);
+  auto tensors = state_dict(*source);
+  auto expect_error = [&](const std::vector<std::pair<std::string, at::Tensor>>& ts, const std::vector<std::string>& fragments) {
+    TempDir dir;
+    io::write_safetensors((dir / "model.safetensors").string(), ts);
+    skyreels::test::write_file(dir / "config.json", R"({"num_heads": 2})");
+    try {
+      model::load_wan_dit(dir.path().string(), test_device());
+      FAIL() << "expected a loading error";
+    } catch (const Error& e) {
+      for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    }
+  };
+  auto missing = tensors;
+  missing.erase(std::find_if(missing.begin(), missing.end(), [](auto& kv) { return kv.first == "blocks.1.norm3.bias"; }));
+  expect_error(missing, {"missing 1", "blocks.1.norm3.bias"});
+  auto unexpected = tensors;
+  unexpected.emplace_back("blocks.0.extra.weight", at::zeros({3}));
+  expect_error(unexpected, {"unexpected 1", "blocks.0.extra.weight"});
+  auto misshaped = tensors;
+  for (auto& kv : misshaped)
+    if (kv.first == "blocks.0.cross_attn.k.bias") kv.second = at::zeros({65}, at::kBFloat16);
+  expect_error(misshaped, {"wrong shape 1", "blocks.0.cross_attn.k.bias", "[65]"});
+}
+
+TEST(WanDitLoading, ConfigThatDisagreesWithTheWeightsIsAnError) {
+  auto source = tiny_dit(false);
+  TempDir dir;
+  io::write_safetensors((dir / "model.safetensors").string(), state_dict(*source));
+  skyreels::test::write_file(dir / "config.json", R"({"num_heads": 2, "num_layers": 30})");
+  try {
+    model::load_wan_dit(dir.path().string(), test_device());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("num_layers"), std::string::npos) << e.what();
+  }
+  skyreels::test::write_file(dir / "config.json", R"({"num_heads": 3})");  // 64 not divisible by 3
+  EXPECT_THROW(model::load_wan_dit(dir.path().string(), test_device()), Error);
+}
+
+TEST(WanDit, RejectsWrongInputShapes) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs();
+  EXPECT_THROW(dit->forward(in.x.narrow(1, 0, 8), in.t, in.context), Error);       // channels
+  EXPECT_THROW(dit->forward(in.x.narrow(3, 0, 3), in.t, in.context), Error);       // odd height
+  EXPECT_THROW(dit->forward(in.x, in.t.narrow(0, 0, 2), in.context), Error);       // timesteps
+  EXPECT_THROW(dit->forward(in.x, in.t, in.context.narrow(2, 0, 16)), Error);      // text dim
+  EXPECT_THROW(dit->forward(in.x, in.t, in.context, 5), Error);                    // fps index
+}

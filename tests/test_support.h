@@ -1,0 +1,36 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <c10/core/Device.h>
+
+namespace skyreels::test {
+
+// tests/fixtures/reference, or one case folder inside it.
+std::filesystem::path fixtures_dir();
+std::filesystem::path fixture_case(const std::string& name);
+
+// The device tests run on: CPU unless SKYREELS_TEST_DEVICE=cuda (and CUDA is available).
+c10::Device test_device();
+
+// A fresh, empty directory under the system temp dir, removed when the object goes away.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+  std::filesystem::path path_;
+};
+
+// Writes bytes to a file (for crafted, possibly hostile, test inputs).
+void write_file(const std::filesystem::path& path, const std::string& bytes);
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace skyreels::test
