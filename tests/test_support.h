@@ -7,6 +7,10 @@
 
 namespace skyreels::test {
 
+// Relative L2 within which two computations of the same bf16 network count as equal: bf16 keeps
+// 8 mantissa bits (2^-8 = 3.9e-3 relative), and GEMMs of other shapes round differently.
+inline constexpr double kBf16NoiseRelL2 = 5e-3;
+
 // tests/fixtures/reference, or one case folder inside it.
 std::filesystem::path fixtures_dir();
 std::filesystem::path fixture_case(const std::string& name);

@@ -18,6 +18,8 @@ public:
   // Positions restart at 0 in every call; `first_frame` offsets frame positions.
   struct Table {
     at::Tensor cos, sin;
+    // The rows of tokens [first, first + count).
+    Table rows(std::int64_t first, std::int64_t count) const { return {cos.narrow(0, first, count), sin.narrow(0, first, count)}; }
   };
   Table table(std::int64_t frames, std::int64_t height, std::int64_t width, c10::Device device,
               std::int64_t first_frame = 0) const;

@@ -26,6 +26,11 @@ at::Tensor per_frame(const at::Tensor& rows) { return rows.unsqueeze(1).unsqueez
 
 at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
 
+// The rows of a per-frame table [Fe, ...] that belong to a chunk of frames (all of it when Fe == 1).
+at::Tensor frame_rows(const at::Tensor& rows, const FrameChunks::Chunk& c) {
+  return rows.size(0) == 1 ? rows : rows.narrow(0, c.first, c.count);
+}
+
 // sinusoidal_embedding_1d: [cos(t w_j), sin(t w_j)], w_j = 10000^(-j/half), in float64.
 at::Tensor sinusoidal_embedding(const at::Tensor& t, std::int64_t dim) {
   const std::int64_t half = dim / 2;
@@ -44,6 +49,13 @@ std::int64_t shape_at(const io::TensorSource& w, const std::string& key, std::si
 }
 
 }  // namespace
+
+FrameChunks::FrameChunks(std::int64_t frames, std::int64_t tokens_per_frame, std::int64_t token_budget) {
+  const std::int64_t per_chunk =
+      token_budget <= 0 ? frames : std::max<std::int64_t>(1, token_budget / std::max<std::int64_t>(tokens_per_frame, 1));
+  for (std::int64_t first = 0; first < frames; first += per_chunk)
+    chunks_.push_back({first, std::min(per_chunk, frames - first)});
+}
 
 // --- configuration ---------------------------------------------------------------------------------
 
@@ -118,20 +130,22 @@ WanSelfAttentionImpl::WanSelfAttentionImpl(const WanDitConfig& c, const at::Tens
   norm_k = register_module("norm_k", RMSNorm(c.dim, c.eps, opts));
 }
 
-at::Tensor WanSelfAttentionImpl::forward(const at::Tensor& a, const Rope3d::Table& rope, std::int64_t tokens_per_frame,
-                                         const WanDitCall& call) {
-  const auto b = a.size(0), l = a.size(1), d = a.size(2) / num_heads;
-  const auto heads = [&](const at::Tensor& t) { return t.view({b, l, num_heads, d}); };
+std::array<at::Tensor, 3> WanSelfAttentionImpl::project(const at::Tensor& a, const Rope3d::Table& rope) {
+  const auto b = a.size(0), n = a.size(1), d = a.size(2) / num_heads;
+  const auto heads = [&](const at::Tensor& t) { return t.view({b, n, num_heads, d}); };
   const auto x = a.to(at::kBFloat16);
   // RMSNorm over the full dim and RoPE in float32, then bf16 for the attention kernel.
-  const auto qh = apply_rope(heads(norm_q(q(x))), rope).to(at::kBFloat16);
-  const auto kh = apply_rope(heads(norm_k(k(x))), rope).to(at::kBFloat16);
-  const auto vh = heads(v(x));
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  return {apply_rope(heads(norm_q(q(x))), rope).to(at::kBFloat16),
+          apply_rope(heads(norm_k(k(x))), rope).to(at::kBFloat16), heads(v(x))};
+}
+
+at::Tensor WanSelfAttentionImpl::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
+                                        std::int64_t tokens_per_frame, const WanDitCall& call) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(qh.size(3)));
   const auto out = call.causal_block_frames > 0
                        ? block_causal_attention(qh, kh, vh, scale, tokens_per_frame, call.causal_block_frames)
                        : attention(qh, kh, vh, scale);
-  return o(out.flatten(2));
+  return out.flatten(2);
 }
 
 WanCrossAttentionImpl::WanCrossAttentionImpl(const WanDitConfig& c, const at::TensorOptions& opts)
@@ -165,18 +179,38 @@ WanAttentionBlockImpl::WanAttentionBlockImpl(const WanDitConfig& c, const at::Te
 
 at::Tensor WanAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor& e0, const Rope3d::Table& rope,
                                           const at::Tensor& context, const WanDitCall& call) {
+  const auto b = x.size(0), frames = x.size(1), hw = x.size(2), dim = x.size(3);
+  const auto heads = self_attn->num_heads;
   // Six float32 modulation rows per frame: shift/scale/gate of attention, then of the FFN.
   const auto mod = modulation.to(at::kFloat) + e0;  // [Fe, 6, dim]
-  const auto m = [&](int i) { return per_frame(mod.select(1, i)); };
-  const auto tokens = [](const at::Tensor& t) { return t.flatten(1, 2); };  // [B, F, HW, dim] -> [B, L, dim]
+  const FrameChunks chunks(frames, b * hw, call.chunk_tokens);
+  const auto m = [&](int i, const FrameChunks::Chunk& c) { return per_frame(frame_rows(mod.select(1, i), c)); };
 
-  const auto a = layer_norm_fp32(x, eps) * (1 + m(1)) + m(0);
-  auto h = x.to(at::kFloat) + self_attn(tokens(a), rope, x.size(2), call).view_as(x) * m(2);
-  // Cross-attention sees the stream rounded to bf16; its LayerNorm returns float32.
-  h = h + cross_attn(tokens(norm3(h.to(at::kBFloat16))), context).view_as(x);
-  const auto f = (layer_norm_fp32(h, eps) * (1 + m(4)) + m(3)).to(at::kBFloat16);
-  h = h + ffn->forward(f) * m(5);
-  return h.to(at::kBFloat16);  // SkyReels rounds the residual stream after every block
+  // Self-attention: q, k, v of every token, a chunk of frames at a time, then one attention call.
+  auto qh = at::empty({b, frames * hw, heads, dim / heads}, x.options());
+  auto kh = at::empty_like(qh), vh = at::empty_like(qh);
+  for (const auto& c : chunks) {
+    const auto a = layer_norm_fp32(x.narrow(1, c.first, c.count), eps) * (1 + m(1, c)) + m(0, c);
+    const auto qkv = self_attn->project(a.flatten(1, 2), rope.rows(c.first * hw, c.count * hw));
+    qh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[0]);
+    kh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[1]);
+    vh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[2]);
+  }
+  const auto attended = self_attn->attend(qh, kh, vh, hw, call);  // [B, L, dim] bf16
+  qh = kh = vh = at::Tensor();
+
+  // The rest is token-wise: output projection and gated residual, cross-attention, FFN.
+  auto out = at::empty_like(x);
+  for (const auto& c : chunks) {
+    const auto y = self_attn->o(attended.narrow(1, c.first * hw, c.count * hw)).view({b, c.count, hw, dim});
+    auto h = x.narrow(1, c.first, c.count).to(at::kFloat) + y * m(2, c);
+    // Cross-attention sees the stream rounded to bf16; its LayerNorm returns float32.
+    h = h + cross_attn(norm3(h.to(at::kBFloat16)).flatten(1, 2), context).view_as(h);
+    const auto f = (layer_norm_fp32(h, eps) * (1 + m(4, c)) + m(3, c)).to(at::kBFloat16);
+    h = h + ffn->forward(f) * m(5, c);
+    out.narrow(1, c.first, c.count).copy_(h);  // SkyReels rounds the residual stream to bf16 after every block
+  }
+  return out;
 }
 
 WanHeadImpl::WanHeadImpl(const WanDitConfig& c, const at::TensorOptions& opts) : eps(c.eps) {
@@ -184,11 +218,16 @@ WanHeadImpl::WanHeadImpl(const WanDitConfig& c, const at::TensorOptions& opts) :
   head = register_module("head", Linear(c.dim, c.out_dim * c.patch_t * c.patch_h * c.patch_w, true, opts));
 }
 
-at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e) {
+at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e, const WanDitCall& call) {
   const auto mod = modulation.to(at::kFloat) + e.unsqueeze(1);  // [Fe, 2, dim]: shift, scale
-  const auto shift = per_frame(mod.select(1, 0));
-  const auto scale = per_frame(mod.select(1, 1));
-  return head(layer_norm_fp32(x, eps) * (1 + scale) + shift);  // float32 GEMM, as the reference
+  auto out = at::empty({x.size(0), x.size(1), x.size(2), head->weight.size(0)}, x.options().dtype(at::kFloat));
+  for (const auto& c : FrameChunks(x.size(1), x.size(0) * x.size(2), call.chunk_tokens)) {
+    const auto shift = per_frame(frame_rows(mod.select(1, 0), c));
+    const auto scale = per_frame(frame_rows(mod.select(1, 1), c));
+    // float32 GEMM, as the reference
+    out.narrow(1, c.first, c.count).copy_(head(layer_norm_fp32(x.narrow(1, c.first, c.count), eps) * (1 + scale) + shift));
+  }
+  return out;
 }
 
 // --- the transformer ----------------------------------------------------------------------------------
@@ -259,7 +298,7 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
   for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, call);
 
   // Head, then unpatchify: [B, F, h*w, pt*ph*pw*C] -> [B, C, F*pt, h*ph, w*pw].
-  const auto out = head(tokens, e);
+  const auto out = head(tokens, e, call);
   return out.view({batch, frames, height, width, c.patch_t, c.patch_h, c.patch_w, c.out_dim})
       .permute({0, 7, 1, 4, 2, 5, 3, 6})
       .reshape({batch, c.out_dim, frames * c.patch_t, height * c.patch_h, width * c.patch_w});

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,14 +41,36 @@ struct WanDitConfig {
 struct WanDitCall {
   // Block-causal self-attention (query block j sees blocks <= j); 0 = bidirectional, as released.
   std::int64_t causal_block_frames = 0;
+  // Token-wise work (norms, modulation, projections, FFN, head) runs on chunks of whole frames of about
+  // this many tokens (batch included), so no full-length float32 or FFN-wide temporary is alive at
+  // once. 0: one chunk. The result does not depend on it beyond GEMM rounding.
+  std::int64_t chunk_tokens = 16384;
+};
+
+// Consecutive runs of whole frames holding about `token_budget` tokens each (at least one frame).
+class FrameChunks {
+public:
+  struct Chunk {
+    std::int64_t first, count;
+  };
+  FrameChunks(std::int64_t frames, std::int64_t tokens_per_frame, std::int64_t token_budget);
+  std::vector<Chunk>::const_iterator begin() const { return chunks_.begin(); }
+  std::vector<Chunk>::const_iterator end() const { return chunks_.end(); }
+  std::size_t size() const { return chunks_.size(); }
+
+private:
+  std::vector<Chunk> chunks_;
 };
 
 class WanSelfAttentionImpl : public torch::nn::Module {
 public:
   WanSelfAttentionImpl(const WanDitConfig& config, const at::TensorOptions& options);
-  // a: [B, L, dim] (any float dtype; GEMMs in bf16). Returns [B, L, dim] bf16.
-  at::Tensor forward(const at::Tensor& a, const Rope3d::Table& rope, std::int64_t tokens_per_frame,
-                     const WanDitCall& call);
+  // q, k, v [B, n, H, D] bf16 of a run of tokens a [B, n, dim] (GEMMs in bf16; RMSNorm and RoPE in
+  // float32 with the table rows of those tokens).
+  std::array<at::Tensor, 3> project(const at::Tensor& a, const Rope3d::Table& rope);
+  // Attention over all tokens: [B, L, H*D] bf16, before the output projection `o`.
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t tokens_per_frame,
+                    const WanDitCall& call);
 
   Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
   RMSNorm norm_q{nullptr}, norm_k{nullptr};
@@ -87,7 +111,7 @@ class WanHeadImpl : public torch::nn::Module {
 public:
   WanHeadImpl(const WanDitConfig& config, const at::TensorOptions& options);
   // x: [B, F, HW, dim] bf16; e: [Fe, dim] float32. Returns [B, F, HW, out_dim * patch] float32.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& e);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& e, const WanDitCall& call);
 
   at::Tensor modulation;  // [1, 2, dim]
   Linear head{nullptr};

@@ -268,9 +268,8 @@ TEST(ZipArchive, ReadsTorchSaveFixture) {
   ASSERT_NE(pickle, nullptr);
   EXPECT_EQ(archive.data(*pickle)[0], 0x80);  // PROTO
   for (const ZipArchive::Member& member : archive.members()) {
-    if (member.name.find("/data/") != std::string::npos) {
-      EXPECT_EQ(member.data_offset % 64, 0u) << member.name;
-    }
+    if (member.name.find("/data/") == std::string::npos) continue;
+    EXPECT_EQ(member.data_offset % 64, 0u) << member.name;
   }
 }
 

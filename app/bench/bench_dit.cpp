@@ -1,0 +1,107 @@
+// `skyreels-bench dit`: one DiT forward at real shapes with random weights: time per call and peak memory.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/cuda.h>
+
+#include "bench.h"
+#include "model/wan_dit.h"
+#include "model/weights.h"
+#include "telemetry/device_memory.h"
+
+namespace skyreels::bench {
+namespace {
+
+model::WanDitConfig preset(const std::string& name) {
+  model::WanDitConfig c;  // defaults are DF-1.3B
+  c.inject_sample_info = true;
+  if (name == "1.3b") return c;
+  if (name == "14b") {
+    c.dim = 5120;
+    c.ffn_dim = 13824;
+    c.num_heads = 40;
+    c.num_layers = 40;
+    c.inject_sample_info = false;
+    return c;
+  }
+  throw std::invalid_argument("unknown model preset \"" + name + "\" (1.3b or 14b)");
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int run_dit(const Args& args) {
+  torch::NoGradGuard no_grad;
+  const auto model_name = args.get("model", "1.3b");
+  const auto frames = args.get_int("frames", 25);
+  const auto height = args.get_int("height", 544), width = args.get_int("width", 960);
+  const auto batch = args.get_int("batch", 2);
+  const auto context_rows = args.get_int("context", 512);
+  const auto repeat = args.get_int("repeat", 3);
+  const auto chunk = args.get_int("chunk-tokens", model::WanDitCall{}.chunk_tokens);
+  const c10::Device device(args.get("device", torch::cuda::is_available() ? "cuda" : "cpu"));
+
+  const auto config = preset(model_name);
+  model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
+  model::randomize_weights(*dit, 1234);
+  telemetry::synchronize(device);
+  const auto weights = telemetry::memory_stats(device);
+
+  at::manual_seed(5);
+  const auto opts = at::TensorOptions().device(device).dtype(at::kBFloat16);
+  const auto x = at::randn({1, 16, frames, height / 8, width / 8}, opts);
+  const auto context = at::randn({batch, context_rows, config.text_dim}, opts);
+  const auto t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
+  model::WanDitCall call;
+  call.chunk_tokens = chunk;
+
+  dit->forward(x, t, context, 1, call);  // warm-up: kernels, allocator, library handles
+  telemetry::synchronize(device);
+  telemetry::reset_peak_memory(device);
+  std::vector<double> seconds;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto v = dit->forward(x, t, context, 1, call);
+    telemetry::synchronize(device);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  const auto mem = telemetry::memory_stats(device);
+  const double per_call = median(seconds);
+
+  nlohmann::json result = {
+      {"bench", "dit"},
+      {"model", model_name},
+      {"device", device.str()},
+      {"latents", {1, 16, frames, height / 8, width / 8}},
+      {"batch", batch},
+      {"context_rows", context_rows},
+      {"chunk_tokens", chunk},
+      {"seconds_per_call_median", per_call},
+      {"seconds_per_batch1_equivalent", per_call / batch},
+      {"seconds_all", seconds},
+      {"weights_gib", telemetry::to_gib(weights.allocated_bytes)},
+      {"peak_allocated_gib", telemetry::to_gib(mem.peak_allocated_bytes)},
+      {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
+  };
+  emit(args, result);
+  std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
+              "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB\n",
+              model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),
+              static_cast<long long>(width / 8), static_cast<long long>(batch), device.str().c_str(), per_call,
+              per_call / batch, telemetry::to_gib(mem.peak_allocated_bytes), telemetry::to_gib(weights.allocated_bytes),
+              telemetry::to_gib(mem.peak_reserved_bytes));
+  return 0;
+}
+
+}  // namespace skyreels::bench

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+
+#include <c10/core/Device.h>
+
+namespace skyreels::telemetry {
+
+// Memory of the device the engine runs on. On CUDA: the caching allocator's counters (allocated =
+// tensors alive, reserved = held by the allocator). On the CPU: the process's resident set for both.
+struct MemoryStats {
+  std::int64_t allocated_bytes = 0;
+  std::int64_t reserved_bytes = 0;
+  std::int64_t peak_allocated_bytes = 0;
+  std::int64_t peak_reserved_bytes = 0;
+};
+
+MemoryStats memory_stats(c10::Device device);
+// Starts a new peak window (CUDA); on the CPU the peak is the process's high-water mark.
+void reset_peak_memory(c10::Device device);
+// Waits for the device's queued work (CUDA); no-op on the CPU.
+void synchronize(c10::Device device);
+// Whether this build can use CUDA at all.
+bool cuda_built();
+
+inline double to_gib(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
+
+}  // namespace skyreels::telemetry
