@@ -1,11 +1,14 @@
 #include "test_support.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
+#include <ftw.h>
+#include <sys/stat.h>
 #include <torch/cuda.h>
 
 namespace skyreels::test {
@@ -36,10 +39,11 @@ TempDir::TempDir() {
   throw std::runtime_error("cannot create a temporary directory");
 }
 
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
+// Not std::filesystem::remove_all: PyTorch 2.x's libtorch.so exports its own copy of that symbol,
+// which crashes when it interposes on libstdc++'s (seen with PyTorch 2.11 on Ubuntu 24.04).
+static int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+
+TempDir::~TempDir() { ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 void write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

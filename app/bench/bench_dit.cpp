@@ -12,6 +12,7 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
+#include "model/attention.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
 #include "telemetry/device_memory.h"
@@ -52,6 +53,8 @@ int run_dit(const Args& args) {
   const auto chunk = args.get_int("chunk-tokens", model::WanDitCall{}.chunk_tokens);
   const c10::Device device(args.get("device", torch::cuda::is_available() ? "cuda" : "cpu"));
 
+  const auto backend = args.get("attention", "auto");
+  model::set_attention_backend(model::parse_attention_backend(backend));
   const auto config = preset(model_name);
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   model::randomize_weights(*dit, 1234);
@@ -87,6 +90,7 @@ int run_dit(const Args& args) {
       {"batch", batch},
       {"context_rows", context_rows},
       {"chunk_tokens", chunk},
+      {"attention", backend},
       {"seconds_per_call_median", per_call},
       {"seconds_per_batch1_equivalent", per_call / batch},
       {"seconds_all", seconds},
@@ -95,6 +99,7 @@ int run_dit(const Args& args) {
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
   };
   emit(args, result);
+  std::printf("[attention %s] ", backend.c_str());
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
               "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB\n",
               model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
+                 "                          [--attention auto|cudnn|flash|efficient|math]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }

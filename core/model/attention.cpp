@@ -53,6 +53,34 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 #endif
 }
 
+void set_attention_backend(AttentionBackend backend) {
+#if SKYREELS_HAS_SDPA
+  auto& ctx = at::globalContext();
+  const bool all = backend == AttentionBackend::Auto;
+  ctx.setSDPUseFlash(all || backend == AttentionBackend::Flash);
+  ctx.setSDPUseMemEfficient(all || backend == AttentionBackend::Efficient);
+  ctx.setSDPUseMath(all || backend == AttentionBackend::Math);
+#if SKYREELS_TORCH_AT_LEAST(2, 3)
+  ctx.setSDPUseCuDNN(all || backend == AttentionBackend::CuDNN);
+#else
+  if (backend == AttentionBackend::CuDNN)
+    throw Error(ErrorCode::Unsupported, "cuDNN attention needs LibTorch 2.3 or newer");
+#endif
+#else
+  if (backend != AttentionBackend::Auto && backend != AttentionBackend::Math)
+    throw Error(ErrorCode::Unsupported, "this LibTorch has no fused attention kernels; only the math path");
+#endif
+}
+
+AttentionBackend parse_attention_backend(const std::string& name) {
+  if (name == "auto") return AttentionBackend::Auto;
+  if (name == "cudnn") return AttentionBackend::CuDNN;
+  if (name == "flash") return AttentionBackend::Flash;
+  if (name == "efficient") return AttentionBackend::Efficient;
+  if (name == "math") return AttentionBackend::Math;
+  throw Error(ErrorCode::BadArgument, "unknown attention backend \"" + name + "\" (auto, cudnn, flash, efficient, math)");
+}
+
 at::Tensor block_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                   std::int64_t tokens_per_frame, std::int64_t frames_per_block) {
   check_shapes(q, k, v);

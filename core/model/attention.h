@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include <ATen/core/Tensor.h>
 
@@ -18,6 +19,13 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 // unmasked attention call per block over the key prefix. Self-attention only (Lq == Lk).
 at::Tensor block_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                   std::int64_t tokens_per_frame, std::int64_t frames_per_block);
+
+// Which kernel scaled-dot-product attention uses on LibTorch 2.x (process-wide: LibTorch's switches
+// are global). Auto leaves LibTorch's own choice. A backend this LibTorch lacks throws
+// skyreels::Error(Unsupported).
+enum class AttentionBackend { Auto = 0, CuDNN, Flash, Efficient, Math };
+void set_attention_backend(AttentionBackend backend);
+AttentionBackend parse_attention_backend(const std::string& name);  // auto|cudnn|flash|efficient|math
 
 // The math path, always available (used by tests to compare backends).
 at::Tensor attention_math(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);

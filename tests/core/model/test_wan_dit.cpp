@@ -315,3 +315,10 @@ TEST(WanDit, FrameChunkingDoesNotChangeTheResult) {
   EXPECT_EQ(model::FrameChunks(25, 4080, 16384).size(), 7u);  // 4 frames a chunk at 540P, batch 2
   EXPECT_EQ(model::FrameChunks(3, 100, 0).size(), 1u);
 }
+
+TEST(Attention, BackendNamesAreParsedStrictly) {
+  EXPECT_EQ(model::parse_attention_backend("cudnn"), model::AttentionBackend::CuDNN);
+  EXPECT_EQ(model::parse_attention_backend("auto"), model::AttentionBackend::Auto);
+  EXPECT_THROW(model::parse_attention_backend("fastest"), Error);
+  EXPECT_NO_THROW(model::set_attention_backend(model::AttentionBackend::Auto));
+}
