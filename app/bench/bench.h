@@ -24,5 +24,7 @@ private:
 void emit(const Args& args, const nlohmann::json& result);
 
 int run_dit(const Args& args);
+int run_t5(const Args& args);
+int run_vae(const Args& args);
 
 }  // namespace skyreels::bench

@@ -55,7 +55,11 @@ int main(int argc, char** argv) {
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
                  "                          [--attention auto|cudnn|flash|efficient|math]\n"
-                 "                          [--device cuda|cpu] [--json FILE]\n");
+                 "                          [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
+                 "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench vae [--latents 25] [--height 544] [--width 960] [--dtype bf16|fp32]\n"
+                 "                          [--tile LATENTS --overlap LATENTS] [--repeat 2] [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
   const auto command = args[0];
@@ -63,6 +67,8 @@ int main(int argc, char** argv) {
   try {
     const skyreels::bench::Args options(args);
     if (command == "dit") return skyreels::bench::run_dit(options);
+    if (command == "t5") return skyreels::bench::run_t5(options);
+    if (command == "vae") return skyreels::bench::run_vae(options);
     std::fprintf(stderr, "skyreels-bench: unknown command \"%s\"\n", command.c_str());
     return 2;
   } catch (const std::invalid_argument& e) {

@@ -19,6 +19,9 @@ const std::map<std::string, CheckFn>& registry() {
       {"schedule", &check_schedule},
       {"unipc", &check_unipc},
       {"dit", &check_dit},
+      {"vae", &check_vae},
+      {"t5", &check_t5},
+      {"pipeline", &check_pipeline},
   };
   return checks;
 }

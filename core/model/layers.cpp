@@ -1,6 +1,7 @@
 #include "model/layers.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 
 namespace skyreels::model {
 
@@ -61,5 +62,16 @@ at::Tensor layer_norm_fp32(const at::Tensor& x, double eps) {
 }
 
 at::Tensor gelu_tanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }
+
+FullFloat32Guard::FullFloat32Guard()
+    : cudnn_tf32_(at::globalContext().allowTF32CuDNN()), cublas_tf32_(at::globalContext().allowTF32CuBLAS()) {
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+}
+
+FullFloat32Guard::~FullFloat32Guard() {
+  at::globalContext().setAllowTF32CuDNN(cudnn_tf32_);
+  at::globalContext().setAllowTF32CuBLAS(cublas_tf32_);
+}
 
 }  // namespace skyreels::model

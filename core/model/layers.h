@@ -73,4 +73,18 @@ at::Tensor layer_norm_fp32(const at::Tensor& x, double eps);
 // GELU with the tanh approximation, as the reference's FFN and text MLP use.
 at::Tensor gelu_tanh(const at::Tensor& x);
 
+// While alive, float32 convolutions and matmuls on CUDA run at full float32 precision: LibTorch lets
+// cuDNN use TF32 for them by default, which moves a float32 network by ~1e-3. Restores the previous
+// settings on destruction. (Process-wide flags: the engine runs models from one thread.)
+class FullFloat32Guard {
+public:
+  FullFloat32Guard();
+  ~FullFloat32Guard();
+  FullFloat32Guard(const FullFloat32Guard&) = delete;
+  FullFloat32Guard& operator=(const FullFloat32Guard&) = delete;
+
+private:
+  bool cudnn_tf32_, cublas_tf32_;
+};
+
 }  // namespace skyreels::model

@@ -27,16 +27,32 @@ status=0
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure 2>&1 | tee "$out/ctest-cuda.log" || status=1
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda tests/fixtures/reference 2>&1 | tee "$out/check-cuda.log"
 
-# DiT forward at real shapes (random weights): DF-1.3B 540P, batch 2 (CFG), 512 context rows.
-if [ "${SKYREELS_SKIP_BENCH:-0}" != 1 ]; then
-  bench="$build_dir/app/skyreels-bench"
-  "$bench" dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
+# Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5").
+bench="$build_dir/app/skyreels-bench"
+benches=" ${SKYREELS_BENCH:-dit vae t5} "
+[ "${SKYREELS_SKIP_BENCH:-0}" = 1 ] && benches=""
+run_bench() { "$bench" "$@" --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"; }
+
+# DiT forward: DF-1.3B 540P, batch 2 (CFG), 512 context rows; attention backends; DF-14B.
+if [[ $benches == *" dit "* ]]; then
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5
   for backend in cudnn flash efficient; do
-    "$bench" dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 3 --attention $backend --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
+    run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 3 --attention $backend
   done
-  "$bench" dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 3 --chunk-tokens 0 --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
-  "$bench" dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
-  "$bench" dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2 --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
-  "$bench" dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2 --attention cudnn --json "$out/bench.jsonl" 2>&1 | tee -a "$out/bench.log"
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 3 --chunk-tokens 0
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 3
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2
+fi
+# VAE decode of a window (bf16 as the pipeline runs it, and float32), and spatial tiling's deviation.
+if [[ $benches == *" vae "* ]]; then
+  run_bench vae --latents 25 --height 544 --width 960 --repeat 3 --tile 34 --overlap 8
+  run_bench vae --latents 25 --height 544 --width 960 --repeat 2 --dtype fp32
+  run_bench vae --latents 31 --height 720 --width 1280 --repeat 3 --tile 45 --overlap 8
+fi
+# umT5-XXL, one 512-token prompt: on the GPU, and on the CPU (4 of 24 layers, scaled).
+if [[ $benches == *" t5 "* ]]; then
+  run_bench t5 --device cuda --repeat 3
+  run_bench t5 --device cpu --layers 4 --repeat 2 --dtype bf16
+  run_bench t5 --device cpu --layers 4 --repeat 2 --dtype fp32
 fi
 exit $status

@@ -1,0 +1,331 @@
+#include "pipeline/df_pipeline.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "pipeline/pixel_frames.h"
+#include "sched/df_schedule.h"
+#include "sched/flow_timesteps.h"
+#include "sched/flow_unipc.h"
+#include "skyreels/error.h"
+#include "skyreels/log.h"
+#include "telemetry/device_memory.h"
+
+namespace skyreels::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string shape_text(at::IntArrayRef shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// [1, Lc, D] or [Lc, D] -> [1, Lc, D] on `device`, checked against the model's text width.
+at::Tensor prepare_context(const at::Tensor& context, const char* what, std::int64_t text_dim, c10::Device device) {
+  if (!context.defined()) throw Error(ErrorCode::BadArgument, std::string("missing input: ") + what);
+  const auto c = context.dim() == 2 ? context.unsqueeze(0) : context;
+  if (c.dim() != 3 || c.size(0) != 1 || c.size(2) != text_dim || c.size(1) < 1)
+    throw Error(ErrorCode::ShapeMismatch, std::string(what) + " must be [1, rows, " + std::to_string(text_dim) +
+                                              "] (the text encoder's output), got " + shape_text(context.sizes()));
+  return c.to(device);
+}
+
+// A start/end image [3, 1, H, W] at the generation's resolution.
+void check_image(const at::Tensor& image, const char* what, const GenerationSettings& s) {
+  if (!image.defined()) throw Error(ErrorCode::BadArgument, std::string("missing input: ") + what);
+  if (image.dim() != 4 || image.size(0) != 3 || image.size(1) != 1 || image.size(2) != s.height ||
+      image.size(3) != s.width)
+    throw Error(ErrorCode::ShapeMismatch, std::string(what) + " must be [3, 1, " + std::to_string(s.height) + ", " +
+                                              std::to_string(s.width) + "] in [-1, 1] (resized to the output), got " +
+                                              shape_text(image.sizes()));
+}
+
+// The output video as it grows: uint8 frames on the CPU, plus the last `tail_frames` frames as floats
+// on the device, which the next window re-encodes as its prefix (the reference keeps them in float).
+class OutputVideo {
+public:
+  explicit OutputVideo(std::int64_t tail_frames) : tail_frames_(tail_frames) {}
+
+  // pixels [3, n, H, W] float in [-1, 1]; returns the uint8 frames appended.
+  at::Tensor append(const at::Tensor& pixels) {
+    auto frames = pixels_to_uint8(pixels);
+    chunks_.push_back(frames);
+    count_ += frames.size(0);
+    if (tail_frames_ > 0) {
+      tail_ = tail_.defined() ? at::cat({tail_, pixels}, 1) : pixels;
+      if (tail_.size(1) > tail_frames_) tail_ = tail_.narrow(1, tail_.size(1) - tail_frames_, tail_frames_).clone();
+    }
+    return frames;
+  }
+  const at::Tensor& tail() const { return tail_; }
+  std::int64_t frames() const { return count_; }
+  at::Tensor video(std::int64_t height, std::int64_t width) const {
+    if (chunks_.empty()) return at::empty({0, height, width, 3}, at::TensorOptions().dtype(at::kByte));
+    return at::cat(chunks_, 0);
+  }
+
+private:
+  std::int64_t tail_frames_;
+  std::vector<at::Tensor> chunks_;
+  std::int64_t count_ = 0;
+  at::Tensor tail_;
+};
+
+// One call of generate(): the state shared by its windows.
+class GenerationRun {
+public:
+  GenerationRun(model::WanDit& dit, model::WanVae& vae, const PipelineOptions& options, const GenerationInputs& inputs,
+                NoiseSource& noise, const EventSink& events, const std::atomic<bool>* cancel)
+      : dit_(dit), vae_(vae), options_(options), inputs_(inputs), s_(inputs.settings), noise_(noise),
+        events_(events), cancel_(cancel), device_(dit->patch_embedding->weight.device()),
+        output_(s_.overlap_history.value_or(0)) {}
+
+  GenerationResult run() {
+    torch::NoGradGuard no_grad;
+    result_.plan = plan_generation(s_, s_.extends_video && inputs_.input_video.defined() ? inputs_.input_video.size(1) : 0);
+    prepare_inputs();
+    start_ = Clock::now();
+    emit(GenerationStarted{result_.plan});
+    try {
+      if (s_.extends_video) deliver(-1, inputs_.input_video.to(device_, at::kFloat));
+      for (const auto& window : result_.plan.windows) {
+        if (cancelled()) break;
+        run_window(window);
+      }
+    } catch (const std::exception& e) {
+      emit(GenerationFailed{e.what(), output_.frames()});
+      throw;
+    }
+    result_.video = output_.video(s_.height, s_.width);
+    result_.seconds = seconds_since(start_);
+    if (result_.cancelled)
+      emit(GenerationCancelled{output_.frames(), result_.seconds});
+    else
+      emit(GenerationFinished{output_.frames(), result_.seconds, telemetry::memory_stats(device_)});
+    return std::move(result_);
+  }
+
+private:
+  void prepare_inputs() {
+    const auto& config = dit_->config();
+    if (vae_->config().z_dim != config.in_dim)
+      throw Error(ErrorCode::ShapeMismatch, "the VAE has " + std::to_string(vae_->config().z_dim) +
+                                                " latent channels but the DiT takes " + std::to_string(config.in_dim));
+    context_ = prepare_context(inputs_.context, "prompt embedding (context)", config.text_dim, device_);
+    if (s_.guidance_enabled()) {
+      const auto negative =
+          prepare_context(inputs_.negative_context, "negative prompt embedding (guidance_scale > 1)", config.text_dim, device_);
+      // One batch-2 call needs equal row counts; the text encoder always gives text_len rows. Padding
+      // here would change the result (padded rows take part in cross-attention), so fall back.
+      if (options_.batched_cfg && negative.size(1) == context_.size(1)) {
+        cfg_context_ = at::cat({context_, negative.to(context_.scalar_type())}, 0);
+      } else {
+        negative_context_ = negative;
+        if (options_.batched_cfg)
+          logger("pipeline")->info("prompt and negative prompt embeddings have {} and {} rows: guidance runs as two calls",
+                                   context_.size(1), negative.size(1));
+      }
+    }
+    if (s_.has_start_image) check_image(inputs_.start_image, "start image", s_);
+    if (s_.has_end_image) check_image(inputs_.end_image, "end image", s_);
+    if (s_.extends_video) {
+      const auto& v = inputs_.input_video;
+      if (!v.defined()) throw Error(ErrorCode::BadArgument, "missing input: the video to extend");
+      if (v.dim() != 4 || v.size(0) != 3 || v.size(2) != s_.height || v.size(3) != s_.width)
+        throw Error(ErrorCode::ShapeMismatch, "the video to extend must be [3, T, " + std::to_string(s_.height) +
+                                                  ", " + std::to_string(s_.width) + "] in [-1, 1], got " +
+                                                  shape_text(v.sizes()));
+    }
+    timesteps_ = sched::make_flow_timesteps(s_.steps, s_.shift).timesteps;
+  }
+
+  bool cancelled() {
+    if (cancel_ && cancel_->load()) result_.cancelled = true;
+    return result_.cancelled;
+  }
+
+  void emit(GenerationEvent event) {
+    if (events_) events_(event);
+  }
+
+  // Normalised latents of pixels [3, n, H, W]: [16, n', h, w] bf16.
+  at::Tensor encode(const at::Tensor& pixels) {
+    return vae_->encode(pixels.unsqueeze(0).to(device_, at::kFloat)).squeeze(0).to(at::kBFloat16);
+  }
+
+  // Flow prediction for the window input x [16, F, h, w] at per-frame timesteps t [F], guided.
+  at::Tensor predict(const at::Tensor& x, const at::Tensor& t) {
+    const auto input = x.unsqueeze(0);
+    const int fps = s_.fps_index();
+    if (!s_.guidance_enabled()) return dit_->forward(input, t, context_, fps, options_.dit_call)[0];
+    at::Tensor cond, uncond;
+    if (cfg_context_.defined()) {
+      const auto both = dit_->forward(input, t, cfg_context_, fps, options_.dit_call);
+      cond = both[0];
+      uncond = both[1];
+    } else {
+      cond = dit_->forward(input, t, context_, fps, options_.dit_call)[0];
+      uncond = dit_->forward(input, t, negative_context_, fps, options_.dit_call)[0];
+    }
+    // In float32, in the reference's order: uncond + g * (cond - uncond).
+    return uncond + (cond - uncond) * s_.guidance_scale;
+  }
+
+  // Appends decoded pixels [3, n, H, W] of `window` (-1: the video being extended) to the output.
+  void deliver(int window, const at::Tensor& pixels) {
+    const auto first = output_.frames();
+    auto frames = output_.append(pixels);
+    emit(BlockDecoded{window, first, std::move(frames)});
+  }
+
+  // Decodes latents [from, upto) of the window and delivers the frames past the dropped overlap.
+  void decode_range(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
+                    std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
+    if (upto <= from) return;
+    auto pixels = session.decode(latents.narrow(1, from, upto - from).unsqueeze(0)).squeeze(0);  // [3, f, H, W]
+    const auto first = window_pixels;
+    window_pixels += pixels.size(1);
+    const auto skip = std::max<std::int64_t>(0, w.pixel_frames_dropped - first);
+    if (skip >= pixels.size(1)) return;
+    deliver(w.index, pixels.narrow(1, skip, pixels.size(1) - skip));
+  }
+
+  void run_window(const WindowPlan& w) {
+    const auto window_start = Clock::now();
+    const auto F = w.latent_frames, p = w.prefix_latents;
+    const auto h = s_.height / 8, wl = s_.width / 8;
+    const int N = s_.steps;
+
+    // A copy the solver owns: the noise source may hand out its own tensor (recorded draws).
+    auto latents = noise_.window_noise(w.index, {dit_->config().in_dim, F, h, wl}, device_)
+                       .to(at::kBFloat16)
+                       .clone(at::MemoryFormat::Contiguous);
+    if (w.prefix == PrefixSource::StartImage) {
+      latents.narrow(1, 0, p).copy_(encode(inputs_.start_image).narrow(1, 0, p));
+    } else if (w.prefix == PrefixSource::Overlap) {
+      const auto prefix = encode(output_.tail());
+      if (prefix.size(1) < p)
+        throw Error(ErrorCode::Runtime, "the overlap encoded to " + std::to_string(prefix.size(1)) +
+                                            " latent frames, the window needs " + std::to_string(p));
+      latents.narrow(1, 0, p).copy_(prefix.narrow(1, 0, p));
+    }
+    const auto end_latent = w.end_image ? encode(inputs_.end_image) : at::Tensor();
+
+    sched::DfScheduleParams params;
+    params.num_frames = static_cast<int>(F);
+    params.base_num_frames = static_cast<int>(F);
+    params.ar_step = s_.ar_step;
+    params.num_pre_ready = static_cast<int>(p);
+    params.causal_block_size = s_.causal_block_size;
+    const sched::DfSchedule schedule(params, timesteps_);
+    sched::FlowUniPC solver(N, s_.shift, latents);
+
+    model::VaeDecodeSession session(vae_, options_.vae_tiling);
+    std::int64_t decoded = 0, window_pixels = 0;
+    const auto final_frames = [&](int row) {  // leading frames whose latents are final after `row`
+      std::int64_t n = 0;
+      while (n < F && (n < p || schedule.counter(row, static_cast<int>(n)) >= N)) ++n;
+      return n;
+    };
+    if (options_.streaming_decode && p > 0) {  // a clean prefix is final from the start
+      decode_range(w, session, latents, 0, p, window_pixels);
+      decoded = p;
+    }
+
+    const auto frames_in = F + (end_latent.defined() ? 1 : 0);
+    std::vector<std::int64_t> t_row(static_cast<std::size_t>(frames_in));
+    const double a = s_.addnoise_condition;
+    for (int row = 0; row < schedule.rows(); ++row) {
+      const auto [first, last] = schedule.updated_frames(row);
+      if (first == last) continue;  // nothing would change: the reference runs such rows, we don't
+      const auto row_start = Clock::now();
+
+      for (std::int64_t f = 0; f < F; ++f) t_row[static_cast<std::size_t>(f)] = schedule.timestep(row, static_cast<int>(f));
+      if (end_latent.defined()) t_row.back() = 0;  // the end image is always clean
+      auto x = end_latent.defined() ? at::cat({latents, end_latent}, 1) : latents;
+      if (a > 0 && p > 0) {
+        // addnoise_condition: a little fresh noise on the clean prefix, in the model input only.
+        x = x.clone();
+        auto prefix = x.narrow(1, 0, p);
+        const auto draw = noise_.condition_noise(condition_draws_++, prefix);
+        prefix.copy_(prefix * (1.0 - 0.001 * a) + draw * (0.001 * a));
+        for (std::int64_t f = 0; f < p; ++f) t_row[static_cast<std::size_t>(f)] = s_.addnoise_condition;
+      }
+      const auto t = at::tensor(t_row, at::TensorOptions().dtype(at::kLong)).to(device_);
+
+      const auto model_start = Clock::now();
+      const auto v = predict(x, t);
+      telemetry::synchronize(device_);
+      const double model_seconds = seconds_since(model_start);
+      solver.step(v.narrow(1, first, last - first), latents, first, last);
+      ++result_.rows_run;
+
+      telemetry::synchronize(device_);
+      RowDone done;
+      done.window = w.index;
+      done.row = row;
+      done.rows = schedule.rows();
+      done.rows_done = result_.rows_run;
+      done.rows_total = result_.plan.total_rows;
+      done.elapsed_seconds = seconds_since(start_);
+      done.row_seconds = seconds_since(row_start);
+      done.model_seconds = model_seconds;
+      done.memory = telemetry::memory_stats(device_);
+      done.latents = latents;
+      emit(done);
+
+      // Blocks whose latents just became final are decoded now, not at the end of the window.
+      if (options_.streaming_decode) {
+        const auto upto = final_frames(row);
+        decode_range(w, session, latents, decoded, upto, window_pixels);
+        decoded = std::max(decoded, upto);
+      }
+      if (cancelled()) return;  // frames decoded so far are final and stay in the output
+    }
+
+    decode_range(w, session, latents, decoded, F, window_pixels);
+    result_.window_latents.push_back(latents.unsqueeze(0).cpu());
+    emit(WindowDone{w.index, seconds_since(window_start), output_.frames()});
+  }
+
+  model::WanDit& dit_;
+  model::WanVae& vae_;
+  const PipelineOptions& options_;
+  const GenerationInputs& inputs_;
+  const GenerationSettings& s_;
+  NoiseSource& noise_;
+  const EventSink& events_;
+  const std::atomic<bool>* cancel_;
+  c10::Device device_;
+
+  GenerationResult result_;
+  OutputVideo output_;
+  at::Tensor context_, negative_context_, cfg_context_;
+  std::vector<std::int64_t> timesteps_;
+  std::int64_t condition_draws_ = 0;
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+DfPipeline::DfPipeline(model::WanDit dit, model::WanVae vae, PipelineOptions options)
+    : dit_(std::move(dit)), vae_(std::move(vae)), options_(std::move(options)) {}
+
+c10::Device DfPipeline::device() const { return dit_->patch_embedding->weight.device(); }
+
+GenerationResult DfPipeline::generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events,
+                                      const std::atomic<bool>* cancel) {
+  return GenerationRun(dit_, vae_, options_, inputs, noise, events, cancel).run();
+}
+
+}  // namespace skyreels::pipeline

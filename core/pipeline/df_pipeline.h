@@ -1,0 +1,69 @@
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "model/wan_dit.h"
+#include "model/wan_vae.h"
+#include "pipeline/generation_events.h"
+#include "pipeline/generation_settings.h"
+#include "pipeline/noise_source.h"
+#include "pipeline/window_plan.h"
+
+namespace skyreels::pipeline {
+
+// How the engine executes (not what it computes).
+struct PipelineOptions {
+  // Classifier-free guidance as one batch-2 forward (cond and uncond stacked). Off: two calls, cond
+  // first, as the reference.
+  bool batched_cfg = true;
+  // Decode each causal block as soon as its latents are final. Off: decode the window after its last
+  // row, as the reference. The video is the same either way.
+  bool streaming_decode = true;
+  model::WanDitCall dit_call;  // attention mode and token chunking of the DiT
+  model::VaeTiling vae_tiling;
+};
+
+// What to generate from. Text arrives as embeddings (see TextEncoder); pixels as [-1, 1] floats.
+struct GenerationInputs {
+  GenerationSettings settings;
+  at::Tensor context;           // [1, Lc, text_dim] (or [Lc, text_dim]) prompt embedding
+  at::Tensor negative_context;  // same, required when guidance_scale > 1
+  at::Tensor start_image;       // [3, 1, H, W] (settings.has_start_image)
+  at::Tensor end_image;         // [3, 1, H, W] (settings.has_end_image)
+  at::Tensor input_video;       // [3, T, H, W] (settings.extends_video)
+};
+
+struct GenerationResult {
+  at::Tensor video;                        // [T, H, W, 3] uint8, CPU: every final frame
+  std::vector<at::Tensor> window_latents;  // per finished window: the latents it decoded [1, 16, F, h, w]
+  GenerationPlan plan;
+  bool cancelled = false;
+  int rows_run = 0;
+  double seconds = 0;
+};
+
+// The diffusion-forcing generation loop (spec §5): windows, rows, CFG, the solver, prefixes and
+// streaming decode. Runs on the calling thread; `cancel` is polled after every row.
+class DfPipeline {
+public:
+  DfPipeline(model::WanDit dit, model::WanVae vae, PipelineOptions options = {});
+
+  // Throws skyreels::Error for bad settings or inputs before any heavy work. A failure while running
+  // is reported as GenerationFailed and rethrown; frames already delivered by BlockDecoded stay valid.
+  GenerationResult generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events = {},
+                            const std::atomic<bool>* cancel = nullptr);
+
+  const PipelineOptions& options() const noexcept { return options_; }
+  PipelineOptions& options() noexcept { return options_; }
+  c10::Device device() const;
+
+private:
+  model::WanDit dit_;
+  model::WanVae vae_;
+  PipelineOptions options_;
+};
+
+}  // namespace skyreels::pipeline

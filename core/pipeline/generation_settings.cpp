@@ -1,0 +1,148 @@
+#include "pipeline/generation_settings.h"
+
+#include <nlohmann/json.hpp>
+
+#include "skyreels/error.h"
+
+namespace skyreels::pipeline {
+namespace {
+
+std::string frames_hint(std::int64_t frames) {
+  const auto below = frames < 1 ? 1 : 1 + ((frames - 1) / 4) * 4;
+  return " (nearest valid counts: " + std::to_string(below) + " or " + std::to_string(below + 4) + ")";
+}
+
+}  // namespace
+
+bool GenerationSettings::long_mode() const {
+  return extends_video || (overlap_history.has_value() && num_frames > base_num_frames);
+}
+
+std::string validate(const GenerationSettings& s) {
+  if (s.height <= 0 || s.width <= 0 || s.height % 16 != 0 || s.width % 16 != 0)
+    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
+           " is not possible: width and height must be positive multiples of 16";
+  if (s.num_frames < 1 || (s.num_frames - 1) % 4 != 0)
+    return "num_frames " + std::to_string(s.num_frames) + " is not 1 + 4k" + frames_hint(s.num_frames);
+  if (s.steps < 1 || s.steps > 1000) return "steps must be between 1 and 1000, not " + std::to_string(s.steps);
+  if (!(s.shift > 0.0)) return "shift must be positive";
+  if (!(s.guidance_scale >= 0.0)) return "guidance_scale must be zero or positive";
+  if (s.fps < 1) return "fps must be at least 1";
+  if (s.ar_step < 0) return "ar_step must be zero or positive";
+  if (s.causal_block_size < 1) return "causal_block_size must be at least 1";
+  if (s.addnoise_condition < 0 || s.addnoise_condition >= 1000) return "addnoise_condition must be in 0..999";
+  if (s.has_start_image && s.extends_video) return "a start image and a video to extend cannot be used together";
+  const auto cbs = s.causal_block_size;
+  const auto cbs_text = std::to_string(cbs);
+  if ((s.has_start_image || s.has_end_image) && cbs > 1)
+    return std::string(s.has_start_image ? "a start image" : "an end image") +
+           " needs causal_block_size 1 (the image is one latent frame; the reference drops it with causal_block_size " +
+           cbs_text + ")";
+  if (s.extends_video && !s.overlap_history)
+    return "extending a video needs overlap_history (the frames of the video the new frames continue from)";
+
+  if (!s.long_mode()) {
+    const auto latents = s.latent_frames();
+    if (latents % cbs != 0)
+      return "num_frames " + std::to_string(s.num_frames) + " gives " + std::to_string(latents) +
+             " latent frames, not a multiple of causal_block_size " + cbs_text +
+             " (frames = 1 + 4 * latents; e.g. " + std::to_string(1 + 4 * ((latents / cbs) * cbs - 1)) + " or " +
+             std::to_string(1 + 4 * ((latents / cbs + 1) * cbs - 1)) + ")";
+    if (s.has_start_image && latents < 2) return "num_frames must be at least 5 with a start image";
+    return "";
+  }
+
+  // Long video: windows of B latents overlapping by O latents.
+  if (s.base_num_frames < 1 || (s.base_num_frames - 1) % 4 != 0)
+    return "base_num_frames " + std::to_string(s.base_num_frames) + " is not 1 + 4k" + frames_hint(s.base_num_frames);
+  const auto overlap = *s.overlap_history;
+  if (overlap < 1 || (overlap - 1) % 4 != 0)
+    return "overlap_history " + std::to_string(overlap) + " is not 1 + 4k" + frames_hint(overlap);
+  if (overlap >= s.base_num_frames)
+    return "overlap_history (" + std::to_string(overlap) + ") must be smaller than base_num_frames (" +
+           std::to_string(s.base_num_frames) + "): each window must add new frames";
+  const auto base_latents = (s.base_num_frames - 1) / 4 + 1;
+  const auto overlap_latents = (overlap - 1) / 4 + 1;
+  if (base_latents % cbs != 0)
+    return "base_num_frames " + std::to_string(s.base_num_frames) + " gives " + std::to_string(base_latents) +
+           " latent frames, not a multiple of causal_block_size " + cbs_text;
+  if (overlap_latents % cbs != 0)
+    return "overlap_history " + std::to_string(overlap) + " gives " + std::to_string(overlap_latents) +
+           " latent frames, not a multiple of causal_block_size " + cbs_text +
+           " (the reference would truncate the overlap)";
+  if (s.latent_frames() % cbs != 0 || (s.latent_frames() - overlap_latents) % cbs != 0)
+    return "num_frames " + std::to_string(s.num_frames) + " leaves a last window that is not a multiple of "
+           "causal_block_size " + cbs_text + " latent frames";
+  return "";
+}
+
+void require_valid(const GenerationSettings& settings) {
+  const auto why = validate(settings);
+  if (!why.empty()) throw Error(ErrorCode::BadArgument, why);
+}
+
+nlohmann::json to_json(const GenerationSettings& s) {
+  nlohmann::json j = {
+      {"height", s.height},
+      {"width", s.width},
+      {"num_frames", s.num_frames},
+      {"steps", s.steps},
+      {"shift", s.shift},
+      {"guidance_scale", s.guidance_scale},
+      {"fps", s.fps},
+      {"seed", s.seed},
+      {"ar_step", s.ar_step},
+      {"causal_block_size", s.causal_block_size},
+      {"base_num_frames", s.base_num_frames},
+      {"overlap_history", s.overlap_history ? nlohmann::json(*s.overlap_history) : nlohmann::json(nullptr)},
+      {"addnoise_condition", s.addnoise_condition},
+      {"has_start_image", s.has_start_image},
+      {"has_end_image", s.has_end_image},
+      {"extends_video", s.extends_video},
+  };
+  return j;
+}
+
+namespace {
+
+template <typename T>
+void read(const nlohmann::json& j, const char* key, T& out) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorCode::BadArgument, std::string("generation settings: \"") + key + "\" has the wrong type (" +
+                                            it->type_name() + ")");
+  }
+}
+
+}  // namespace
+
+GenerationSettings settings_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw Error(ErrorCode::BadArgument, "generation settings must be a JSON object");
+  GenerationSettings s;
+  read(j, "height", s.height);
+  read(j, "width", s.width);
+  read(j, "num_frames", s.num_frames);
+  read(j, "steps", s.steps);
+  read(j, "shift", s.shift);
+  read(j, "guidance_scale", s.guidance_scale);
+  read(j, "fps", s.fps);
+  read(j, "seed", s.seed);
+  read(j, "ar_step", s.ar_step);
+  read(j, "causal_block_size", s.causal_block_size);
+  read(j, "base_num_frames", s.base_num_frames);
+  std::int64_t overlap = 0;
+  if (j.contains("overlap_history") && !j["overlap_history"].is_null()) {
+    read(j, "overlap_history", overlap);
+    s.overlap_history = overlap;
+  }
+  read(j, "addnoise_condition", s.addnoise_condition);
+  read(j, "has_start_image", s.has_start_image);
+  read(j, "has_end_image", s.has_end_image);
+  read(j, "extends_video", s.extends_video);
+  return s;
+}
+
+}  // namespace skyreels::pipeline

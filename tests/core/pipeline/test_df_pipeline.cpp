@@ -1,0 +1,299 @@
+// The diffusion-forcing pipeline on the reference fixtures' tiny models: fixtures, events, streaming
+// decode, cancel, validation and the conditioning paths.
+
+#include <atomic>
+#include <variant>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "conformance/checks.h"
+#include "conformance/metrics.h"
+#include "pipeline/df_pipeline.h"
+#include "pipeline/pixel_frames.h"
+#include "skyreels/error.h"
+#include "test_support.h"
+
+namespace conf = skyreels::conformance;
+namespace pipeline = skyreels::pipeline;
+using skyreels::Error;
+using skyreels::ErrorCode;
+using skyreels::test::fixture_case;
+using skyreels::test::test_device;
+
+namespace {
+
+struct Fixture {
+  explicit Fixture(const std::string& name)
+      : fixture(fixture_case(name)),
+        pipeline(conf::load_fixture_pipeline(fixture, test_device())),
+        inputs(conf::fixture_generation_inputs(fixture)) {}
+  conf::FixtureCase fixture;
+  pipeline::DfPipeline pipeline;
+  pipeline::GenerationInputs inputs;
+};
+
+// Records every event.
+struct Recorder {
+  std::vector<pipeline::GenerationEvent> events;
+  pipeline::EventSink sink() {
+    return [this](const pipeline::GenerationEvent& e) { events.push_back(e); };
+  }
+  template <typename T>
+  std::vector<T> all() const {
+    std::vector<T> out;
+    for (const auto& e : events)
+      if (const auto* x = std::get_if<T>(&e)) out.push_back(*x);
+    return out;
+  }
+  // Index of the first event of type T, or -1.
+  template <typename T>
+  int first() const {
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if (std::holds_alternative<T>(events[i])) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+// Counts draws, to prove that bad input fails before any work.
+class CountingNoise : public pipeline::NoiseSource {
+public:
+  at::Tensor window_noise(int, const std::vector<std::int64_t>& shape, c10::Device device) override {
+    ++draws;
+    return at::randn(shape, at::TensorOptions().dtype(at::kBFloat16).device(device));
+  }
+  at::Tensor condition_noise(std::int64_t, const at::Tensor& like) override {
+    ++draws;
+    return at::randn_like(like);
+  }
+  int draws = 0;
+};
+
+void expect_case_passes(const std::string& name) {
+  torch::NoGradGuard no_grad;
+  conf::CheckOptions options;
+  options.device = test_device().str();
+  const auto metrics = conf::check_pipeline(conf::FixtureCase(fixture_case(name)), options);
+  ASSERT_FALSE(metrics.empty());
+  for (const auto& m : metrics) EXPECT_TRUE(m.passed) << name << ": " << m.name << " = " << m.value << " > " << m.tolerance;
+}
+
+}  // namespace
+
+TEST(DfPipelineFixtures, Sync) { expect_case_passes("df_sync"); }
+TEST(DfPipelineFixtures, Async) { expect_case_passes("df_async"); }
+TEST(DfPipelineFixtures, LongVideoWithAddnoise) { expect_case_passes("df_long_addnoise"); }
+TEST(DfPipelineFixtures, ImageToVideo) { expect_case_passes("df_i2v"); }
+
+TEST(DfPipeline, ImagePrefixIsEncodedFromTheReferencePixels) {
+  // The reference's pixels for the image (x / 127.5 - 1) are recorded as mid.encode_in0.
+  const conf::FixtureCase fixture(fixture_case("df_i2v"));
+  const auto inputs = conf::fixture_generation_inputs(fixture);
+  EXPECT_TRUE(at::equal(inputs.start_image.unsqueeze(0), fixture.tensor("mid.encode_in0")));
+}
+
+TEST(DfPipeline, EventsDescribeTheRunAndFramesStreamInOrder) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_long_addnoise");
+  Recorder rec;
+  const auto noise = conf::fixture_noise(f.fixture);
+  const auto result = f.pipeline.generate(f.inputs, *noise, rec.sink());
+
+  ASSERT_EQ(rec.first<pipeline::GenerationStarted>(), 0);
+  const auto plan = rec.all<pipeline::GenerationStarted>()[0].plan;
+  EXPECT_EQ(plan.windows.size(), 3u);
+  EXPECT_EQ(plan.total_rows, 12);
+  EXPECT_EQ(plan.model_calls, 24);
+  EXPECT_TRUE(std::holds_alternative<pipeline::GenerationFinished>(rec.events.back()));
+  EXPECT_EQ(std::get<pipeline::GenerationFinished>(rec.events.back()).frames, 33);
+
+  const auto rows = rec.all<pipeline::RowDone>();
+  ASSERT_EQ(rows.size(), 12u);
+  EXPECT_EQ(rows.back().rows_done, 12);
+  EXPECT_EQ(rows.back().rows_total, 12);
+  EXPECT_EQ(rows[5].window, 1);
+  EXPECT_EQ(rows[5].row, 1);
+  EXPECT_GE(rows.back().elapsed_seconds, rows.front().elapsed_seconds);
+  EXPECT_EQ(rec.all<pipeline::WindowDone>().size(), 3u);
+
+  // The decoded blocks tile the video, in order, and are the result's frames.
+  std::int64_t next = 0;
+  std::vector<at::Tensor> frames;
+  for (const auto& block : rec.all<pipeline::BlockDecoded>()) {
+    EXPECT_EQ(block.first_frame, next);
+    EXPECT_EQ(block.frames.scalar_type(), at::kByte);
+    next += block.frames.size(0);
+    frames.push_back(block.frames);
+  }
+  EXPECT_EQ(next, 33);
+  EXPECT_TRUE(at::equal(at::cat(frames), result.video));
+}
+
+TEST(DfPipeline, StreamingDecodeShowsEarlyFramesAndEqualsOneDecodeAtTheEnd) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_async");  // ar_step 2: frame 0 is final after 6 of 14 rows
+  Recorder streaming;
+  const auto streamed = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), streaming.sink());
+  const auto blocks = streaming.all<pipeline::BlockDecoded>();
+  ASSERT_GT(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].first_frame, 0);
+  // The first frames arrive while rows are still running.
+  int rows_before_first_block = 0;
+  for (int i = 0; i < streaming.first<pipeline::BlockDecoded>(); ++i)
+    rows_before_first_block += std::holds_alternative<pipeline::RowDone>(streaming.events[i]) ? 1 : 0;
+  EXPECT_EQ(rows_before_first_block, 6);
+
+  f.pipeline.options().streaming_decode = false;
+  Recorder whole;
+  const auto at_end = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), whole.sink());
+  EXPECT_EQ(whole.all<pipeline::BlockDecoded>().size(), 1u);
+  EXPECT_TRUE(at::equal(streamed.video, at_end.video));
+  EXPECT_TRUE(at::equal(streamed.window_latents[0], at_end.window_latents[0]));
+}
+
+TEST(DfPipeline, TwoGuidanceCallsMatchTheBatchedCall) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  const auto batched = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  f.pipeline.options().batched_cfg = false;
+  const auto separate = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  // bf16 rounding over 6 solver steps: the fixtures' own latent tolerance scale, far below it.
+  EXPECT_LT(conf::relative_l2(batched.window_latents[0], separate.window_latents[0]), 2e-2);
+  EXPECT_LT(conf::mean_abs_error(batched.video, separate.video), 2.0);
+}
+
+TEST(DfPipeline, CancelKeepsFinishedWindows) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_long_addnoise");
+  const auto full = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+
+  std::atomic<bool> cancel{false};
+  Recorder rec;
+  auto sink = [&](const pipeline::GenerationEvent& e) {
+    rec.events.push_back(e);
+    if (const auto* row = std::get_if<pipeline::RowDone>(&e); row && row->window == 1 && row->row == 1) cancel = true;
+  };
+  const auto result = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), sink, &cancel);
+  EXPECT_TRUE(result.cancelled);
+  EXPECT_EQ(result.window_latents.size(), 1u);
+  EXPECT_EQ(result.video.size(0), 17);  // window 0, whole
+  EXPECT_TRUE(at::equal(result.video, full.video.narrow(0, 0, 17)));
+  ASSERT_TRUE(std::holds_alternative<pipeline::GenerationCancelled>(rec.events.back()));
+  EXPECT_EQ(std::get<pipeline::GenerationCancelled>(rec.events.back()).frames_kept, 17);
+  EXPECT_EQ(rec.all<pipeline::RowDone>().size(), 6u);  // no row after the cancel
+}
+
+TEST(DfPipeline, BadInputFailsBeforeAnyWork) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  CountingNoise noise;
+  auto expect_error = [&](pipeline::GenerationInputs inputs, ErrorCode code, const std::string& text) {
+    try {
+      f.pipeline.generate(inputs, noise);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  auto in = f.inputs;
+  in.negative_context = at::Tensor();
+  expect_error(in, ErrorCode::BadArgument, "negative prompt embedding");
+  in = f.inputs;
+  in.context = at::zeros({1, 12, 65});
+  expect_error(in, ErrorCode::ShapeMismatch, "[1, rows, 64]");
+  in = f.inputs;
+  in.settings.num_frames = 18;
+  expect_error(in, ErrorCode::BadArgument, "not 1 + 4k");
+  in = f.inputs;
+  in.settings.has_start_image = true;
+  expect_error(in, ErrorCode::BadArgument, "start image");
+  in.start_image = at::zeros({3, 1, 32, 96});
+  expect_error(in, ErrorCode::ShapeMismatch, "[3, 1, 64, 96]");
+  in = f.inputs;
+  in.settings.extends_video = true;
+  in.settings.overlap_history = 9;
+  in.input_video = at::zeros({3, 5, 64, 96});
+  expect_error(in, ErrorCode::BadArgument, "fewer than overlap_history");
+  EXPECT_EQ(noise.draws, 0);
+
+  // Guidance off needs no negative prompt.
+  in = f.inputs;
+  in.settings.guidance_scale = 1.0;
+  in.negative_context = at::Tensor();
+  in.settings.steps = 2;
+  EXPECT_EQ(f.pipeline.generate(in, noise).video.size(0), 17);
+}
+
+TEST(DfPipeline, EndImageConditionsButIsNotDecoded) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_i2v");
+  auto without_end = f.inputs;
+  without_end.settings.has_start_image = false;
+  without_end.start_image = at::Tensor();
+  without_end.settings.ar_step = 1;
+  auto with_end = without_end;
+  with_end.settings.has_end_image = true;
+  with_end.end_image = f.inputs.start_image;
+
+  CountingNoise noise;  // global RNG: reseeded so both runs start from the same noise
+  at::manual_seed(0);
+  const auto result = f.pipeline.generate(with_end, noise);
+  EXPECT_EQ(result.video.size(0), 17);
+  EXPECT_EQ(result.window_latents[0].size(2), 5);  // the end latent is dropped before decoding
+  EXPECT_EQ(result.rows_run, 4 + 1 * 4);          // no rows for the end image's column
+  at::manual_seed(0);
+  const auto plain = f.pipeline.generate(without_end, noise);
+  EXPECT_GT(conf::relative_l2(result.window_latents[0], plain.window_latents[0]), 1e-3);  // the model saw it
+}
+
+TEST(DfPipeline, VideoExtensionStartsWithTheInputVideo) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  const auto reference = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  auto in = f.inputs;
+  in.settings.extends_video = true;
+  in.settings.overlap_history = 9;
+  in.settings.base_num_frames = 17;
+  in.settings.steps = 2;
+  in.input_video = pipeline::uint8_to_pixels(reference.video.narrow(0, 0, 13));
+  CountingNoise noise;
+  const auto result = f.pipeline.generate(in, noise);
+  // 13 input frames, then one window of 5 latents whose first 9 decoded frames repeat the overlap.
+  EXPECT_EQ(result.plan.windows.size(), 1u);
+  EXPECT_EQ(result.video.size(0), 13 + 8);
+  // The input frames pass through the reference's uint8 -> [-1, 1] -> uint8 conversions, whose float
+  // rounding can lose one level (e.g. 1 -> 0.99999994 -> 0).
+  const auto diff = (result.video.narrow(0, 0, 13).to(at::kInt) - reference.video.narrow(0, 0, 13).to(at::kInt)).abs();
+  EXPECT_LE(diff.max().item<int>(), 1);
+  EXPECT_FALSE(at::equal(result.video.narrow(0, 13, 8), reference.video.narrow(0, 9, 8)));  // new frames
+}
+
+TEST(DfPipeline, SeededNoiseIsReproducible) {
+  pipeline::SeededNoise a(42, at::kCPU), b(42, at::kCPU), c(43, at::kCPU);
+  const auto x = a.window_noise(0, {16, 2, 4, 4}, at::kCPU);
+  EXPECT_EQ(x.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(x, b.window_noise(0, {16, 2, 4, 4}, at::kCPU)));
+  EXPECT_FALSE(at::equal(x, c.window_noise(0, {16, 2, 4, 4}, at::kCPU)));
+  EXPECT_FALSE(at::equal(x, a.window_noise(1, {16, 2, 4, 4}, at::kCPU)));  // the next window draws anew
+
+  pipeline::RecordedNoise recorded({x}, {});
+  EXPECT_THROW(recorded.window_noise(1, {16, 2, 4, 4}, at::kCPU), Error);
+  EXPECT_THROW(recorded.window_noise(0, {16, 3, 4, 4}, at::kCPU), Error);
+  EXPECT_THROW(recorded.condition_noise(0, x), Error);
+}
+
+TEST(PixelFrames, ReferenceConversionTruncatesAndClamps) {
+  const auto pixels = at::tensor({-1.5f, -1.0f, 0.0f, 0.999f, 1.0f, 2.0f}).view({1, 1, 2, 3}).expand({3, 1, 2, 3});
+  const auto frames = pipeline::pixels_to_uint8(pixels);
+  ASSERT_EQ(frames.sizes(), (std::vector<std::int64_t>{1, 2, 3, 3}));
+  // (v / 2 + 0.5) * 255 truncated: 0, 0, 127 (127.5), 254 (254.87), 255, 255
+  const std::vector<int> expected = {0, 0, 127, 254, 255, 255};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(frames[0][i / 3][i % 3][1].item<int>(), expected[i]) << i;
+  const auto back = pipeline::uint8_to_pixels(frames);
+  EXPECT_EQ(back.sizes(), (std::vector<std::int64_t>{3, 1, 2, 3}));
+  EXPECT_FLOAT_EQ(back[0][0][0][0].item<float>(), -1.0f);
+  EXPECT_FLOAT_EQ(back[0][0][1][2].item<float>(), 1.0f);
+  EXPECT_THROW(pipeline::pixels_to_uint8(at::zeros({2, 1, 2, 3})), Error);
+}

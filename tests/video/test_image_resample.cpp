@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <ATen/ATen.h>
+
+#include "skyreels/error.h"
+#include "video/image_resample.h"
+#include "video/video_test_support.h"
+
+namespace skyreels::video {
+namespace {
+
+using test::from_hex;
+using test::synthetic_rgb;
+
+// Pillow 9.4 `Image.resize((w, h))` (default filter) of synthetic_rgb; from tests/video/pil_golden.py.
+struct ResizeCase {
+  int src_width;
+  int src_height;
+  int width;
+  int height;
+  const char* hex;
+};
+const ResizeCase kPilResizeCases[] = {
+    {40, 30, 16, 12,
+     "270321860d61ac23b337467ba175508ec08c4465b0b8456770b8645b58a7c698a655605c78777ab25ce041697b8bac40"
+     "412161a32b6a9d40794e6455b799995bcf80645a3cbe6aaa49b6a4805e43b7a59a4265a39e916b8f789b45868aa8877b"
+     "5e67b3bb7479658f2569af82c5bd7d51685c88586e9eba723d6c79a67e828876584b8397ba759e6d8c39637e9ec878e0"
+     "7cbf7bb8a4553e868291614bab5851407e8faca5c98d63854f8349b76aae54636c6b6b56b9809e446ea986786fbf814d"
+     "9f7a5092719841757db38351739754568794c26d7c5793ab728a8cc0773b3e75909078abb195633f97a5a87e6c876940"
+     "bab38c7d6f805f715cba7c8f4370947d8a2ab393483d7d6f9975a69e7992458677b27e90838463578f1fc169835292ca"
+     "c34eb04c5b3c81736ebb8ec9447c7d9f7b48826e46477b43b47b95667abc5e7556c07f4f5170b0797873bc7c96478d68"
+     "a484673e8eaaa8a6728b6d854b7fabbd8d6f6c8443637e3dc88d9e53796f827466a97b923d8e8a9f75a695735d447666"
+     "686e645478a4be92795395496d618dc097a64474958a8c9fb47e39418556a7759291867e4a964fb89360607b66606dac"
+     "5378a7778243ad9d82397cad95723b9898924079bcaf756f7e815752715ec0776a62755b6c8883bf7c5e3f87c2827874"
+     "36a3a59aa499a3685847746db3828f878577598157b97a664c7a91768e6ab89128428c939378a5a8788e498d75a09486"
+     "54865eb791a7708c955d6b50c776b5559191798542c68397448b80988057938392437852b08c7777799358993cbb80a7"},
+    {13, 7, 24, 16,
+     "00000207000c1e012133023047043c5b064f6f0962830d6d97117bab168fc31b9fe521abad27bb1f2ece0036f2223eff"
+     "3747944b51005f5b0073652987703d9c7d4db38b5cbe926201000809000e20011c35022e4904435d065071095c850d6f"
+     "991180ad168cc51b9ae721afaf27c0212ecd0136db243ede39478d4d5127615b1c75652c8970389e7d49b58b5ec09268"
+     "0401170e011125020a3a03294e0556620755760a508a0e719e128bb21781ca1c8bec22bcb428d2262fcb0437a3293f6c"
+     "3e487e52529d665c667a662c8e712aa37e3eba8c64c5937708032713031b2a04073f052753075b6709507b0c418f1074"
+     "a3149ab71982cf1e87f124bfb92ad52b31c40839712e410b434a675754ee6b5ea87f6843937326a88030bf8e69ca9588"
+     "0d06321806312f072f440832580a366c0c2e800f35941375a817aabc1ca8d421a4f727a9be2dae3034b20d3c6d33440c"
+     "484d455c57b07061be846b9d98763aad8313c49168cf9898120b3c1d0b48340c5b490d3d5d0f0d71110a851429991877"
+     "ad1cbac121d0d926c4fb2c8fc3328335399d12417538492b4d5227615c507566b58970e99d7b58b28809c9966dd49da7"
+     "17104a22105139115b4e12396214067616008a19139e1d7ab221d1c526dfdf2bcaff3193d037803b3e911646723d4e39"
+     "52572366612c7a6b778e75b0a28075b78d56ce9b8ed9a2ad1c17592717543e1847531931671b167b1d008f2000a3247e"
+     "b728e3c92dd9e532beff38a3db3e914145881a4d6c425545575e306b68267f721d937c33a78792bc94d1d3a2bedea9b0"
+     "201f662b1f604220525721486b233f7f252a93282aa72c78bc30b5d335a9e13a98dd408fad46863d4d7a245567475d50"
+     "5b66426f7037837a1597841dab8fa4c09cfcd7aadce2b1c625287030287447297c5c2a82702c86842e93983194ac3566"
+     "c13942e13e49d14353764958414f5f2d5667325e644c665a606f5e74796688835f9c8d6ab098aac5a5dedcb3ede7baf3"
+     "2a327c3532834c33946134a77536ba8938d99d3bd6b13f5bc64300ed4808c74d223353360059482360573e6860517064"
+     "6579707983808d8d94a197a6b5a2aecaafbce1bdd8ecc4e72f3e8b3a3e87513f846640a47a42d08e44e3a247ceb64b5d"
+     "cb4f00f25400cc5910345f41006555286c4e43745a567c706a856f7e8f6e929998a6a3bdbaaeb7cfbba3e6c982f1d071"
+     "344a993f4a8d564b796b4c9b7f4ed19350d4a753b4bb5762d05b1bf66003d36511456b4c0d715d2f78434780545b887c"
+     "6f9172839b6197a591abafbdbfbab7d4c78debd533f6dc04395aa7445aa35b5b9d705ca4845eb09860b4ac63a5c06764"
+     "d56b2dfa7026d8752b4a7b3812813934882f4c905060988874a18f88ab859cb58fb0bf99c4ca9dd9d780f0e52afaec00"
+     "3e69b14969ba606ac9756bb0896d869d6f90b1729ac57665da7a3cfe7f4fdd844c4f8a1f17900d39971b519f4d65a792"
+     "79b0af8dbab1a1c48db5ce6cc9d97edee67af5f43dfefb1c406fb54b6fc46270db7771b48b73759f7581b37894c77c65"
+     "dc8043ff8560df8a595190141996003b9d1353a54b67ad967bb6bc8fc0c3a3ca8cb7d459cbdf71e0ec76f7fa42ffff25"},
+    {9, 9, 9, 5,
+     "0501142a02184f054d740a51991188be1a8ce325c10832c52d4184180e453d0f45621219871719ac1ec0d127c0fd3294"
+     "1b3f94404e242c307b51317b76349e9b399ec0403bea493b43545e2f615e5470634067b16568ba8a6ba4af70a4d47737"
+     "d48036178b2143982168b0a053ace278ad5f9db059c2b55ee7bc620ec56631d06156dd657b645c"},
+    {31, 17, 7, 11,
+     "5204407a25a17f7a5a677fad8971587a79a9716e65630e458d2f8b8c8472748b7f947c888885917c7a82732667884769"
+     "859d86678d5d7a8a9e87866a607da6844c92766e4997ba897766598285959377546a85968d829773b14d93a26e7c6772"
+     "65a15e89748d5e837998cc656c9a698e43568395b67b6d6f906b8f6c685a967a696d3574848c53888bb2757a847a6c6f"
+     "72657e9671746ea1787d9b5f906b8270989c927d58838ba5a7ac8d7d626b705b808ca23a717a96807e83937ca18a777c"
+     "7e84776b988590753e77797a7b7a9ba5875d9542758c6882806a8d80813f7a716e6e7c999a775a"},
+    {13, 7, 5, 7,
+     "200120850b688f24c0374b769c7c3e2b0423900e6a9a27a7424e7ca77f55360d379b1767a5309c4d5761b28876411c3a"
+     "a62667b03fa1586634bd97a14c319fb13b73595436637b78c8acc6574ca2bc5672646f366e967fd3c774626db6c77770"
+     "6f902b79b78fdee85f"},  // horizontal pass only
+};
+
+TEST(ImageResample, MatchesPillowByteForByte) {
+  for (const ResizeCase& c : kPilResizeCases) {
+    SCOPED_TRACE(std::to_string(c.src_width) + "x" + std::to_string(c.src_height) + " -> " + std::to_string(c.width) +
+                 "x" + std::to_string(c.height));
+    const at::Tensor expected = from_hex(c.hex, {c.height, c.width, 3});
+    const at::Tensor got = resize_like_pil(synthetic_rgb(c.src_width, c.src_height), c.width, c.height);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    EXPECT_EQ((got.to(at::kInt) - expected.to(at::kInt)).abs().max().item<int>(), 0);
+  }
+}
+
+TEST(ImageResample, SameSizeIsACopyAndStridesDoNotMatter) {
+  const at::Tensor image = synthetic_rgb(11, 7);
+  EXPECT_TRUE(at::equal(resize_like_pil(image, 11, 7), image));
+  // A non-contiguous view (a crop) gives the same result as its contiguous copy.
+  const at::Tensor view = synthetic_rgb(40, 30).slice(0, 3, 27).slice(1, 5, 37);
+  EXPECT_TRUE(at::equal(resize_like_pil(view, 10, 9), resize_like_pil(view.contiguous(), 10, 9)));
+}
+
+TEST(ImageResample, ConstantImageStaysConstant) {
+  const at::Tensor flat = at::full({17, 29, 3}, 200, at::kByte);
+  const at::Tensor out = resize_like_pil(flat, 64, 5);
+  EXPECT_TRUE(at::equal(out, at::full({5, 64, 3}, 200, at::kByte)));
+}
+
+TEST(ImageResample, RejectsBadInput) {
+  EXPECT_THROW(resize_like_pil(at::zeros({4, 4, 3}, at::kFloat), 2, 2), Error);
+  EXPECT_THROW(resize_like_pil(at::zeros({4, 4}, at::kByte), 2, 2), Error);
+  try {
+    resize_like_pil(at::zeros({4, 4, 3}, at::kByte), 0, 2);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::BadArgument);
+  }
+}
+
+}  // namespace
+}  // namespace skyreels::video
