@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/wan_dit.h"
+
 namespace skyreels::bench {
 
 // --key value options of a bench command.
@@ -23,7 +25,11 @@ private:
 // Appends the result as one JSON line to --json FILE when given.
 void emit(const Args& args, const nlohmann::json& result);
 
+// DF-1.3B ("1.3b") or DF-14B ("14b") shapes; std::invalid_argument otherwise.
+model::WanDitConfig dit_preset(const std::string& name);
+
 int run_dit(const Args& args);
+int run_pipeline(const Args& args);
 int run_t5(const Args& args);
 int run_vae(const Args& args);
 

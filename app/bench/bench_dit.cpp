@@ -18,9 +18,8 @@
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
-namespace {
 
-model::WanDitConfig preset(const std::string& name) {
+model::WanDitConfig dit_preset(const std::string& name) {
   model::WanDitConfig c;  // defaults are DF-1.3B
   c.inject_sample_info = true;
   if (name == "1.3b") return c;
@@ -34,6 +33,8 @@ model::WanDitConfig preset(const std::string& name) {
   }
   throw std::invalid_argument("unknown model preset \"" + name + "\" (1.3b or 14b)");
 }
+
+namespace {
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -55,7 +56,7 @@ int run_dit(const Args& args) {
 
   const auto backend = args.get("attention", "auto");
   model::set_attention_backend(model::parse_attention_backend(backend));
-  const auto config = preset(model_name);
+  const auto config = dit_preset(model_name);
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   model::randomize_weights(*dit, 1234);
   telemetry::synchronize(device);

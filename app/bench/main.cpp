@@ -59,7 +59,11 @@ int main(int argc, char** argv) {
                  "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
                  "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench vae [--latents 25] [--height 544] [--width 960] [--dtype bf16|fp32]\n"
-                 "                          [--tile LATENTS --overlap LATENTS] [--repeat 2] [--device cuda|cpu] [--json FILE]\n");
+                 "                          [--tile LATENTS --overlap LATENTS] [--repeat 2] [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench pipeline [--model 1.3b|14b] [--frames 97] [--height 544] [--width 960] [--steps 30]\n"
+                 "                          [--guidance 6] [--shift 8] [--ar-step 0] [--causal-block-size 1]\n"
+                 "                          [--base-frames N --overlap N --addnoise N] [--path fast|reference|both]\n"
+                 "                          [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
   const auto command = args[0];
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
     if (command == "dit") return skyreels::bench::run_dit(options);
     if (command == "t5") return skyreels::bench::run_t5(options);
     if (command == "vae") return skyreels::bench::run_vae(options);
+    if (command == "pipeline") return skyreels::bench::run_pipeline(options);
     std::fprintf(stderr, "skyreels-bench: unknown command \"%s\"\n", command.c_str());
     return 2;
   } catch (const std::invalid_argument& e) {

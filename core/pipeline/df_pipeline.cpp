@@ -14,6 +14,7 @@
 #include "skyreels/error.h"
 #include "skyreels/log.h"
 #include "telemetry/device_memory.h"
+#include "telemetry/trace_range.h"
 
 namespace skyreels::pipeline {
 namespace {
@@ -182,26 +183,31 @@ private:
   }
 
   // Appends decoded pixels [3, n, H, W] of `window` (-1: the video being extended) to the output.
-  void deliver(int window, const at::Tensor& pixels) {
+  void deliver(int window, const at::Tensor& pixels, double decode_seconds = 0) {
     const auto first = output_.frames();
     auto frames = output_.append(pixels);
-    emit(BlockDecoded{window, first, std::move(frames)});
+    emit(BlockDecoded{window, first, std::move(frames), decode_seconds});
   }
 
   // Decodes latents [from, upto) of the window and delivers the frames past the dropped overlap.
   void decode_range(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
                     std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
     if (upto <= from) return;
+    const telemetry::TraceRange trace("vae decode");
+    const auto start = Clock::now();
     auto pixels = session.decode(latents.narrow(1, from, upto - from).unsqueeze(0)).squeeze(0);  // [3, f, H, W]
     const auto first = window_pixels;
     window_pixels += pixels.size(1);
     const auto skip = std::max<std::int64_t>(0, w.pixel_frames_dropped - first);
     if (skip >= pixels.size(1)) return;
-    deliver(w.index, pixels.narrow(1, skip, pixels.size(1) - skip));
+    pixels = pixels.narrow(1, skip, pixels.size(1) - skip);
+    telemetry::synchronize(device_);
+    deliver(w.index, pixels, seconds_since(start));
   }
 
   void run_window(const WindowPlan& w) {
     const auto window_start = Clock::now();
+    const telemetry::TraceRange trace("window");
     const auto F = w.latent_frames, p = w.prefix_latents;
     const auto h = s_.height / 8, wl = s_.width / 8;
     const int N = s_.steps;
@@ -229,6 +235,9 @@ private:
     params.causal_block_size = s_.causal_block_size;
     const sched::DfSchedule schedule(params, timesteps_);
     sched::FlowUniPC solver(N, s_.shift, latents);
+    std::vector<sched::FlowUniPC> frame_solvers;  // reference path: one per frame
+    if (options_.per_frame_solver)
+      for (std::int64_t f = 0; f < F; ++f) frame_solvers.emplace_back(N, s_.shift, latents.narrow(1, f, 1));
 
     model::VaeDecodeSession session(vae_, options_.vae_tiling);
     std::int64_t decoded = 0, window_pixels = 0;
@@ -249,6 +258,7 @@ private:
       const auto [first, last] = schedule.updated_frames(row);
       if (first == last) continue;  // nothing would change: the reference runs such rows, we don't
       const auto row_start = Clock::now();
+      const telemetry::TraceRange row_trace("row");
 
       for (std::int64_t f = 0; f < F; ++f) t_row[static_cast<std::size_t>(f)] = schedule.timestep(row, static_cast<int>(f));
       if (end_latent.defined()) t_row.back() = 0;  // the end image is always clean
@@ -264,10 +274,25 @@ private:
       const auto t = at::tensor(t_row, at::TensorOptions().dtype(at::kLong)).to(device_);
 
       const auto model_start = Clock::now();
-      const auto v = predict(x, t);
-      telemetry::synchronize(device_);
+      at::Tensor v;
+      {
+        const telemetry::TraceRange trace("model call");
+        v = predict(x, t);
+        telemetry::synchronize(device_);
+      }
       const double model_seconds = seconds_since(model_start);
-      solver.step(v.narrow(1, first, last - first), latents, first, last);
+      {
+        const telemetry::TraceRange trace("solver");
+        if (options_.per_frame_solver) {
+          for (int f = first; f < last; ++f) {
+            auto frame = latents.narrow(1, f, 1);
+            frame_solvers[static_cast<std::size_t>(f)].step(v.narrow(1, f, 1), frame, 0, 1);
+            telemetry::synchronize(device_);  // the reference's blocking host<->device copies per frame
+          }
+        } else {
+          solver.step(v.narrow(1, first, last - first), latents, first, last);
+        }
+      }
       ++result_.rows_run;
 
       telemetry::synchronize(device_);
@@ -317,6 +342,14 @@ private:
 };
 
 }  // namespace
+
+PipelineOptions PipelineOptions::reference_path() {
+  PipelineOptions options;
+  options.batched_cfg = false;
+  options.streaming_decode = false;
+  options.per_frame_solver = true;
+  return options;
+}
 
 DfPipeline::DfPipeline(model::WanDit dit, model::WanVae vae, PipelineOptions options)
     : dit_(std::move(dit)), vae_(std::move(vae)), options_(std::move(options)) {}

@@ -14,7 +14,8 @@
 
 namespace skyreels::pipeline {
 
-// How the engine executes (not what it computes).
+// How the engine executes (not what it computes). The defaults are the fast path; the reference's
+// execution choices (`reference_path()`) exist to measure against in the same process.
 struct PipelineOptions {
   // Classifier-free guidance as one batch-2 forward (cond and uncond stacked). Off: two calls, cond
   // first, as the reference.
@@ -22,8 +23,14 @@ struct PipelineOptions {
   // Decode each causal block as soon as its latents are final. Off: decode the window after its last
   // row, as the reference. The video is the same either way.
   bool streaming_decode = true;
+  // One solver object per latent frame, stepped frame by frame with a device sync each, as the
+  // reference. Off: one batched solver for the window. The numbers are the same.
+  bool per_frame_solver = false;
   model::WanDitCall dit_call;  // attention mode and token chunking of the DiT
   model::VaeTiling vae_tiling;
+
+  // Two guidance calls, one solver per frame with syncs, decode after the window.
+  static PipelineOptions reference_path();
 };
 
 // What to generate from. Text arrives as embeddings (see TextEncoder); pixels as [-1, 1] floats.

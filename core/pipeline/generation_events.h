@@ -34,6 +34,7 @@ struct BlockDecoded {
   int window = 0;
   std::int64_t first_frame = 0;
   at::Tensor frames;  // [n, H, W, 3] uint8, CPU
+  double decode_seconds = 0;  // VAE decode of these frames (device time, synchronised)
 };
 
 struct WindowDone {

@@ -27,7 +27,7 @@ status=0
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure 2>&1 | tee "$out/ctest-cuda.log" || status=1
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda tests/fixtures/reference 2>&1 | tee "$out/check-cuda.log"
 
-# Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5").
+# Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5 pipeline").
 bench="$build_dir/app/skyreels-bench"
 benches=" ${SKYREELS_BENCH:-dit vae t5} "
 [ "${SKYREELS_SKIP_BENCH:-0}" = 1 ] && benches=""
@@ -54,5 +54,11 @@ if [[ $benches == *" t5 "* ]]; then
   run_bench t5 --device cuda --repeat 3
   run_bench t5 --device cpu --layers 4 --repeat 2 --dtype bf16
   run_bench t5 --device cpu --layers 4 --repeat 2 --dtype fp32
+fi
+# Whole generations (issue 8): fast path and the reference's execution choices in one process.
+if [[ $benches == *" pipeline "* ]]; then
+  run_bench pipeline --model 1.3b --frames 97 --steps 30 --path both
+  run_bench pipeline --model 1.3b --frames 97 --steps 30 --ar-step 5 --causal-block-size 5 --path both
+  run_bench pipeline --model 14b --frames 97 --steps 3 --path both
 fi
 exit $status

@@ -86,6 +86,25 @@ TEST(DfPipelineFixtures, Async) { expect_case_passes("df_async"); }
 TEST(DfPipelineFixtures, LongVideoWithAddnoise) { expect_case_passes("df_long_addnoise"); }
 TEST(DfPipelineFixtures, ImageToVideo) { expect_case_passes("df_i2v"); }
 
+// The reference's execution choices (two guidance calls, a solver per frame with syncs, decode after
+// the window) compute the same thing: they pass the same fixtures.
+void expect_reference_path_passes(const std::string& name) {
+  torch::NoGradGuard no_grad;
+  Fixture f(name);
+  f.pipeline.options() = pipeline::PipelineOptions::reference_path();
+  const auto result = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  const int windows = f.fixture.manifest().value("windows", 1);
+  ASSERT_EQ(static_cast<int>(result.window_latents.size()), windows);
+  for (int i = 0; i < windows; ++i)
+    EXPECT_LT(conf::relative_l2(result.window_latents[i], f.fixture.tensor("out.latents" + std::to_string(i))),
+              f.fixture.tolerance("latents_max"))
+        << name << " window " << i;
+  EXPECT_LT(conf::mean_abs_error(result.video, f.fixture.tensor("out.video")), f.fixture.tolerance("video_mae_max"));
+}
+
+TEST(DfPipelineFixtures, ReferencePathAsync) { expect_reference_path_passes("df_async"); }
+TEST(DfPipelineFixtures, ReferencePathLongVideo) { expect_reference_path_passes("df_long_addnoise"); }
+
 TEST(DfPipeline, ImagePrefixIsEncodedFromTheReferencePixels) {
   // The reference's pixels for the image (x / 127.5 - 1) are recorded as mid.encode_in0.
   const conf::FixtureCase fixture(fixture_case("df_i2v"));
