@@ -59,4 +59,20 @@ std::string read_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+conformance::CheckOptions check_options() {
+  conformance::CheckOptions o;
+  o.device = test_device().is_cuda() ? "cuda" : "cpu";
+  return o;
+}
+
+std::string error_text(const std::function<void()>& fn, ErrorCode* code) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (code) *code = e.code();
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace skyreels::test

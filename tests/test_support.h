@@ -1,9 +1,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <c10/core/Device.h>
+
+#include "skyreels/conformance.h"
+#include "skyreels/error.h"
 
 namespace skyreels::test {
 
@@ -17,6 +21,12 @@ std::filesystem::path fixture_case(const std::string& name);
 
 // The device tests run on: CPU unless SKYREELS_TEST_DEVICE=cuda (and CUDA is available).
 c10::Device test_device();
+
+// Fixture-check options for the test device.
+conformance::CheckOptions check_options();
+
+// What `fn` throws: the skyreels::Error's message (and its code through `code`), or "" if it does not throw.
+std::string error_text(const std::function<void()>& fn, ErrorCode* code = nullptr);
 
 // A fresh, empty directory under the system temp dir, removed when the object goes away.
 class TempDir {

@@ -7,18 +7,12 @@
 
 #include "skyreels/error.h"
 #include "video/frame_convert.h"
+#include "video/video_test_support.h"
 
 namespace skyreels::video {
 namespace {
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ErrorCode::Invalid;
-}
+using test::code_of;
 
 TEST(FrameConvert, Uint8FramesFollowTheReferenceFormula) {
   // (v / 2 + 0.5).clamp(0, 1) * 255, truncated: 0 -> 127.5 -> 127, -0.5 -> 63.75 -> 63.

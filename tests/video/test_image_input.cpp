@@ -18,15 +18,7 @@ using test::from_hex;
 using test::synthetic_rgb;
 using test::TempDir;
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::Invalid;
-}
+using test::code_of;
 
 // The reference's resizecrop + PIL's round(), run in Python (tests/video/pil_golden.py).
 struct CropCase {

@@ -34,15 +34,7 @@ bool file_exists(const std::filesystem::path& path) {
   return ::stat(path.c_str(), &info) == 0;
 }
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::Invalid;
-}
+using test::code_of;
 
 // Lowest per-frame PSNR of two [F, H, W, 3] videos.
 double worst_psnr(const at::Tensor& a, const at::Tensor& b) {

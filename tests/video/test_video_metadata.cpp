@@ -19,15 +19,7 @@ namespace {
 using Json = nlohmann::json;
 using test::TempDir;
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::Invalid;
-}
+using test::code_of;
 
 // What the engine stores: prompt, negative prompt (the reference's default, full-width punctuation),
 // seed and every setting.

@@ -20,15 +20,7 @@ namespace {
 using test::moving_pattern;
 using test::TempDir;
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  return ErrorCode::Invalid;
-}
+using test::code_of;
 
 void write_video(const std::filesystem::path& path, const at::Tensor& frames, VideoFormat format) {
   EncoderSettings settings;

@@ -77,4 +77,14 @@ void write_image(const std::string& path, const at::Tensor& rgb) {
   if (!cv::imwrite(path, bgr)) throw std::runtime_error("cannot write " + path);
 }
 
+ErrorCode code_of(const std::function<void()>& f, std::string* message) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  return ErrorCode::Invalid;
+}
+
 }  // namespace skyreels::test

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+
+#include "skyreels/error.h"
 
 namespace skyreels::test {
 
@@ -19,6 +22,9 @@ double psnr(const at::Tensor& a, const at::Tensor& b);
 
 // Bytes from a hex string, as uint8 with the given shape.
 at::Tensor from_hex(const std::string& hex, const std::vector<std::int64_t>& shape);
+
+// The code of the skyreels::Error `f` throws (its message through `message`), or ErrorCode::Invalid.
+ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr);
 
 // Writes rgb (uint8 [H, W, 3]) as an image file through OpenCV (format from the extension).
 void write_image(const std::string& path, const at::Tensor& rgb);

@@ -15,14 +15,8 @@ using skyreels::test::TempDir;
 
 namespace {
 
-conf::CheckOptions options() {
-  conf::CheckOptions o;
-  o.device = skyreels::test::test_device().is_cuda() ? "cuda" : "cpu";
-  return o;
-}
-
 void expect_passed(const std::string& name) {
-  const auto r = conf::run_case(fixture_case(name).string(), options());
+  const auto r = conf::run_case(fixture_case(name).string(), skyreels::test::check_options());
   EXPECT_EQ(r.status, conf::CaseStatus::Passed) << name << ": " << r.message;
   for (const auto& m : r.metrics) EXPECT_TRUE(m.passed) << name << ": " << m.name << " = " << m.value;
 }
@@ -38,7 +32,7 @@ TEST(FixtureHarness, FindsCasesAndSkipsSharedWeights) {
   const auto cases = conf::find_cases(skyreels::test::fixtures_dir().string());
   EXPECT_GE(cases.size(), 15u);
   EXPECT_TRUE(std::is_sorted(cases.begin(), cases.end()));
-  const auto models = conf::run_case(fixture_case("pipeline_models").string(), options());
+  const auto models = conf::run_case(fixture_case("pipeline_models").string(), skyreels::test::check_options());
   EXPECT_EQ(models.status, conf::CaseStatus::NotACase);
   EXPECT_EQ(conf::find_cases(fixture_case("schedule").string()).size(), 1u);
   TempDir empty;
@@ -48,7 +42,7 @@ TEST(FixtureHarness, FindsCasesAndSkipsSharedWeights) {
 TEST(FixtureHarness, UnknownKindIsNotImplemented) {
   TempDir dir;
   skyreels::test::write_file(dir / "manifest.json", R"({"kind": "hologram"})");
-  const auto r = conf::run_case(dir.path().string(), options());
+  const auto r = conf::run_case(dir.path().string(), skyreels::test::check_options());
   EXPECT_EQ(r.status, conf::CaseStatus::NotImplemented);
   EXPECT_NE(r.message.find("hologram"), std::string::npos);
 }
@@ -56,10 +50,10 @@ TEST(FixtureHarness, UnknownKindIsNotImplemented) {
 TEST(FixtureHarness, BrokenCaseIsAnErrorNotACrash) {
   TempDir dir;
   skyreels::test::write_file(dir / "manifest.json", R"({"kind": "unipc", "config": {"steps": 4, "shift": 8.0},)");
-  EXPECT_EQ(conf::run_case(dir.path().string(), options()).status, conf::CaseStatus::Error);
+  EXPECT_EQ(conf::run_case(dir.path().string(), skyreels::test::check_options()).status, conf::CaseStatus::Error);
   skyreels::test::write_file(dir / "manifest.json",
                              R"({"kind": "unipc", "config": {"steps": 4, "shift": 8.0}, "tolerance": {"max": 0.01}})");
-  const auto r = conf::run_case(dir.path().string(), options());  // no tensors.safetensors
+  const auto r = conf::run_case(dir.path().string(), skyreels::test::check_options());  // no tensors.safetensors
   EXPECT_EQ(r.status, conf::CaseStatus::Error);
   EXPECT_NE(r.message.find("tensors.safetensors"), std::string::npos) << r.message;
 }
@@ -77,6 +71,6 @@ TEST(FixtureHarness, TamperedExpectationFails) {
     tensors.emplace_back(e.name, t);
   }
   skyreels::io::write_safetensors((dir / "tensors.safetensors").string(), tensors);
-  const auto r = conf::run_case(dir.path().string(), options());
+  const auto r = conf::run_case(dir.path().string(), skyreels::test::check_options());
   EXPECT_EQ(r.status, conf::CaseStatus::Failed);
 }

@@ -26,13 +26,9 @@ using skyreels::test::fixture_case;
 using skyreels::test::TempDir;
 using skyreels::test::test_device;
 
-namespace {
+using skyreels::test::error_text;
 
-conf::CheckOptions options() {
-  conf::CheckOptions o;
-  o.device = test_device().is_cuda() ? "cuda" : "cpu";
-  return o;
-}
+namespace {
 
 std::string describe(const conf::CaseResult& r) {
   std::string text = r.message;
@@ -110,27 +106,17 @@ Prompt prompt(std::int64_t length, std::int64_t real, std::uint64_t seed = 17) {
   return {ids, mask};
 }
 
-std::string error_text(const std::function<void()>& fn, ErrorCode* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 // --- the reference fixtures ---------------------------------------------------------------------------
 
 TEST(T5Encoder, FixtureFp32Passes) {
-  const auto r = conf::run_case(fixture_case("t5_fp32").string(), options());
+  const auto r = conf::run_case(fixture_case("t5_fp32").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << describe(r);
 }
 
 TEST(T5Encoder, FixtureBf16AutocastPasses) {
-  const auto r = conf::run_case(fixture_case("t5_bf16_autocast").string(), options());
+  const auto r = conf::run_case(fixture_case("t5_bf16_autocast").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << describe(r);
   ASSERT_EQ(r.metrics.size(), 2u) << "the weights.pth route should be checked too";
 }

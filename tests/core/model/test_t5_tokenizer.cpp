@@ -30,6 +30,8 @@ using skyreels::ErrorCode;
 using skyreels::test::TempDir;
 using skyreels::test::test_device;
 
+using skyreels::test::error_text;
+
 namespace {
 
 // The reference's default negative prompt (spec §5.6).
@@ -66,16 +68,6 @@ const fs::path& trained_model() {
     return fs::path(prefix + ".model");
   }();
   return model;
-}
-
-std::string error_text(const std::function<void()>& fn, ErrorCode* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<std::int64_t> widen(const std::vector<int>& ids) { return {ids.begin(), ids.end()}; }

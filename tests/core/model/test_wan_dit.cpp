@@ -27,12 +27,6 @@ using skyreels::test::test_device;
 
 namespace {
 
-conf::CheckOptions options() {
-  conf::CheckOptions o;
-  o.device = test_device().is_cuda() ? "cuda" : "cpu";
-  return o;
-}
-
 model::WanDitConfig tiny_config(bool fps = true) {
   model::WanDitConfig c;
   c.dim = 64;
@@ -98,12 +92,12 @@ Inputs tiny_inputs(int batch = 1, int frames = 3) {
 }  // namespace
 
 TEST(WanDit, FixtureDfFpsPasses) {
-  const auto r = conf::run_case(fixture_case("dit_df_fps").string(), options());
+  const auto r = conf::run_case(fixture_case("dit_df_fps").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
 }
 
 TEST(WanDit, FixtureWanScalarTimestepPasses) {
-  const auto r = conf::run_case(fixture_case("dit_wan_scalar_t").string(), options());
+  const auto r = conf::run_case(fixture_case("dit_wan_scalar_t").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
 }
 

@@ -23,12 +23,6 @@ using skyreels::test::test_device;
 
 namespace {
 
-conf::CheckOptions options() {
-  conf::CheckOptions o;
-  o.device = test_device().is_cuda() ? "cuda" : "cpu";
-  return o;
-}
-
 io::TensorSourcePtr fixture_weights() {
   auto file = std::make_shared<io::SafetensorsFile>((fixture_case("vae_fp32") / "tensors.safetensors").string());
   return io::prefixed_view(io::safetensors_source(file), "w.");
@@ -76,12 +70,12 @@ std::string to_diffusers(const std::string& key) {
 }  // namespace
 
 TEST(WanVae, FixtureFp32Passes) {
-  const auto r = conf::run_case(fixture_case("vae_fp32").string(), options());
+  const auto r = conf::run_case(fixture_case("vae_fp32").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message;
 }
 
 TEST(WanVae, FixtureBf16AutocastPasses) {
-  const auto r = conf::run_case(fixture_case("vae_bf16_autocast").string(), options());
+  const auto r = conf::run_case(fixture_case("vae_bf16_autocast").string(), skyreels::test::check_options());
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message;
 }
 
