@@ -129,6 +129,7 @@ TensorSourcePtr renamed_view(TensorSourcePtr source, std::function<std::string(c
   std::map<std::string, std::string> names;
   for (const auto& key : source->keys()) {
     auto renamed = rename(key);
+    if (renamed.empty()) continue;
     const auto [it, inserted] = names.emplace(renamed, key);
     if (!inserted)
       throw Error(ErrorCode::CorruptFile, source->describe() + ": tensors \"" + it->second + "\" and \"" + key +

@@ -34,8 +34,8 @@ TensorSourcePtr safetensors_source(std::shared_ptr<const SafetensorsFile> file);
 TensorSourcePtr memory_source(std::vector<std::pair<std::string, at::Tensor>> tensors, std::string description);
 // The tensors whose names start with `prefix`, with the prefix removed ("w.", "vae.", ...).
 TensorSourcePtr prefixed_view(TensorSourcePtr source, std::string prefix);
-// The same tensors under other names: `rename` maps a source name to its new name. Two source names
-// that map to one new name are an error naming both.
+// The same tensors under other names: `rename` maps a source name to its new name, or to "" to leave
+// the tensor out. Two source names that map to one new name are an error naming both.
 TensorSourcePtr renamed_view(TensorSourcePtr source, std::function<std::string(const std::string&)> rename,
                              std::string description);
 

@@ -55,15 +55,6 @@ at::Tensor gelu_tanh_as_reference(const at::Tensor& x) {
   return (x * 0.5).to(at::kFloat) * inner;
 }
 
-std::int64_t shape_at(const io::TensorSource& w, const std::string& key, std::size_t axis) {
-  if (!w.contains(key))
-    throw Error(ErrorCode::NotFound, w.describe() + ": not a umT5 encoder checkpoint (no \"" + key + "\")");
-  const auto shape = w.shape(key);
-  if (shape.size() <= axis)
-    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": tensor \"" + key + "\" has too few dimensions");
-  return shape[axis];
-}
-
 // --- HF UMT5EncoderModel names --------------------------------------------------------------------
 
 struct Rule {
@@ -88,32 +79,6 @@ const std::vector<Rule>& hf_rules() {
   return rules;
 }
 
-// A source under other names (new name -> source name), some source tensors left out.
-class RenamedSource final : public io::TensorSource {
-public:
-  RenamedSource(io::TensorSourcePtr source, std::map<std::string, std::string> names, std::string description)
-      : source_(std::move(source)), names_(std::move(names)), description_(std::move(description)) {}
-  std::vector<std::string> keys() const override {
-    std::vector<std::string> out;
-    for (const auto& kv : names_) out.push_back(kv.first);
-    return out;
-  }
-  bool contains(const std::string& key) const override { return names_.count(key) != 0; }
-  std::vector<std::int64_t> shape(const std::string& key) const override { return source_->shape(source_name(key)); }
-  at::Tensor tensor(const std::string& key) const override { return source_->tensor(source_name(key)); }
-  std::string describe() const override { return description_; }
-
-private:
-  const std::string& source_name(const std::string& key) const {
-    const auto it = names_.find(key);
-    if (it == names_.end()) throw Error(ErrorCode::NotFound, description_ + ": no tensor \"" + key + "\"");
-    return it->second;
-  }
-  io::TensorSourcePtr source_;
-  std::map<std::string, std::string> names_;
-  std::string description_;
-};
-
 }  // namespace
 
 const char* to_string(T5Compute compute) {
@@ -127,19 +92,14 @@ T5EncoderConfig T5EncoderConfig::detect(const io::TensorSource& w, std::optional
     throw Error(ErrorCode::Unsupported, w.describe() + ": one relative position table shared by all layers (T5, "
                                                        "shared_pos=True); only umT5's per-layer tables are supported");
   T5EncoderConfig c;
-  c.vocab = shape_at(w, "token_embedding.weight", 0);
-  c.dim = shape_at(w, "token_embedding.weight", 1);
-  c.dim_attn = shape_at(w, "blocks.0.attn.q.weight", 0);
-  c.dim_ffn = shape_at(w, "blocks.0.ffn.fc1.weight", 0);
-  c.num_buckets = shape_at(w, "blocks.0.pos_embedding.embedding.weight", 0);
-  c.num_heads = shape_at(w, "blocks.0.pos_embedding.embedding.weight", 1);
-  std::set<int> block_ids;
-  static const std::regex block_key(R"(^blocks\.(\d+)\.)");
-  for (const auto& key : w.keys()) {
-    std::smatch m;
-    if (std::regex_search(key, m, block_key)) block_ids.insert(std::stoi(m[1]));
-  }
-  c.num_layers = static_cast<std::int64_t>(block_ids.size());
+  const auto size = [&](const char* key, std::size_t axis) { return weight_size(w, key, axis, "umT5 encoder"); };
+  c.vocab = size("token_embedding.weight", 0);
+  c.dim = size("token_embedding.weight", 1);
+  c.dim_attn = size("blocks.0.attn.q.weight", 0);
+  c.dim_ffn = size("blocks.0.ffn.fc1.weight", 0);
+  c.num_buckets = size("blocks.0.pos_embedding.embedding.weight", 0);
+  c.num_heads = size("blocks.0.pos_embedding.embedding.weight", 1);
+  c.num_layers = count_blocks(w);
   if (num_heads && *num_heads != c.num_heads)
     throw Error(ErrorCode::ShapeMismatch, w.describe() + ": " + std::to_string(*num_heads) +
                                               " heads requested but the position tables have " +
@@ -308,17 +268,14 @@ io::TensorSourcePtr t5_official_view(io::TensorSourcePtr source) {
   if (both_tables && source->shape("shared.weight") != source->shape("encoder.embed_tokens.weight"))
     throw Error(ErrorCode::CorruptFile, source->describe() + ": \"shared.weight\" and \"encoder.embed_tokens.weight\" "
                                                              "differ in shape; they should be one tied table");
-  std::map<std::string, std::string> names;
-  for (const auto& key : keys) {
-    if (both_tables && key == "encoder.embed_tokens.weight") continue;
-    const auto renamed = t5_key_from_hf(key);
-    const auto [it, inserted] = names.emplace(renamed, key);
-    if (!inserted)
-      throw Error(ErrorCode::CorruptFile, source->describe() + ": tensors \"" + it->second + "\" and \"" + key +
-                                              "\" both map to \"" + renamed + "\"");
-  }
   auto description = source->describe() + " (HF UMT5 layout)";
-  return std::make_shared<RenamedSource>(std::move(source), std::move(names), std::move(description));
+  // With both tables present, shared.weight is read and its tied copy left out.
+  return io::renamed_view(
+      std::move(source),
+      [both_tables](const std::string& key) {
+        return both_tables && key == "encoder.embed_tokens.weight" ? std::string() : t5_key_from_hf(key);
+      },
+      std::move(description));
 }
 
 T5Encoder load_t5_encoder(const io::TensorSourcePtr& weights, c10::Device device, const T5LoadOptions& options) {

@@ -40,14 +40,6 @@ at::Tensor sinusoidal_embedding(const at::Tensor& t, std::int64_t dim) {
   return at::cat({at::cos(sinusoid), at::sin(sinusoid)}, 1);
 }
 
-std::int64_t shape_at(const io::TensorSource& w, const std::string& key, std::size_t axis) {
-  if (!w.contains(key)) throw Error(ErrorCode::NotFound, w.describe() + ": not a Wan DiT checkpoint (no \"" + key + "\")");
-  const auto shape = w.shape(key);
-  if (shape.size() <= axis)
-    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": tensor \"" + key + "\" has too few dimensions");
-  return shape[axis];
-}
-
 }  // namespace
 
 FrameChunks::FrameChunks(std::int64_t frames, std::int64_t tokens_per_frame, std::int64_t token_budget) {
@@ -61,23 +53,18 @@ FrameChunks::FrameChunks(std::int64_t frames, std::int64_t tokens_per_frame, std
 
 WanDitConfig WanDitConfig::detect(const io::TensorSource& w, const io::JsonConfig* config_json) {
   WanDitConfig c;
-  c.dim = shape_at(w, "patch_embedding.weight", 0);
-  c.in_dim = shape_at(w, "patch_embedding.weight", 1);
-  c.patch_t = shape_at(w, "patch_embedding.weight", 2);
-  c.patch_h = shape_at(w, "patch_embedding.weight", 3);
-  c.patch_w = shape_at(w, "patch_embedding.weight", 4);
-  c.text_dim = shape_at(w, "text_embedding.0.weight", 1);
-  c.freq_dim = shape_at(w, "time_embedding.0.weight", 1);
-  c.ffn_dim = shape_at(w, "blocks.0.ffn.0.weight", 0);
-  c.out_dim = shape_at(w, "head.head.weight", 0) / (c.patch_t * c.patch_h * c.patch_w);
+  const auto size = [&](const char* key, std::size_t axis) { return weight_size(w, key, axis, "Wan DiT"); };
+  c.dim = size("patch_embedding.weight", 0);
+  c.in_dim = size("patch_embedding.weight", 1);
+  c.patch_t = size("patch_embedding.weight", 2);
+  c.patch_h = size("patch_embedding.weight", 3);
+  c.patch_w = size("patch_embedding.weight", 4);
+  c.text_dim = size("text_embedding.0.weight", 1);
+  c.freq_dim = size("time_embedding.0.weight", 1);
+  c.ffn_dim = size("blocks.0.ffn.0.weight", 0);
+  c.out_dim = size("head.head.weight", 0) / (c.patch_t * c.patch_h * c.patch_w);
   c.inject_sample_info = w.contains("fps_embedding.weight");
-  std::set<int> block_ids;
-  static const std::regex block_key(R"(^blocks\.(\d+)\.)");
-  for (const auto& key : w.keys()) {
-    std::smatch m;
-    if (std::regex_search(key, m, block_key)) block_ids.insert(std::stoi(m[1]));
-  }
-  c.num_layers = static_cast<std::int64_t>(block_ids.size());
+  c.num_layers = count_blocks(w);
   c.num_heads = c.dim / 128;
 
   if (config_json) {

@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -76,4 +77,23 @@ void randomize_weights(torch::nn::Module& module, std::uint64_t seed, double std
     p.copy_(at::empty(p.sizes(), p.options().dtype(at::kFloat)).normal_(0.0, std));
   }
 }
+std::int64_t weight_size(const io::TensorSource& w, const std::string& key, std::size_t axis, const char* model) {
+  if (!w.contains(key))
+    throw Error(ErrorCode::NotFound, w.describe() + ": not a " + model + " checkpoint (no \"" + key + "\")");
+  const auto shape = w.shape(key);
+  if (shape.size() <= axis)
+    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": tensor \"" + key + "\" has too few dimensions");
+  return shape[axis];
+}
+
+std::int64_t count_blocks(const io::TensorSource& w) {
+  std::set<int> block_ids;
+  static const std::regex block_key(R"(^blocks\.(\d+)\.)");
+  for (const auto& key : w.keys()) {
+    std::smatch m;
+    if (std::regex_search(key, m, block_key)) block_ids.insert(std::stoi(m[1]));
+  }
+  return static_cast<std::int64_t>(block_ids.size());
+}
+
 }  // namespace skyreels::model
