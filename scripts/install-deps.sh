@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libtorch-dev libspdlog-dev nlohmann-json3-dev libsentencepiece-dev libgtest-dev
+  libtorch-dev libspdlog-dev nlohmann-json3-dev libsentencepiece-dev libgtest-dev libgloo-dev
   qt6-base-dev qt6-charts-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopencv-dev
   xvfb xauth

@@ -1,6 +1,7 @@
 // `skyreels-bench dit`: one DiT forward at real shapes with random weights: time per call and peak memory.
 
 #include <algorithm>
+#include <memory>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -15,6 +16,8 @@
 #include "model/attention.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
+#include "parallel/launcher.h"
+#include "parallel/process_group.h"
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
@@ -69,8 +72,16 @@ int run_dit(const Args& args) {
   const auto t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
   model::WanDitCall call;
   call.chunk_tokens = chunk;
+  // --gpus N: this process is one rank of N (main() started them); its tokens are 1/N of the sequence.
+  std::unique_ptr<parallel::ProcessGroup> group;
+  if (parallel::launched_rank()) {
+    group = parallel::connect(parallel::ParallelEnv::from_environment(), device);
+    call.parallel = group.get();
+  }
+  const bool leader = !group || group->rank() == 0;
+  const int ranks = group ? group->size() : 1;
 
-  dit->forward(x, t, context, 1, call);  // warm-up: kernels, allocator, library handles
+  const auto first = dit->forward(x, t, context, 1, call);  // warm-up: kernels, allocator, library handles
   telemetry::synchronize(device);
   telemetry::reset_peak_memory(device);
   std::vector<double> seconds;
@@ -82,6 +93,16 @@ int run_dit(const Args& args) {
   }
   const auto mem = telemetry::memory_stats(device);
   const double per_call = median(seconds);
+  // --check 1 with several ranks: rank 0 also runs the whole forward alone and compares.
+  double parallel_rel_l2 = -1;
+  if (group && args.get_int("check", 0) && leader) {
+    model::WanDitCall alone = call;
+    alone.parallel = nullptr;
+    const auto single = dit->forward(x, t, context, 1, alone).to(at::kFloat);
+    parallel_rel_l2 = ((first.to(at::kFloat) - single).norm() / single.norm()).item<double>();
+  }
+  if (group) group->barrier();
+  if (!leader) return 0;
 
   nlohmann::json result = {
       {"bench", "dit"},
@@ -92,6 +113,8 @@ int run_dit(const Args& args) {
       {"context_rows", context_rows},
       {"chunk_tokens", chunk},
       {"attention", backend},
+      {"ranks", ranks},
+      {"parallel_rel_l2", parallel_rel_l2},
       {"seconds_per_call_median", per_call},
       {"seconds_per_batch1_equivalent", per_call / batch},
       {"seconds_all", seconds},
@@ -100,7 +123,8 @@ int run_dit(const Args& args) {
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
   };
   emit(args, result);
-  std::printf("[attention %s] ", backend.c_str());
+  std::printf("[attention %s, %d rank(s)%s] ", backend.c_str(), ranks,
+              parallel_rel_l2 >= 0 ? (", rel L2 vs one rank " + std::to_string(parallel_rel_l2)).c_str() : "");
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
               "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB\n",
               model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),

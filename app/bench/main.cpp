@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench.h"
+#include "parallel/launcher.h"
 #include "skyreels/error.h"
 
 namespace skyreels::bench {
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
-                 "                          [--attention auto|cudnn|flash|efficient|math]\n"
+                 "                          [--attention auto|cudnn|flash|efficient|math] [--gpus N [--check 1]]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
                  "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"
@@ -70,6 +71,13 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     const skyreels::bench::Args options(args);
+    // --gpus N (dit, pipeline): this process starts N ranks with the same arguments and waits.
+    if (options.get_int("gpus", 1) > 1 && !skyreels::parallel::launched_rank()) {
+      std::vector<std::string> rank_args{command};
+      rank_args.insert(rank_args.end(), args.begin(), args.end());
+      return skyreels::parallel::launch_ranks(
+          rank_args, {static_cast<int>(options.get_int("gpus", 1)), options.get("device", "cuda") == "cuda"});
+    }
     if (command == "dit") return skyreels::bench::run_dit(options);
     if (command == "t5") return skyreels::bench::run_t5(options);
     if (command == "vae") return skyreels::bench::run_vae(options);

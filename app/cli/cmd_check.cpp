@@ -1,10 +1,14 @@
 // `skyreels-cli check`: runs reference fixture cases and prints kind, error and tolerance per case.
 
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "parallel/launcher.h"
+#include "parallel/process_group.h"
 #include "skyreels/conformance.h"
 #include "skyreels/error.h"
 
@@ -25,7 +29,16 @@ void print_result(const conformance::CaseResult& r) {
 int run_check(const std::vector<std::string>& args) {
   conformance::CheckOptions options;
   std::vector<std::string> paths;
+  int ranks = 1;
   for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--ranks" && i + 1 < args.size()) {
+      ranks = std::atoi(args[++i].c_str());
+      if (ranks < 1 || ranks > 64) {
+        std::fprintf(stderr, "check: --ranks must be between 1 and 64\n");
+        return kExitBadInput;
+      }
+      continue;
+    }
     if (args[i] == "--device" && i + 1 < args.size()) {
       options.device = args[++i];
       if (options.device != "cpu" && options.device != "cuda") {
@@ -44,6 +57,18 @@ int run_check(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
 
+  // Several ranks: this process starts them (same arguments) and waits; each rank runs the DiT and
+  // pipeline cases with the tokens split across ranks, and rank 0 reports.
+  if (ranks > 1 && !parallel::launched_rank()) {
+    try {
+      std::vector<std::string> rank_args{"check"};
+      rank_args.insert(rank_args.end(), args.begin(), args.end());
+      return parallel::launch_ranks(rank_args, {ranks, /*one_gpu_each=*/options.device == "cuda"});
+    } catch (const Error& e) {
+      std::fprintf(stderr, "check: %s\n", e.what());
+      return kExitFailed;
+    }
+  }
   std::vector<std::string> cases;
   try {
     for (const auto& path : paths)
@@ -51,6 +76,20 @@ int run_check(const std::vector<std::string>& args) {
   } catch (const Error& e) {
     std::fprintf(stderr, "check: %s\n", e.what());
     return kExitBadInput;
+  }
+
+  std::unique_ptr<parallel::ProcessGroup> group;
+  if (parallel::launched_rank()) {
+    try {
+      // Each rank sees its own GPU as cuda:0 (the launcher sets CUDA_VISIBLE_DEVICES).
+      group = parallel::connect(parallel::ParallelEnv::from_environment(), c10::Device(options.device));
+    } catch (const Error& e) {
+      std::fprintf(stderr, "check: %s\n", e.what());
+      return e.code() == ErrorCode::Unsupported ? kExitBadInput : kExitFailed;
+    }
+    options.parallel = group.get();
+    // Other ranks only take part: rank 0 holds the results.
+    if (group->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return kExitFailed;
   }
 
   int passed = 0, failed = 0, skipped = 0;
@@ -62,8 +101,9 @@ int run_check(const std::vector<std::string>& args) {
     else if (result.status == conformance::CaseStatus::NotACase) ++skipped;
     else ++failed;
   }
-  std::printf("\n%d passed, %d failed or not implemented, %d skipped (device %s)\n", passed, failed, skipped,
-              options.device.c_str());
+  std::printf("\n%d passed, %d failed or not implemented, %d skipped (device %s%s)\n", passed, failed, skipped,
+              options.device.c_str(), group ? (", " + std::to_string(group->size()) + " ranks").c_str() : "");
+  if (group && group->rank() != 0) return kExitOk;
   return failed == 0 ? kExitOk : kExitFailed;
 }
 

@@ -17,10 +17,12 @@ void print_usage() {
                "usage: skyreels-cli <command> [options]\n"
                "\n"
                "commands:\n"
+               "  generate [options]                 make a video (generate --help lists the options)\n"
                "  check [--device cpu|cuda] DIR...   run reference fixture cases and compare with their tolerances\n"
+               "  make-demo-model DIR [--seed N]     write the tiny random demo model into DIR\n"
                "  --version                          print the engine version\n"
                "\n"
-               "Exit codes: 0 ok, 1 a check failed, 2 bad command line or input.\n");
+               "Exit codes: 0 ok, 1 failed, 2 bad command line or input, 130 cancelled.\n");
 }
 
 }  // namespace
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   if (command == "check") return skyreels::cli::run_check(args);
+  if (command == "generate") return skyreels::cli::run_generate(args);
+  if (command == "make-demo-model") return skyreels::cli::run_make_demo_model(args);
 
   std::fprintf(stderr, "skyreels-cli: unknown command \"%s\"\n\n", command.c_str());
   print_usage();

@@ -23,7 +23,10 @@ std::vector<Metric> check_dit(const FixtureCase& fixture, const CheckOptions& op
   const auto& fps = fixture.manifest().value("fps_index", nlohmann::json());
   const int fps_index = fps.is_number_integer() ? fps.get<int>() : 1;  // null: the model has no fps embedding
   const auto t = fixture.tensor("in.t").to(device);
-  const auto v = dit->forward(fixture.tensor("in.x").to(device), t, fixture.tensor("in.context").to(device), fps_index);
+  model::WanDitCall call;
+  call.parallel = options.parallel;
+  const auto v =
+      dit->forward(fixture.tensor("in.x").to(device), t, fixture.tensor("in.context").to(device), fps_index, call);
   return {make_metric("out.v rel L2", relative_l2(v, fixture.tensor("out.v")), fixture.tolerance("max"))};
 }
 

@@ -56,6 +56,7 @@ std::unique_ptr<pipeline::RecordedNoise> fixture_noise(const FixtureCase& fixtur
 std::vector<Metric> check_pipeline(const FixtureCase& fixture, const CheckOptions& options) {
   torch::NoGradGuard no_grad;
   auto pipeline = load_fixture_pipeline(fixture, c10::Device(options.device));
+  pipeline.options().parallel = options.parallel;
   const auto inputs = fixture_generation_inputs(fixture);
   const auto noise = fixture_noise(fixture);
   const auto result = pipeline.generate(inputs, *noise);

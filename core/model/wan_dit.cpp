@@ -21,14 +21,15 @@ namespace {
 using torch::nn::Functional;
 using torch::nn::Sequential;
 
-// [Fe, k] -> [1, Fe, 1, k]: one row per frame, broadcast over the frame's tokens (x is [B, F, HW, k]).
-at::Tensor per_frame(const at::Tensor& rows) { return rows.unsqueeze(1).unsqueeze(0); }
-
 at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
 
-// The rows of a per-frame table [Fe, ...] that belong to a chunk of frames (all of it when Fe == 1).
-at::Tensor frame_rows(const at::Tensor& rows, const FrameChunks::Chunk& c) {
-  return rows.size(0) == 1 ? rows : rows.narrow(0, c.first, c.count);
+// The rows of a modulation table that apply to a chunk of frames, shaped to broadcast over x's
+// [B, frames, HW, k]: a table of one row (a scalar timestep), of one row per frame, or of one row per
+// token (the reference path's per-token tables, rows frame-major).
+at::Tensor chunk_rows(const at::Tensor& table, const FrameChunks::Chunk& c, std::int64_t frames, std::int64_t hw) {
+  if (table.size(0) == 1) return table.unsqueeze(0).unsqueeze(0);
+  if (table.size(0) == frames) return table.narrow(0, c.first, c.count).unsqueeze(1).unsqueeze(0);
+  return table.narrow(0, c.first * hw, c.count * hw).view({1, c.count, hw, table.size(-1)});
 }
 
 // sinusoidal_embedding_1d: [cos(t w_j), sin(t w_j)], w_j = 10000^(-j/half), in float64.
@@ -38,6 +39,11 @@ at::Tensor sinusoidal_embedding(const at::Tensor& t, std::int64_t dim) {
   const auto omega = at::pow(10000.0, -at::arange(half, position.options()).div(static_cast<double>(half)));
   const auto sinusoid = at::outer(position, omega);
   return at::cat({at::cos(sinusoid), at::sin(sinusoid)}, 1);
+}
+
+// [F] (or [1]) timesteps -> one per token, frame-major: [F * hw].
+at::Tensor per_token(const at::Tensor& t, std::int64_t frames, std::int64_t hw) {
+  return t.flatten().expand({frames}).repeat_interleave(hw);
 }
 
 }  // namespace
@@ -129,10 +135,18 @@ std::array<at::Tensor, 3> WanSelfAttentionImpl::project(const at::Tensor& a, con
 at::Tensor WanSelfAttentionImpl::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
                                         std::int64_t tokens_per_frame, const WanDitCall& call) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(qh.size(3)));
-  const auto out = call.causal_block_frames > 0
-                       ? block_causal_attention(qh, kh, vh, scale, tokens_per_frame, call.causal_block_frames)
-                       : attention(qh, kh, vh, scale);
-  return out.flatten(2);
+  auto run = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    return call.causal_block_frames > 0
+               ? block_causal_attention(q, k, v, scale, tokens_per_frame, call.causal_block_frames)
+               : attention(q, k, v, scale);
+  };
+  if (!call.parallel) return run(qh, kh, vh).flatten(2);
+  // Ulysses: this rank's tokens of all heads -> all tokens of its heads, attend, and back.
+  const auto& sp = *call.parallel;
+  std::vector<std::int64_t> tokens;
+  for (const auto f : sp.frames_per_rank(call.parallel_frames)) tokens.push_back(f * tokens_per_frame);
+  const auto out = run(sp.gather_sequence(qh, tokens), sp.gather_sequence(kh, tokens), sp.gather_sequence(vh, tokens));
+  return sp.scatter_sequence(out, tokens).flatten(2);
 }
 
 WanCrossAttentionImpl::WanCrossAttentionImpl(const WanDitConfig& c, const at::TensorOptions& opts)
@@ -168,10 +182,11 @@ at::Tensor WanAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor&
                                           const at::Tensor& context, const WanDitCall& call) {
   const auto b = x.size(0), frames = x.size(1), hw = x.size(2), dim = x.size(3);
   const auto heads = self_attn->num_heads;
-  // Six float32 modulation rows per frame: shift/scale/gate of attention, then of the FFN.
+  // Six float32 modulation rows per frame (per token on the reference path): shift/scale/gate of
+  // attention, then of the FFN.
   const auto mod = modulation.to(at::kFloat) + e0;  // [Fe, 6, dim]
   const FrameChunks chunks(frames, b * hw, call.chunk_tokens);
-  const auto m = [&](int i, const FrameChunks::Chunk& c) { return per_frame(frame_rows(mod.select(1, i), c)); };
+  const auto m = [&](int i, const FrameChunks::Chunk& c) { return chunk_rows(mod.select(1, i), c, frames, hw); };
 
   // Self-attention: q, k, v of every token, a chunk of frames at a time, then one attention call.
   auto qh = at::empty({b, frames * hw, heads, dim / heads}, x.options());
@@ -207,10 +222,11 @@ WanHeadImpl::WanHeadImpl(const WanDitConfig& c, const at::TensorOptions& opts) :
 
 at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e, const WanDitCall& call) {
   const auto mod = modulation.to(at::kFloat) + e.unsqueeze(1);  // [Fe, 2, dim]: shift, scale
-  auto out = at::empty({x.size(0), x.size(1), x.size(2), head->weight.size(0)}, x.options().dtype(at::kFloat));
-  for (const auto& c : FrameChunks(x.size(1), x.size(0) * x.size(2), call.chunk_tokens)) {
-    const auto shift = per_frame(frame_rows(mod.select(1, 0), c));
-    const auto scale = per_frame(frame_rows(mod.select(1, 1), c));
+  const auto frames = x.size(1), hw = x.size(2);
+  auto out = at::empty({x.size(0), frames, hw, head->weight.size(0)}, x.options().dtype(at::kFloat));
+  for (const auto& c : FrameChunks(frames, x.size(0) * hw, call.chunk_tokens)) {
+    const auto shift = chunk_rows(mod.select(1, 0), c, frames, hw);
+    const auto scale = chunk_rows(mod.select(1, 1), c, frames, hw);
     // float32 GEMM, as the reference
     out.narrow(1, c.first, c.count).copy_(head(layer_norm_fp32(x.narrow(1, c.first, c.count), eps) * (1 + scale) + shift));
   }
@@ -279,16 +295,44 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
   auto tokens = patch_embedding(x.to(at::kBFloat16));  // [B or 1, F, HW, dim]
   if (tokens.size(0) != batch) tokens = tokens.expand({batch, -1, -1, -1}).contiguous();
   const auto ctx = embed_text(context);
-  const auto [e, e0] = embed_time(t, fps_index);
-  const auto rope = rope_.table(frames, height, width, tokens.device());
+  // The reference embeds the timestep of every token (its float32 tables are [L, 6, dim]); the same
+  // rows per frame are what the fast path computes.
+  auto [e, e0] = embed_time(call.per_token_modulation ? per_token(t, frames, height * width) : t, fps_index);
+  auto rope = rope_.table(frames, height, width, tokens.device());
 
-  for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, call);
+  // Sequence parallel: keep this rank's frames of the tokens and of every per-frame table.
+  WanDitCall local_call = call;
+  std::int64_t first = 0, count = frames;
+  if (call.parallel) {
+    const auto& sp = *call.parallel;
+    if (frames < sp.size())
+      throw Error(ErrorCode::BadArgument, std::to_string(frames) + " latent frames cannot be split over " +
+                                              std::to_string(sp.size()) + " ranks");
+    first = sp.first_frame(frames);
+    count = sp.frames_per_rank(frames)[sp.rank()];
+    local_call.parallel_frames = frames;
+    const auto hw = height * width;
+    auto local_rows = [&](const at::Tensor& table) {
+      if (table.size(0) == 1) return table;
+      return table.size(0) == frames ? table.narrow(0, first, count) : table.narrow(0, first * hw, count * hw);
+    };
+    tokens = tokens.narrow(1, first, count).contiguous();
+    e = local_rows(e);
+    e0 = local_rows(e0);
+    rope = rope.rows(first * hw, count * hw);
+  }
+
+  for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
 
   // Head, then unpatchify: [B, F, h*w, pt*ph*pw*C] -> [B, C, F*pt, h*ph, w*pw].
-  const auto out = head(tokens, e, call);
-  return out.view({batch, frames, height, width, c.patch_t, c.patch_h, c.patch_w, c.out_dim})
-      .permute({0, 7, 1, 4, 2, 5, 3, 6})
-      .reshape({batch, c.out_dim, frames * c.patch_t, height * c.patch_h, width * c.patch_w});
+  const auto out = head(tokens, e, local_call)
+                       .view({batch, count, height, width, c.patch_t, c.patch_h, c.patch_w, c.out_dim})
+                       .permute({0, 7, 1, 4, 2, 5, 3, 6})
+                       .reshape({batch, c.out_dim, count * c.patch_t, height * c.patch_h, width * c.patch_w});
+  if (!call.parallel) return out;
+  std::vector<std::int64_t> out_frames;
+  for (const auto f : call.parallel->frames_per_rank(frames)) out_frames.push_back(f * c.patch_t);
+  return call.parallel->gather_frames(out, out_frames);
 }
 
 // --- loading ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include "io/tensor_source.h"
 #include "model/layers.h"
 #include "model/rope.h"
+#include "model/sequence_parallel.h"
 
 namespace skyreels::model {
 
@@ -45,6 +46,13 @@ struct WanDitCall {
   // this many tokens (batch included), so no full-length float32 or FFN-wide temporary is alive at
   // once. 0: one chunk. The result does not depend on it beyond GEMM rounding.
   std::int64_t chunk_tokens = 16384;
+  // Compute the time embedding and the float32 modulation tables per token, as the reference does,
+  // instead of per frame. The numbers are the same; it exists to measure the reference's cost.
+  bool per_token_modulation = false;
+  // Ulysses sequence parallelism over several processes (each runs this forward on the same inputs and
+  // gets the same output); null: this process computes every token.
+  const SequenceParallel* parallel = nullptr;
+  std::int64_t parallel_frames = 0;  // set by the forward: frames of the whole sequence
 };
 
 // Consecutive runs of whole frames holding about `token_budget` tokens each (at least one frame).

@@ -89,11 +89,16 @@ public:
                 NoiseSource& noise, const EventSink& events, const std::atomic<bool>* cancel)
       : dit_(dit), vae_(vae), options_(options), inputs_(inputs), s_(inputs.settings), noise_(noise),
         events_(events), cancel_(cancel), device_(dit->patch_embedding->weight.device()),
-        output_(s_.overlap_history.value_or(0)) {}
+        output_(s_.overlap_history.value_or(0)), call_(options.dit_call) {
+    call_.parallel = options.parallel;
+    reports_ = !options.parallel || options.parallel->rank() == 0;
+  }
 
   GenerationResult run() {
     torch::NoGradGuard no_grad;
     result_.plan = plan_generation(s_, s_.extends_video && inputs_.input_video.defined() ? inputs_.input_video.size(1) : 0);
+    // Other ranks decode only what a next window re-encodes as its prefix.
+    decodes_ = reports_ || result_.plan.windows.size() > 1;
     prepare_inputs();
     start_ = Clock::now();
     emit(GenerationStarted{result_.plan});
@@ -137,26 +142,19 @@ private:
                                    context_.size(1), negative.size(1));
       }
     }
-    if (s_.has_start_image) check_image(inputs_.start_image, "start image", s_);
-    if (s_.has_end_image) check_image(inputs_.end_image, "end image", s_);
-    if (s_.extends_video) {
-      const auto& v = inputs_.input_video;
-      if (!v.defined()) throw Error(ErrorCode::BadArgument, "missing input: the video to extend");
-      if (v.dim() != 4 || v.size(0) != 3 || v.size(2) != s_.height || v.size(3) != s_.width)
-        throw Error(ErrorCode::ShapeMismatch, "the video to extend must be [3, T, " + std::to_string(s_.height) +
-                                                  ", " + std::to_string(s_.width) + "] in [-1, 1], got " +
-                                                  shape_text(v.sizes()));
-    }
+    check_conditioning(s_, inputs_.start_image, inputs_.end_image, inputs_.input_video);
     timesteps_ = sched::make_flow_timesteps(s_.steps, s_.shift).timesteps;
   }
 
+  // Every rank must stop at the same row: with several, rank 0's flag decides.
   bool cancelled() {
-    if (cancel_ && cancel_->load()) result_.cancelled = true;
+    const bool mine = cancel_ && cancel_->load();
+    if (options_.parallel ? options_.parallel->agree(mine) : mine) result_.cancelled = true;
     return result_.cancelled;
   }
 
   void emit(GenerationEvent event) {
-    if (events_) events_(event);
+    if (events_ && reports_) events_(event);
   }
 
   // Normalised latents of pixels [3, n, H, W]: [16, n', h, w] bf16.
@@ -168,15 +166,15 @@ private:
   at::Tensor predict(const at::Tensor& x, const at::Tensor& t) {
     const auto input = x.unsqueeze(0);
     const int fps = s_.fps_index();
-    if (!s_.guidance_enabled()) return dit_->forward(input, t, context_, fps, options_.dit_call)[0];
+    if (!s_.guidance_enabled()) return dit_->forward(input, t, context_, fps, call_)[0];
     at::Tensor cond, uncond;
     if (cfg_context_.defined()) {
-      const auto both = dit_->forward(input, t, cfg_context_, fps, options_.dit_call);
+      const auto both = dit_->forward(input, t, cfg_context_, fps, call_);
       cond = both[0];
       uncond = both[1];
     } else {
-      cond = dit_->forward(input, t, context_, fps, options_.dit_call)[0];
-      uncond = dit_->forward(input, t, negative_context_, fps, options_.dit_call)[0];
+      cond = dit_->forward(input, t, context_, fps, call_)[0];
+      uncond = dit_->forward(input, t, negative_context_, fps, call_)[0];
     }
     // In float32, in the reference's order: uncond + g * (cond - uncond).
     return uncond + (cond - uncond) * s_.guidance_scale;
@@ -192,7 +190,7 @@ private:
   // Decodes latents [from, upto) of the window and delivers the frames past the dropped overlap.
   void decode_range(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
                     std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
-    if (upto <= from) return;
+    if (upto <= from || !decodes_) return;
     const telemetry::TraceRange trace("vae decode");
     const auto start = Clock::now();
     auto pixels = session.decode(latents.narrow(1, from, upto - from).unsqueeze(0)).squeeze(0);  // [3, f, H, W]
@@ -336,6 +334,9 @@ private:
   GenerationResult result_;
   OutputVideo output_;
   at::Tensor context_, negative_context_, cfg_context_;
+  model::WanDitCall call_;
+  bool reports_ = true;  // events go out (rank 0 of a parallel run)
+  bool decodes_ = true;
   std::vector<std::int64_t> timesteps_;
   std::int64_t condition_draws_ = 0;
   Clock::time_point start_;
@@ -343,11 +344,26 @@ private:
 
 }  // namespace
 
+void check_conditioning(const GenerationSettings& s, const at::Tensor& start_image, const at::Tensor& end_image,
+                        const at::Tensor& input_video) {
+  if (s.has_start_image) check_image(start_image, "start image", s);
+  if (s.has_end_image) check_image(end_image, "end image", s);
+  if (s.extends_video) {
+    const auto& v = input_video;
+    if (!v.defined()) throw Error(ErrorCode::BadArgument, "missing input: the video to extend");
+    if (v.dim() != 4 || v.size(0) != 3 || v.size(2) != s.height || v.size(3) != s.width)
+      throw Error(ErrorCode::ShapeMismatch, "the video to extend must be [3, T, " + std::to_string(s.height) + ", " +
+                                                std::to_string(s.width) + "] in [-1, 1], got " + shape_text(v.sizes()));
+  }
+}
+
 PipelineOptions PipelineOptions::reference_path() {
   PipelineOptions options;
   options.batched_cfg = false;
   options.streaming_decode = false;
   options.per_frame_solver = true;
+  options.dit_call.per_token_modulation = true;
+  options.dit_call.chunk_tokens = 0;  // whole-sequence temporaries, as the reference
   return options;
 }
 

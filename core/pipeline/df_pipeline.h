@@ -28,8 +28,13 @@ struct PipelineOptions {
   bool per_frame_solver = false;
   model::WanDitCall dit_call;  // attention mode and token chunking of the DiT
   model::VaeTiling vae_tiling;
+  // Several processes generating together, the DiT's tokens split across them (Ulysses); null: this
+  // process alone. Every rank runs the loop on the same inputs and noise; only rank 0 reports events
+  // and decodes the video (the others decode only what a next long-video window needs).
+  const model::SequenceParallel* parallel = nullptr;
 
-  // Two guidance calls, one solver per frame with syncs, decode after the window.
+  // Two guidance calls, per-token float32 modulation over the whole sequence at once, one solver per
+  // frame with syncs, decode after the window.
   static PipelineOptions reference_path();
 };
 
@@ -52,6 +57,11 @@ struct GenerationResult {
   double seconds = 0;
 };
 
+// The conditioning pixels the settings ask for are present and at the output size; else an Error
+// (BadArgument for a missing one, ShapeMismatch for a wrong shape) naming the input.
+void check_conditioning(const GenerationSettings& settings, const at::Tensor& start_image, const at::Tensor& end_image,
+                        const at::Tensor& input_video);
+
 // The diffusion-forcing generation loop (spec §5): windows, rows, CFG, the solver, prefixes and
 // streaming decode. Runs on the calling thread; `cancel` is polled after every row.
 class DfPipeline {
@@ -63,6 +73,7 @@ public:
   GenerationResult generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events = {},
                             const std::atomic<bool>* cancel = nullptr);
 
+  const model::WanDit& dit() const noexcept { return dit_; }
   const PipelineOptions& options() const noexcept { return options_; }
   PipelineOptions& options() noexcept { return options_; }
   c10::Device device() const;

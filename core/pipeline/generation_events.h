@@ -16,6 +16,16 @@ namespace skyreels::pipeline {
 // Events are delivered on the generating thread, in order; a sink that hands them to another thread
 // must copy what it keeps (tensors are reference-counted, so keeping one is cheap).
 
+// Coarse stages around the generation loop, for a front end's status line. The Engine reports them;
+// DfPipeline alone starts at Denoising.
+enum class Phase { LoadingModels, EncodingPrompts, Denoising, Finishing };
+const char* to_string(Phase phase);
+
+struct PhaseStarted {
+  Phase phase = Phase::Denoising;
+  std::string detail;  // e.g. which model is loading
+};
+
 struct GenerationStarted {
   GenerationPlan plan;  // windows, rows per window, model calls in total
 };
@@ -59,7 +69,7 @@ struct GenerationCancelled {
   double elapsed_seconds = 0;
 };
 
-using GenerationEvent = std::variant<GenerationStarted, RowDone, BlockDecoded, WindowDone, GenerationFinished,
+using GenerationEvent = std::variant<PhaseStarted, GenerationStarted, RowDone, BlockDecoded, WindowDone, GenerationFinished,
                                      GenerationFailed, GenerationCancelled>;
 using EventSink = std::function<void(const GenerationEvent&)>;
 

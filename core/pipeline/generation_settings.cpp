@@ -1,5 +1,9 @@
 #include "pipeline/generation_settings.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "skyreels/error.h"
@@ -76,6 +80,44 @@ std::string validate(const GenerationSettings& s) {
   return "";
 }
 
+std::int64_t snap_frames(std::int64_t frames, int causal_block_size) {
+  const std::int64_t cbs = std::max(1, causal_block_size);
+  // latents = 1 + (frames - 1) / 4, rounded to the nearest multiple of cbs (at least one block).
+  const double latents = 1.0 + static_cast<double>(std::max<std::int64_t>(frames, 1) - 1) / 4.0;
+  const auto blocks = std::max<std::int64_t>(1, std::llround(latents / static_cast<double>(cbs)));
+  return 1 + 4 * (blocks * cbs - 1);
+}
+
+std::int64_t frames_for_seconds(double seconds, int fps, int causal_block_size) {
+  const auto frames = std::llround(std::max(0.0, seconds) * std::max(1, fps));
+  return snap_frames(std::max<std::int64_t>(frames, 1), causal_block_size);
+}
+
+bool parse_resolution(const std::string& text, std::int64_t& height, std::int64_t& width) {
+  struct Preset {
+    const char* name;
+    std::int64_t height, width;
+  };
+  static const Preset presets[] = {
+      {"540p", 544, 960}, {"720p", 720, 1280}, {"540p-portrait", 960, 544}, {"720p-portrait", 1280, 720}};
+  for (const auto& p : presets) {
+    if (text == p.name) {
+      height = p.height;
+      width = p.width;
+      return true;
+    }
+  }
+  long long w = 0, h = 0;
+  char x = 0;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%lld%c%lld%c", &w, &x, &h, &rest) == 3 && (x == 'x' || x == 'X') && w > 0 && h > 0) {
+    height = h;
+    width = w;
+    return true;
+  }
+  return false;
+}
+
 void require_valid(const GenerationSettings& settings) {
   const auto why = validate(settings);
   if (!why.empty()) throw Error(ErrorCode::BadArgument, why);
@@ -83,6 +125,8 @@ void require_valid(const GenerationSettings& settings) {
 
 nlohmann::json to_json(const GenerationSettings& s) {
   nlohmann::json j = {
+      {"prompt", s.prompt},
+      {"negative_prompt", s.negative_prompt},
       {"height", s.height},
       {"width", s.width},
       {"num_frames", s.num_frames},
@@ -122,6 +166,8 @@ void read(const nlohmann::json& j, const char* key, T& out) {
 GenerationSettings settings_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw Error(ErrorCode::BadArgument, "generation settings must be a JSON object");
   GenerationSettings s;
+  read(j, "prompt", s.prompt);
+  read(j, "negative_prompt", s.negative_prompt);
   read(j, "height", s.height);
   read(j, "width", s.width);
   read(j, "num_frames", s.num_frames);

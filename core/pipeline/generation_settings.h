@@ -8,9 +8,20 @@
 
 namespace skyreels::pipeline {
 
+// The reference's default negative prompt (Wan's sample_neg_prompt).
+inline constexpr const char* kDefaultNegativePrompt =
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
+    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+    "杂乱的背景，三条腿，背景人很多，倒着走";
+
 // Every knob of one diffusion-forcing generation (names as the reference's generate_video_df.py).
 // Frame counts are pixel frames; the engine works in latent frames: latents = (frames - 1) / 4 + 1.
 struct GenerationSettings {
+  // What to show. The engine itself takes embeddings (TextEncoder); the text travels with the settings
+  // so a produced video's metadata can restore them.
+  std::string prompt;
+  std::string negative_prompt = kDefaultNegativePrompt;
+
   std::int64_t height = 544, width = 960;  // multiples of 16 (540P; 720P is 720 x 1280)
   std::int64_t num_frames = 97;            // 1 + 4k
   int steps = 30;
@@ -52,6 +63,16 @@ struct GenerationSettings {
 std::string validate(const GenerationSettings& settings);
 // Throws skyreels::Error(BadArgument) with validate()'s text.
 void require_valid(const GenerationSettings& settings);
+
+// The valid frame count (1 + 4k, latents a multiple of causal_block_size) nearest to `seconds` of video
+// at `fps`; at least one block.
+std::int64_t frames_for_seconds(double seconds, int fps, int causal_block_size = 1);
+// The nearest valid frame count to `frames` (as frames_for_seconds).
+std::int64_t snap_frames(std::int64_t frames, int causal_block_size = 1);
+
+// Named output sizes: "540p" (544 x 960, the 540P models' size), "720p" (720 x 1280), their portrait
+// forms "540p-portrait" / "720p-portrait", and "WxH". False for anything else.
+bool parse_resolution(const std::string& text, std::int64_t& height, std::int64_t& width);
 
 nlohmann::json to_json(const GenerationSettings& settings);
 // Unknown keys are ignored and missing ones keep their defaults (files written by other versions);

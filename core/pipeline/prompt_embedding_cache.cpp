@@ -15,9 +15,6 @@
 #include "skyreels/log.h"
 #include "telemetry/device_memory.h"
 
-#if defined(SKYREELS_WITH_CUDA)
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 namespace skyreels::pipeline {
 namespace fs = std::filesystem;
@@ -180,13 +177,6 @@ bool PromptEmbeddingCache::put(const std::string& model_id, const std::string& t
 
 namespace {
 
-void free_gpu_cache(c10::Device device) {
-  telemetry::synchronize(device);
-#if defined(SKYREELS_WITH_CUDA)
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
-}
-
 c10::Device encode_device(const TextEncoderOptions& o) {
   if (o.placement == Placement::Cpu) return c10::Device(c10::kCPU);
   if (!o.gpu.is_cuda()) throw Error(ErrorCode::BadArgument, "GpuThenFree placement needs a CUDA device, got " + o.gpu.str());
@@ -287,7 +277,7 @@ void TextEncoder::release() {
   if (!model_) return;
   const auto device = (*model_)->device();
   model_.reset();
-  if (device.is_cuda()) free_gpu_cache(device);
+  if (device.is_cuda()) telemetry::release_cached_memory(device);
 }
 
 }  // namespace skyreels::pipeline

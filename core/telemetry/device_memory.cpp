@@ -63,4 +63,11 @@ void synchronize(c10::Device device) {
 #endif
 }
 
+void release_cached_memory(c10::Device device) {
+  synchronize(device);
+#if defined(SKYREELS_WITH_CUDA)
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
+
 }  // namespace skyreels::telemetry

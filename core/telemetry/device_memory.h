@@ -20,6 +20,8 @@ MemoryStats memory_stats(c10::Device device);
 void reset_peak_memory(c10::Device device);
 // Waits for the device's queued work (CUDA); no-op on the CPU.
 void synchronize(c10::Device device);
+// Waits, then hands the caching allocator's unused blocks back to the driver (CUDA); no-op on the CPU.
+void release_cached_memory(c10::Device device);
 // Whether this build can use CUDA at all.
 bool cuda_built();
 

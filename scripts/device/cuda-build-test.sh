@@ -8,6 +8,9 @@ out=${OUT:-out}
 mkdir -p "$out"
 build_dir=build-cuda
 prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+# NCCL's header ships in the nvidia-nccl wheel next to PyTorch's (for the multi-GPU process group).
+nccl_include=$(python3 -c 'import os, nvidia.nccl as n; print(os.path.join(list(n.__path__)[0], "include"))' 2>/dev/null || true)
+[ -n "$nccl_include" ] && [ -f "$nccl_include/nccl.h" ] && export NCCL_INCLUDE_DIR="$nccl_include"
 gtest_args=()
 [ -d .deps/googletest ] && gtest_args=(-DSKYREELS_GTEST_SOURCE_DIR="$PWD/.deps/googletest")
 
@@ -24,7 +27,8 @@ time cmake --build "$build_dir" --parallel "$(nproc)" 2>&1 | tail -n 30 | tee "$
 set +e
 
 status=0
-[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure 2>&1 | tee "$out/ctest-cuda.log" || status=1
+# SKYREELS_CTEST_ARGS narrows the run (e.g. "-R WanDit|Engine"); the fixtures are checked on CUDA below either way.
+[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure ${SKYREELS_CTEST_ARGS:-} 2>&1 | tee "$out/ctest-cuda.log" || status=1
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda tests/fixtures/reference 2>&1 | tee "$out/check-cuda.log"
 
 # Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5 pipeline").
@@ -56,9 +60,11 @@ if [[ $benches == *" t5 "* ]]; then
   run_bench t5 --device cpu --layers 4 --repeat 2 --dtype fp32
 fi
 # Whole generations (issue 8): fast path and the reference's execution choices in one process.
+# SKYREELS_PIPELINE_RUNS picks which ("sync async 14b"; one call of the device tool may not fit all).
 if [[ $benches == *" pipeline "* ]]; then
-  run_bench pipeline --model 1.3b --frames 97 --steps 30 --path both
-  run_bench pipeline --model 1.3b --frames 97 --steps 30 --ar-step 5 --causal-block-size 5 --path both
-  run_bench pipeline --model 14b --frames 97 --steps 3 --path both
+  runs=" ${SKYREELS_PIPELINE_RUNS:-sync async 14b} "
+  [[ $runs == *" sync "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --path both
+  [[ $runs == *" async "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --ar-step 5 --causal-block-size 5 --path both
+  [[ $runs == *" 14b "* ]] && run_bench pipeline --model 14b --frames 97 --steps 3 --path both
 fi
 exit $status

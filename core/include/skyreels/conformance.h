@@ -3,6 +3,10 @@
 #include <string>
 #include <vector>
 
+namespace skyreels::model {
+class SequenceParallel;
+}
+
 namespace skyreels::conformance {
 
 // One compared quantity of a fixture case: `value` must not exceed `tolerance`.
@@ -33,6 +37,9 @@ struct CaseResult {
 
 struct CheckOptions {
   std::string device = "cpu";  // "cpu" or "cuda"
+  // Run the DiT and pipeline cases split over the ranks of a multi-process run (see parallel/); null:
+  // this process alone.
+  const model::SequenceParallel* parallel = nullptr;
 };
 
 // Case folders under `path`: the folder itself if it holds a manifest.json, else its subfolders that

@@ -149,6 +149,25 @@ TEST(WanDit, ScalarTimestepEqualsRepeatedPerFrameTimestep) {
   EXPECT_FALSE(at::allclose(scalar, mixed, 1e-3, 1e-3));
 }
 
+// The reference path's per-token float32 tables hold the same rows as the per-frame ones, chunked or not.
+TEST(WanDit, PerTokenModulationEqualsPerFrame) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  const auto fast = dit->forward(in.x, in.t, in.context, 1);
+  model::WanDitCall reference;
+  reference.per_token_modulation = true;
+  for (std::int64_t chunk : {0, 24}) {  // whole sequence; two frames of 12 tokens (batch 2) per chunk
+    reference.chunk_tokens = chunk;
+    const auto slow = dit->forward(in.x, in.t, in.context, 1, reference);
+    EXPECT_LT(conf::relative_l2(slow, fast), skyreels::test::kBf16NoiseRelL2) << "chunk " << chunk;
+  }
+  // A scalar timestep too.
+  const auto t = at::tensor({500}, at::kLong);
+  EXPECT_LT(conf::relative_l2(dit->forward(in.x, t, in.context, 1, reference), dit->forward(in.x, t, in.context, 1)),
+            skyreels::test::kBf16NoiseRelL2);
+}
+
 TEST(WanDit, BlockCausalModeHidesLaterFrames) {
   torch::NoGradGuard no_grad;
   auto dit = tiny_dit();

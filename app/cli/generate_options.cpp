@@ -1,0 +1,190 @@
+#include "generate_options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+namespace skyreels::cli {
+namespace {
+
+using pipeline::GenerationSettings;
+
+long long to_integer(const std::string& option, const std::string& text, long long min, long long max) {
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    throw UsageError(option + " needs a whole number, got \"" + text + "\"");
+  if (value < min || value > max)
+    throw UsageError(option + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                     text);
+  return value;
+}
+
+double to_number(const std::string& option, const std::string& text, double min, double max) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    throw UsageError(option + " needs a number, got \"" + text + "\"");
+  if (value < min || value > max)
+    throw UsageError(option + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                     text);
+  return value;
+}
+
+std::uint64_t random_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32 | device()) & ((1ULL << 53) - 1);  // exact in JSON readers
+}
+
+}  // namespace
+
+const char* generate_usage() {
+  return "usage: skyreels-cli generate [options]\n"
+         "\n"
+         "model and settings:\n"
+         "  --model DIR              SkyReels-V2-DF folder (official or diffusers layout); default: the demo model\n"
+         "  --settings FILE          settings JSON (as stored in a produced video); options below override it\n"
+         "  --from-video FILE        restore the settings (prompts, seed, ...) of a video made by SkyReels Studio\n"
+         "  --prompt TEXT            what to show              --prompt-file FILE   the prompt from a file\n"
+         "  --negative-prompt TEXT   what to avoid (default: the reference's negative prompt)\n"
+         "  --resolution R           540p, 720p, 540p-portrait, 720p-portrait or WxH (multiples of 16)\n"
+         "  --height H --width W\n"
+         "  --frames N               1 + 4k frames            --seconds S   length, snapped to a valid count\n"
+         "  --fps N                  output rate (24)\n"
+         "  --steps N (30)  --shift X (8)  --guidance X (6; 1 = no guidance)  --seed N|random (random)\n"
+         "  --mode sync|async        async = --ar-step 5 --causal-block-size 5 unless given\n"
+         "  --ar-step N  --causal-block-size N\n"
+         "  --base-frames N  --overlap N  --addnoise N   long video: windows of N frames sharing --overlap frames\n"
+         "  --image FILE             start image          --end-image FILE   end image\n"
+         "  --extend VIDEO           continue this video (needs --overlap)\n"
+         "\n"
+         "output:\n"
+         "  --output FILE            .mp4 (H.264), .mkv (FFV1, lossless) or .safetensors (raw uint8 frames)\n"
+         "                           default: skyreels-<date>-<time>-<seed>.mp4 in the current folder\n"
+         "  --crf N (18)  --preset P (medium)   H.264 quality and speed\n"
+         "  --overwrite              replace an existing output file\n"
+         "\n"
+         "engine:\n"
+         "  --device auto|cpu|cuda[:N]   --reference-path (the reference's execution choices)\n"
+         "  --gpus N                 split the DiT's tokens over N GPUs (sequence parallel, one process each)\n"
+         "  --vae-tile T[:O]         decode in spatial tiles of T latent pixels overlapping by O (less memory)\n"
+         "  --no-prompt-cache\n"
+         "\n"
+         "reporting:\n"
+         "  --json                   one JSON object per event on stdout      --quiet   no progress on stderr\n"
+         "\n"
+         "Ctrl-C stops after the current row and keeps the finished frames. Exit codes: 0 done, 1 failed while\n"
+         "running, 2 bad command line or input, 130 cancelled (the finished part is written).\n";
+}
+
+GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
+  GenerateOptions o;
+  auto& set = o.overrides;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& name = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw UsageError(name + " needs a value");
+      return args[++i];
+    };
+    auto integer = [&](long long min, long long max) { return to_integer(name, value(), min, max); };
+    auto number = [&](double min, double max) { return to_number(name, value(), min, max); };
+
+    if (name == "--model") o.model = value();
+    else if (name == "--settings") o.settings_file = value();
+    else if (name == "--from-video") o.from_video = value();
+    else if (name == "--prompt") set.push_back([v = value()](GenerationSettings& s) { s.prompt = v; });
+    else if (name == "--prompt-file") {
+      const auto path = value();
+      std::FILE* f = std::fopen(path.c_str(), "rb");
+      if (!f) throw UsageError("--prompt-file: cannot read " + path);
+      std::string text;
+      char buffer[4096];
+      for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
+      std::fclose(f);
+      set.push_back([text](GenerationSettings& s) { s.prompt = text; });
+    } else if (name == "--negative-prompt") set.push_back([v = value()](GenerationSettings& s) { s.negative_prompt = v; });
+    else if (name == "--resolution") {
+      std::int64_t h = 0, w = 0;
+      const auto text = value();
+      if (!pipeline::parse_resolution(text, h, w))
+        throw UsageError("--resolution must be 540p, 720p, 540p-portrait, 720p-portrait or WxH, got \"" + text + "\"");
+      set.push_back([h, w](GenerationSettings& s) { s.height = h; s.width = w; });
+    } else if (name == "--height") set.push_back([v = integer(16, 8192)](GenerationSettings& s) { s.height = v; });
+    else if (name == "--width") set.push_back([v = integer(16, 8192)](GenerationSettings& s) { s.width = v; });
+    else if (name == "--frames") {
+      const auto v = integer(1, 100000);
+      o.seconds.reset();
+      set.push_back([v](GenerationSettings& s) { s.num_frames = v; });
+    } else if (name == "--seconds") o.seconds = number(0.05, 3600);
+    else if (name == "--fps") set.push_back([v = integer(1, 240)](GenerationSettings& s) { s.fps = static_cast<int>(v); });
+    else if (name == "--steps") set.push_back([v = integer(1, 1000)](GenerationSettings& s) { s.steps = static_cast<int>(v); });
+    else if (name == "--shift") set.push_back([v = number(1e-3, 1e3)](GenerationSettings& s) { s.shift = v; });
+    else if (name == "--guidance") set.push_back([v = number(0, 100)](GenerationSettings& s) { s.guidance_scale = v; });
+    else if (name == "--seed") {
+      const auto text = value();
+      o.seed_given = true;
+      if (text == "random") {
+        o.random_seed = true;
+      } else {
+        const auto v = static_cast<std::uint64_t>(to_integer(name, text, 0, (1LL << 53) - 1));
+        o.random_seed = false;
+        set.push_back([v](GenerationSettings& s) { s.seed = v; });
+      }
+    } else if (name == "--mode") {
+      const auto mode = value();
+      if (mode == "sync") set.push_back([](GenerationSettings& s) { s.ar_step = 0; s.causal_block_size = 1; });
+      else if (mode == "async") set.push_back([](GenerationSettings& s) { s.ar_step = 5; s.causal_block_size = 5; });
+      else throw UsageError("--mode must be sync or async, got \"" + mode + "\"");
+    } else if (name == "--ar-step") set.push_back([v = integer(0, 1000)](GenerationSettings& s) { s.ar_step = static_cast<int>(v); });
+    else if (name == "--causal-block-size")
+      set.push_back([v = integer(1, 1000)](GenerationSettings& s) { s.causal_block_size = static_cast<int>(v); });
+    else if (name == "--base-frames") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.base_num_frames = v; });
+    else if (name == "--overlap") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.overlap_history = v; });
+    else if (name == "--addnoise") set.push_back([v = integer(0, 999)](GenerationSettings& s) { s.addnoise_condition = static_cast<int>(v); });
+    else if (name == "--image") o.start_image = value();
+    else if (name == "--end-image") o.end_image = value();
+    else if (name == "--extend") o.extend_video = value();
+    else if (name == "--output" || name == "-o") o.output = value();
+    else if (name == "--crf") o.crf = static_cast<int>(integer(0, 51));
+    else if (name == "--preset") o.preset = value();
+    else if (name == "--overwrite") o.overwrite = true;
+    else if (name == "--device") o.device = value();
+    else if (name == "--reference-path") o.reference_path = true;
+    else if (name == "--vae-tile") {
+      const auto text = value();
+      const auto colon = text.find(':');
+      const auto tile = to_integer(name, text.substr(0, colon), 4, 4096);
+      const auto overlap = colon == std::string::npos ? 8 : to_integer(name, text.substr(colon + 1), 0, tile - 1);
+      o.vae_tile = std::make_pair(tile, overlap);
+    } else if (name == "--no-prompt-cache") o.prompt_cache = false;
+    else if (name == "--gpus") o.gpus = static_cast<int>(integer(1, 64));
+    else if (name == "--json") o.json = true;
+    else if (name == "--quiet" || name == "-q") o.quiet = true;
+    else throw UsageError("unknown option \"" + name + "\" (skyreels-cli generate --help lists them)");
+  }
+  // The flags say which inputs exist; the settings must agree (a restored settings file may say so too).
+  if (!o.start_image.empty()) set.push_back([](GenerationSettings& s) { s.has_start_image = true; });
+  if (!o.end_image.empty()) set.push_back([](GenerationSettings& s) { s.has_end_image = true; });
+  if (!o.extend_video.empty()) set.push_back([](GenerationSettings& s) { s.extends_video = true; });
+  return o;
+}
+
+GenerationSettings apply_options(const GenerateOptions& options, GenerationSettings s) {
+  // Inputs are given per run: a restored settings file does not bring its images along.
+  s.has_start_image = s.has_end_image = s.extends_video = false;
+  for (const auto& override_setting : options.overrides) override_setting(s);
+  if (options.seconds) s.num_frames = pipeline::frames_for_seconds(*options.seconds, s.fps, s.causal_block_size);
+  // Without --overlap a long video is one window of all frames.
+  if (!s.overlap_history) s.base_num_frames = s.num_frames;
+  if (draws_seed(options)) s.seed = random_seed();
+  return s;
+}
+
+bool draws_seed(const GenerateOptions& options) {
+  const bool restored = !options.settings_file.empty() || !options.from_video.empty();
+  return options.random_seed || (!options.seed_given && !restored);
+}
+
+}  // namespace skyreels::cli

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace skyreels::pipeline {
+
+// The embedded default model: a tiny DF model (DiT, VAE, umT5 encoder and a SentencePiece tokenizer)
+// with seeded random weights, in the official folder layout, made by this project so a new user sees
+// the whole flow (prompt, blocks appearing, encoded video) on a CPU in seconds. Its videos are
+// textures, not pictures: the weights are random.
+struct DemoModelShape {
+  std::int64_t dit_dim = 128, dit_ffn = 256, dit_heads = 2, dit_layers = 2;
+  std::int64_t vae_dim = 8;
+  std::int64_t text_dim = 64, text_ffn = 128, text_heads = 2, text_layers = 2;
+  std::int64_t vocab = 600;  // SentencePiece pieces (the encoder's embedding rows)
+};
+
+// Writes the folder (config.json, model.safetensors, Wan2.1_VAE.safetensors,
+// models_t5_umt5-xxl-enc-bf16.safetensors, google/umt5-xxl/spiece.model and skyreels-defaults.json
+// with settings sized for a CPU: 21 frames at 192 x 320, 8 steps, async). The same seed gives the
+// same weights. Needs the SentencePiece plug-in to train the tokenizer (Error(Unsupported) without it).
+void write_demo_model(const std::filesystem::path& dir, std::uint64_t seed = 0, const DemoModelShape& shape = {});
+
+// Where the installed or built demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/
+// demo-model, then the build tree's resources/demo-model. Empty when none exists.
+std::filesystem::path find_demo_model();
+
+}  // namespace skyreels::pipeline

@@ -1,0 +1,131 @@
+#include "pipeline/engine.h"
+
+#include <chrono>
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "model/wan_dit.h"
+#include "model/wan_vae.h"
+#include "pipeline/noise_source.h"
+#include "skyreels/error.h"
+#include "skyreels/log.h"
+#include "telemetry/device_memory.h"
+
+namespace skyreels::pipeline {
+namespace {
+
+void emit(const EventSink& events, GenerationEvent event) {
+  if (events) events(event);
+}
+
+bool cancelled(const std::atomic<bool>* cancel) { return cancel && cancel->load(); }
+
+}  // namespace
+
+Engine::Engine(const std::string& model_folder, EngineOptions options)
+    : files_(locate_model_files(model_folder)), options_(std::move(options)) {
+  options_.pipeline.parallel = options_.parallel;
+  if (options_.device.is_cuda() && !telemetry::cuda_built())
+    throw Error(ErrorCode::Unsupported, "device " + options_.device.str() + " asked for, but this build has no CUDA");
+}
+
+Engine::~Engine() = default;
+
+GenerationSettings Engine::default_settings() const {
+  if (files_.settings.empty()) return {};
+  std::ifstream in(files_.settings);
+  const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded())
+    throw Error(ErrorCode::CorruptFile, files_.settings + ": not valid JSON (the folder's recommended settings)");
+  return settings_from_json(json);
+}
+
+void Engine::load(const EventSink& events) {
+  if (pipeline_) return;
+  const auto start = std::chrono::steady_clock::now();
+  emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit});
+  auto dit = model::load_wan_dit(files_.dit, options_.device);
+  emit(events, PhaseStarted{Phase::LoadingModels, "VAE " + files_.vae});
+  const auto vae_dtype = options_.vae_dtype.value_or(options_.device.is_cuda() ? at::kBFloat16 : at::kFloat);
+  auto vae = model::load_wan_vae(files_.vae, options_.device, vae_dtype);
+  pipeline_ = std::make_unique<DfPipeline>(std::move(dit), std::move(vae), options_.pipeline);
+  logger("pipeline")->info("models of {} on {} in {:.1f} s", files_.root, options_.device.str(),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+void Engine::unload() {
+  pipeline_.reset();
+  text_.reset();
+  telemetry::release_cached_memory(options_.device);
+}
+
+GenerationResult Engine::generate(const GenerationRequest& request, const EventSink& events,
+                                  const std::atomic<bool>* cancel) {
+  const auto& s = request.settings;
+  // Everything the user can get wrong is checked before minutes of model loading.
+  require_valid(s);
+  check_conditioning(s, request.start_image, request.end_image, request.input_video);
+
+  const auto* parallel = options_.parallel;
+  const bool leader = !parallel || parallel->rank() == 0;
+  const EventSink reported = leader ? events : EventSink{};
+  // With several ranks, rank 0's cancel decides for all (they must stop together).
+  auto stop_now = [&] {
+    const bool mine = cancelled(cancel);
+    return parallel ? parallel->agree(mine) : mine;
+  };
+  GenerationResult stopped;
+  stopped.cancelled = true;
+  auto stop = [&]() {
+    emit(reported, GenerationCancelled{0, 0.0});
+    return stopped;
+  };
+
+  std::vector<std::string> prompts{s.prompt};
+  if (s.guidance_enabled()) prompts.push_back(s.negative_prompt);
+  std::vector<at::Tensor> contexts;
+  if (leader) {
+    emit(reported, PhaseStarted{Phase::EncodingPrompts, s.guidance_enabled() ? "prompt and negative prompt" : "prompt"});
+    if (!text_) {
+      TextEncoderOptions text;
+      text.device = options_.device;
+      text.placement =
+          options_.text_placement.value_or(options_.device.is_cuda() ? Placement::GpuThenFree : Placement::Cpu);
+      if (options_.device.is_cuda()) text.gpu = options_.device;
+      text.use_cache = options_.use_prompt_cache;
+      text.cache_dir = options_.prompt_cache_dir;
+      text_ = std::make_unique<TextEncoder>(files_.t5, files_.tokenizer, text);
+    }
+    contexts = text_->encode(prompts);
+  }
+  if (stop_now()) return stop();
+
+  load(reported);
+  if (parallel) {
+    // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.
+    const auto text_dim = pipeline_->dit()->config().text_dim;
+    contexts.resize(prompts.size());
+    for (auto& c : contexts) {
+      c = leader ? c.to(options_.device, at::kBFloat16).contiguous()
+                 : at::empty({model::T5Tokenizer::kDefaultMaxLength, text_dim},
+                             at::TensorOptions().device(options_.device).dtype(at::kBFloat16));
+      parallel->broadcast(c, 0);
+    }
+  }
+  if (stop_now()) return stop();
+
+  emit(reported, PhaseStarted{Phase::Denoising, {}});
+  GenerationInputs inputs;
+  inputs.settings = s;
+  inputs.context = contexts[0];
+  if (s.guidance_enabled()) inputs.negative_context = contexts[1];
+  inputs.start_image = request.start_image;
+  inputs.end_image = request.end_image;
+  inputs.input_video = request.input_video;
+  SeededNoise noise(s.seed, options_.device);
+  return pipeline_->generate(inputs, noise, events, cancel);
+}
+
+}  // namespace skyreels::pipeline

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "pipeline/df_pipeline.h"
+#include "pipeline/generation_events.h"
+#include "pipeline/generation_settings.h"
+#include "pipeline/model_folder.h"
+#include "pipeline/prompt_embedding_cache.h"
+
+namespace skyreels::pipeline {
+
+struct EngineOptions {
+  c10::Device device = c10::Device(c10::kCPU);
+  // The VAE's convolutions; unset: bf16 on a GPU, as the reference (autocast), and float32 on the CPU,
+  // where LibTorch's bf16 3D convolutions are many times slower than float32 ones.
+  std::optional<at::ScalarType> vae_dtype;
+  // Where umT5 runs; unset: GpuThenFree on a GPU, Cpu otherwise.
+  std::optional<Placement> text_placement;
+  bool use_prompt_cache = true;
+  std::filesystem::path prompt_cache_dir;  // empty: PromptEmbeddingCache::default_dir()
+  PipelineOptions pipeline;
+  // A multi-process run (parallel::connect): rank 0 encodes the prompts and broadcasts them, every
+  // rank holds the DiT and runs its share of the tokens, rank 0 reports and decodes. Null: alone.
+  const model::SequenceParallel* parallel = nullptr;
+};
+
+// One generation as a front end asks for it: settings (prompts included) and the conditioning pixels,
+// already at the output size in [-1, 1] (core/video's image and video loaders make them).
+struct GenerationRequest {
+  GenerationSettings settings;
+  at::Tensor start_image;  // [3, 1, H, W] when settings.has_start_image
+  at::Tensor end_image;    // [3, 1, H, W] when settings.has_end_image
+  at::Tensor input_video;  // [3, T, H, W] when settings.extends_video
+};
+
+// A model folder made ready to generate: prompts in, frames out. Models load on first use (the text
+// encoder per batch of uncached prompts, the DiT and VAE once, then kept for the next request), so a
+// queue of jobs pays the load once. Not thread-safe: one generation at a time, on the calling thread.
+class Engine {
+public:
+  // Finds the model's files (an Error naming what is missing); loads nothing yet.
+  Engine(const std::string& model_folder, EngineOptions options = {});
+  ~Engine();
+
+  // Settings are validated first, before any model loads. Reports PhaseStarted for loading and prompt
+  // encoding, then DfPipeline's events. Throws skyreels::Error for bad input (code BadArgument,
+  // NotFound, ShapeMismatch, ...) and rethrows failures while running; frames already delivered by
+  // BlockDecoded stay valid, and a cancel returns the finished part.
+  GenerationResult generate(const GenerationRequest& request, const EventSink& events = {},
+                            const std::atomic<bool>* cancel = nullptr);
+
+  // Loads the DiT and VAE now (a front end may want the load out of the first job's timing).
+  void load(const EventSink& events = {});
+  // Frees the DiT and VAE (and the allocator's cached blocks).
+  void unload();
+
+  const ModelFiles& files() const noexcept { return files_; }
+  const EngineOptions& options() const noexcept { return options_; }
+  // Recommended settings of the folder (skyreels-defaults.json), or the reference's defaults.
+  GenerationSettings default_settings() const;
+
+private:
+  ModelFiles files_;
+  EngineOptions options_;
+  std::unique_ptr<TextEncoder> text_;
+  std::unique_ptr<DfPipeline> pipeline_;
+};
+
+}  // namespace skyreels::pipeline

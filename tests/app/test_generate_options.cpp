@@ -1,0 +1,112 @@
+// `skyreels-cli generate` options: parsing, layering over a base, and the JSON event lines.
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "generate_options.h"
+#include "generation_report.h"
+
+namespace {
+
+using namespace skyreels;
+using cli::apply_options;
+using cli::parse_generate_options;
+using cli::UsageError;
+using pipeline::GenerationSettings;
+
+std::string usage_error(const std::vector<std::string>& args) {
+  try {
+    parse_generate_options(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(GenerateOptions, OverridesApplyInOrderOverTheBase) {
+  const auto o = parse_generate_options({"--prompt", "a cat", "--resolution", "720p", "--frames", "121", "--steps",
+                                         "20", "--mode", "async", "--causal-block-size", "3", "--seed", "42",
+                                         "--guidance", "1"});
+  GenerationSettings base;
+  base.negative_prompt = "from the folder";
+  const auto s = apply_options(o, base);
+  EXPECT_EQ(s.prompt, "a cat");
+  EXPECT_EQ(s.negative_prompt, "from the folder");
+  EXPECT_EQ(s.height, 720);
+  EXPECT_EQ(s.width, 1280);
+  EXPECT_EQ(s.num_frames, 121);
+  EXPECT_EQ(s.base_num_frames, 121);  // one window without --overlap
+  EXPECT_EQ(s.steps, 20);
+  EXPECT_EQ(s.ar_step, 5);             // from --mode async
+  EXPECT_EQ(s.causal_block_size, 3);   // given after it
+  EXPECT_EQ(s.seed, 42u);
+  EXPECT_FALSE(s.guidance_enabled());
+}
+
+TEST(GenerateOptions, SecondsSnapAndSeedsAreRandomUnlessRestoredOrGiven) {
+  auto o = parse_generate_options({"--seconds", "4", "--fps", "24"});
+  const auto a = apply_options(o, {}), b = apply_options(o, {});
+  EXPECT_EQ(a.num_frames, 97);
+  EXPECT_NE(a.seed, b.seed);  // 2^-53 chance of a false failure
+
+  o = parse_generate_options({"--settings", "x.json"});  // restored: keeps the file's seed
+  GenerationSettings restored;
+  restored.seed = 1234;
+  EXPECT_EQ(apply_options(o, restored).seed, 1234u);
+  o = parse_generate_options({"--settings", "x.json", "--seed", "random"});
+  EXPECT_NE(apply_options(o, restored).seed, 1234u);
+}
+
+TEST(GenerateOptions, InputsComeFromFlagsNotFromRestoredSettings) {
+  GenerationSettings restored;
+  restored.has_start_image = restored.extends_video = true;
+  auto s = apply_options(parse_generate_options({"--settings", "x.json"}), restored);
+  EXPECT_FALSE(s.has_start_image);
+  EXPECT_FALSE(s.extends_video);
+  s = apply_options(parse_generate_options({"--image", "a.png", "--end-image", "b.png"}), {});
+  EXPECT_TRUE(s.has_start_image);
+  EXPECT_TRUE(s.has_end_image);
+}
+
+TEST(GenerateOptions, BadCommandLinesNameTheOption) {
+  EXPECT_NE(usage_error({"--frames"}).find("--frames needs a value"), std::string::npos);
+  EXPECT_NE(usage_error({"--frames", "ten"}).find("--frames needs a whole number"), std::string::npos);
+  EXPECT_NE(usage_error({"--steps", "0"}).find("--steps must be between 1"), std::string::npos);
+  EXPECT_NE(usage_error({"--guidance", "nan"}).find("--guidance needs a number"), std::string::npos);
+  EXPECT_NE(usage_error({"--mode", "fast"}).find("sync or async"), std::string::npos);
+  EXPECT_NE(usage_error({"--resolution", "1080"}).find("--resolution"), std::string::npos);
+  EXPECT_NE(usage_error({"--bogus"}).find("unknown option \"--bogus\""), std::string::npos);
+  EXPECT_NE(usage_error({"--prompt-file", "/nonexistent/prompt.txt"}).find("cannot read"), std::string::npos);
+  EXPECT_NE(usage_error({"--vae-tile", "32:40"}).find("--vae-tile"), std::string::npos);
+  EXPECT_EQ(usage_error({"--vae-tile", "32:8", "--json", "--quiet"}), "");
+}
+
+TEST(GenerationReport, EventsAreOneJsonObjectEach) {
+  pipeline::RowDone row;
+  row.window = 1;
+  row.row = 4;
+  row.rows = 30;
+  row.rows_done = 35;
+  row.rows_total = 60;
+  row.memory.peak_allocated_bytes = 123;
+  auto j = cli::event_to_json(row);
+  EXPECT_EQ(j["event"], "row_done");
+  EXPECT_EQ(j["window"], 1);
+  EXPECT_EQ(j["rows_total"], 60);
+  EXPECT_EQ(j["memory"]["peak_allocated_bytes"], 123);
+
+  pipeline::BlockDecoded block{0, 8, at::zeros({4, 2, 2, 3}, at::kByte), 0.5};
+  j = cli::event_to_json(block);
+  EXPECT_EQ(j["event"], "block_decoded");
+  EXPECT_EQ(j["first_frame"], 8);
+  EXPECT_EQ(j["frames"], 4);  // a count, not the pixels
+
+  j = cli::event_to_json(pipeline::PhaseStarted{pipeline::Phase::LoadingModels, "DiT"});
+  EXPECT_EQ(j["phase"], "loading models");
+  // Lines parse back (what a script reading stdout does).
+  EXPECT_EQ(nlohmann::json::parse(j.dump()), j);
+}
+
+}  // namespace

@@ -1,0 +1,73 @@
+// Frame-count snapping and resolution names, as the CLI and the app offer them.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/generation_settings.h"
+
+namespace {
+
+using namespace skyreels::pipeline;
+
+TEST(GenerationSettings, SnapsFramesToValidCounts) {
+  for (std::int64_t f = 1; f < 200; ++f) {
+    for (int cbs : {1, 3, 5}) {
+      const auto snapped = snap_frames(f, cbs);
+      const auto latents = (snapped - 1) / 4 + 1;
+      EXPECT_EQ((snapped - 1) % 4, 0) << f;
+      EXPECT_EQ(latents % cbs, 0) << f << " cbs " << cbs;
+      // Nearest: no valid count is closer in latent frames; below one block, one block.
+      const double wanted = 1.0 + (f - 1) / 4.0;
+      if (wanted <= cbs)
+        EXPECT_EQ(latents, cbs) << f << " cbs " << cbs;
+      else
+        EXPECT_LE(std::abs(latents - wanted), cbs / 2.0 + 1e-9) << f << " cbs " << cbs;
+    }
+  }
+  EXPECT_EQ(snap_frames(97), 97);
+  EXPECT_EQ(snap_frames(96), 97);
+  EXPECT_EQ(snap_frames(0), 1);
+  EXPECT_EQ(snap_frames(97, 5), 97);  // 25 latents = 5 blocks of 5
+  EXPECT_EQ(snap_frames(10, 5), 17);  // at least one block
+}
+
+TEST(GenerationSettings, SecondsBecomeFrames) {
+  EXPECT_EQ(frames_for_seconds(4.0, 24), 97);   // 96 frames -> 97
+  EXPECT_EQ(frames_for_seconds(10.0, 24), 241);
+  EXPECT_EQ(frames_for_seconds(0.0, 24), 1);
+  const auto s = frames_for_seconds(4.0, 24, 5);
+  EXPECT_EQ(((s - 1) / 4 + 1) % 5, 0);
+  GenerationSettings settings;
+  settings.num_frames = frames_for_seconds(3.3, 16, 1);
+  EXPECT_EQ(validate(settings), "");
+}
+
+TEST(GenerationSettings, ParsesResolutionNames) {
+  std::int64_t h = 0, w = 0;
+  ASSERT_TRUE(parse_resolution("540p", h, w));
+  EXPECT_EQ(h, 544);
+  EXPECT_EQ(w, 960);
+  ASSERT_TRUE(parse_resolution("720p-portrait", h, w));
+  EXPECT_EQ(h, 1280);
+  EXPECT_EQ(w, 720);
+  ASSERT_TRUE(parse_resolution("320x192", h, w));
+  EXPECT_EQ(h, 192);
+  EXPECT_EQ(w, 320);
+  EXPECT_FALSE(parse_resolution("1080", h, w));
+  EXPECT_FALSE(parse_resolution("320x192x3", h, w));
+  EXPECT_FALSE(parse_resolution("-320x192", h, w));
+  EXPECT_FALSE(parse_resolution("", h, w));
+}
+
+TEST(GenerationSettings, PromptsTravelWithTheSettings) {
+  GenerationSettings s;
+  EXPECT_EQ(s.negative_prompt, kDefaultNegativePrompt);
+  s.prompt = "a cat, 夕阳";
+  s.negative_prompt = "";
+  const auto back = settings_from_json(to_json(s));
+  EXPECT_EQ(back.prompt, s.prompt);
+  EXPECT_EQ(back.negative_prompt, "");
+}
+
+}  // namespace
