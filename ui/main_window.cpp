@@ -1,0 +1,295 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include "generation_thread.h"
+#include "job_queue_widget.h"
+#include "pipeline/generation_settings.h"
+#include "preview_player.h"
+#include "progress_panel.h"
+#include "settings_form.h"
+#include "settings_store.h"
+#include "skyreels/version.h"
+#include "stats_panel.h"
+#include "video/video_metadata.h"
+
+namespace skyreels::ui {
+namespace {
+
+JobQueueWidget::State queueState(JobOutcome::Status status) {
+  switch (status) {
+    case JobOutcome::Status::Finished: return JobQueueWidget::State::Done;
+    case JobOutcome::Status::Cancelled: return JobQueueWidget::State::Cancelled;
+    case JobOutcome::Status::Failed: return JobQueueWidget::State::Failed;
+  }
+  return JobQueueWidget::State::Failed;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
+    : QMainWindow(parent), settings_(settings ? std::move(settings)
+                                              : std::make_unique<QSettings>(QStringLiteral("SkyReels"),
+                                                                            QStringLiteral("SkyReels Studio"))),
+      form_(new SettingsForm), progress_(new ProgressPanel), player_(new PreviewPlayer), stats_(new StatsPanel),
+      queue_(new JobQueueWidget), tabs_(new QTabWidget), error_(new QLabel), generate_(new QPushButton(tr("Generate"))),
+      cancel_(new QPushButton(tr("Cancel"))), addToQueue_(new QPushButton(tr("Add to queue"))),
+      generation_(new GenerationThread(this)) {
+  setWindowTitle(tr("SkyReels Studio"));
+  generate_->setObjectName(QStringLiteral("generateButton"));
+  cancel_->setObjectName(QStringLiteral("cancelButton"));
+  addToQueue_->setObjectName(QStringLiteral("addToQueueButton"));
+  generate_->setDefault(true);
+  error_->setObjectName(QStringLiteral("errorBanner"));
+  error_->setWordWrap(true);
+  error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  error_->setStyleSheet(QStringLiteral("background: #fde7e9; color: #8a0010; padding: 6px; border: 1px solid #e0a0a8;"));
+  error_->hide();
+
+  // Left: the form (scrolls) over the action buttons.
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(form_);
+  scroll->setWidgetResizable(true);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  auto* left = new QWidget;
+  auto* leftLayout = new QVBoxLayout(left);
+  leftLayout->setContentsMargins(0, 0, 0, 0);
+  leftLayout->addWidget(scroll, 1);
+  auto* actions = new QHBoxLayout;
+  actions->addWidget(generate_, 1);
+  actions->addWidget(cancel_);
+  actions->addWidget(addToQueue_);
+  leftLayout->addLayout(actions);
+  // The form never scrolls sideways: the panel is as wide as the form needs.
+  scroll->setMinimumWidth(form_->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() +
+                          2 * scroll->frameWidth());
+
+  // Right: results.
+  tabs_->addTab(stats_, tr("Stats"));
+  tabs_->addTab(queue_, tr("Queue"));
+  auto* right = new QWidget;
+  auto* rightLayout = new QVBoxLayout(right);
+  rightLayout->setContentsMargins(0, 0, 0, 0);
+  rightLayout->addWidget(error_);
+  rightLayout->addWidget(progress_);
+  auto* results = new QSplitter(Qt::Vertical);
+  results->addWidget(player_);
+  results->addWidget(tabs_);
+  results->setStretchFactor(0, 3);
+  results->setStretchFactor(1, 2);
+  rightLayout->addWidget(results, 1);
+
+  auto* split = new QSplitter(Qt::Horizontal);
+  split->addWidget(left);
+  split->addWidget(right);
+  split->setStretchFactor(0, 0);
+  split->setStretchFactor(1, 1);
+  split->setSizes({460, 820});
+  setCentralWidget(split);
+  resize(1280, 900);
+
+  buildMenus();
+  connectWorker();
+  connect(generate_, &QPushButton::clicked, this, &MainWindow::generate);
+  connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel);
+  connect(addToQueue_, &QPushButton::clicked, this, &MainWindow::addCurrentToQueue);
+  connect(queue_, &JobQueueWidget::addRequested, this, &MainWindow::addCurrentToQueue);
+  connect(queue_, &JobQueueWidget::runRequested, this, &MainWindow::runQueue);
+  connect(generation_, &GenerationThread::busyChanged, this, &MainWindow::updateButtons);
+
+  // The last form, or the demo model's recommendations on a first start.
+  if (const auto saved = loadJob(*settings_))
+    form_->setJob(*saved);
+  else
+    form_->applyRecommendedSettings();
+  updateButtons();
+  statusBar()->showMessage(tr("SkyReels Studio %1").arg(QString::fromLatin1(kVersion)));
+}
+
+MainWindow::~MainWindow() {
+  // Stops the worker (cancel, then wait) before the widgets it reports to are destroyed.
+  delete generation_;
+}
+
+void MainWindow::buildMenus() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  auto* restore = file->addAction(tr("&Restore settings from video…"));
+  restore->setObjectName(QStringLiteral("restoreFromVideoAction"));
+  connect(restore, &QAction::triggered, this, &MainWindow::chooseVideoToRestore);
+  auto* save = file->addAction(tr("&Save settings"));
+  connect(save, &QAction::triggered, this, &MainWindow::saveSettings);
+  file->addSeparator();
+  auto* quit = file->addAction(tr("&Quit"));
+  quit->setShortcut(QKeySequence::Quit);
+  connect(quit, &QAction::triggered, this, &QWidget::close);
+
+  auto* help = menuBar()->addMenu(tr("&Help"));
+  connect(help->addAction(tr("&About")), &QAction::triggered, this, [this] {
+    QMessageBox::about(this, tr("About SkyReels Studio"),
+                       tr("SkyReels Studio %1\nSkyReels-V2 diffusion-forcing video generation.")
+                           .arg(QString::fromLatin1(kVersion)));
+  });
+}
+
+void MainWindow::connectWorker() {
+  auto* worker = generation_->worker();
+  // Every connection is queued: the worker lives on the generation thread.
+  connect(worker, &GenerationWorker::jobStarted, this, &MainWindow::onJobStarted);
+  connect(worker, &GenerationWorker::phaseChanged, progress_, &ProgressPanel::setPhase);
+  connect(worker, &GenerationWorker::generationStarted, this, [this](const PlanSummary& plan) {
+    progress_->setPlan(plan);
+    player_->setExpectedFrames(plan.frames);
+  });
+  connect(worker, &GenerationWorker::rowDone, this, [this](const RowProgress& row) {
+    progress_->setRow(row);
+    stats_->addRow(row);
+  });
+  connect(worker, &GenerationWorker::latentPreview, player_, &PreviewPlayer::setLatentPreview);
+  connect(worker, &GenerationWorker::framesDecoded, this,
+          [this](int, qint64 first, const QVector<QImage>& frames) { player_->appendFrames(first, frames); });
+  connect(worker, &GenerationWorker::windowDone, this,
+          [this](int window, double seconds, qint64) { stats_->addWindow(window, seconds); });
+  connect(worker, &GenerationWorker::encodedVideoReady, player_, &PreviewPlayer::showEncodedVideo);
+  connect(worker, &GenerationWorker::jobFinished, this, &MainWindow::onJobFinished);
+}
+
+QString MainWindow::errorText() const { return error_->isHidden() ? QString() : error_->text(); }
+
+bool MainWindow::isBusy() const { return generation_->isBusy(); }
+
+void MainWindow::generate() {
+  if (isBusy()) return;
+  queueRunning_ = false;
+  if (persist_) saveSettings();
+  runningFromForm_ = true;
+  startJob(form_->job(), -1);
+}
+
+void MainWindow::cancel() {
+  queueRunning_ = false;  // a cancel stops the queue too; the remaining jobs stay queued
+  if (!isBusy()) return;
+  generation_->cancel();
+  progress_->setPhase(tr("Cancelling"), tr("after the current row; finished frames are kept"));
+}
+
+void MainWindow::addCurrentToQueue() {
+  queue_->addJob(form_->job());
+  tabs_->setCurrentWidget(queue_);
+}
+
+void MainWindow::runQueue() {
+  if (isBusy()) return;
+  const int next = queue_->nextQueued();
+  if (next < 0) {
+    queueRunning_ = false;
+    return;
+  }
+  queueRunning_ = true;
+  runningFromForm_ = false;
+  if (!startJob(queue_->job(next), next)) queueRunning_ = false;
+}
+
+bool MainWindow::startJob(const StudioJob& job, int queueRow) {
+  error_->clear();
+  error_->hide();
+  runningQueueRow_ = queueRow;
+  if (queueRow >= 0) queue_->setState(queueRow, JobQueueWidget::State::Running);
+  progress_->begin(job.summary());
+  player_->reset(job.settings.num_frames, job.settings.fps);
+  stats_->begin(job.device);
+  return generation_->start(job);
+}
+
+void MainWindow::onJobStarted(const StudioJob& job) {
+  // The seed actually used (a fresh one for a random-seed job) goes back to the form.
+  if (runningFromForm_) form_->showSeedUsed(job.settings.seed);
+  statusBar()->showMessage(tr("Seed %1").arg(job.settings.seed));
+}
+
+void MainWindow::onJobFinished(const JobOutcome& outcome) {
+  lastOutcome_ = outcome;
+  progress_->end(outcome);
+  stats_->end(outcome);
+  player_->markComplete();
+  if (outcome.status == JobOutcome::Status::Failed) {
+    QString message = outcome.message;
+    if (outcome.framesWritten > 0)
+      message += tr("\nThe %1 finished so far were kept in %2.")
+                     .arg(countOf(outcome.framesWritten, "frame", "frames"), outcome.outputPath);
+    showError(message);
+  }
+  QString note = tr("seed %1").arg(outcome.seed);
+  if (!outcome.outputPath.isEmpty()) note += QStringLiteral(", ") + QFileInfo(outcome.outputPath).fileName();
+  if (outcome.status == JobOutcome::Status::Failed) note = outcome.message;
+  if (runningQueueRow_ >= 0) queue_->setState(runningQueueRow_, queueState(outcome.status), note);
+  statusBar()->showMessage(outcome.outputPath.isEmpty() ? note : tr("Wrote %1").arg(outcome.outputPath));
+  runningQueueRow_ = -1;
+  runningFromForm_ = false;
+  updateButtons();
+  Q_EMIT jobCompleted(outcome);
+  // A failed job does not stop the queue (its entry says why); a cancel does.
+  if (queueRunning_ && outcome.status != JobOutcome::Status::Cancelled) runQueue();
+}
+
+bool MainWindow::restoreFromVideo(const QString& path) {
+  try {
+    const auto settings = pipeline::settings_from_json(video::read_generation_settings(path.toStdString()));
+    form_->setSettings(settings);
+    form_->randomSeedBox()->setChecked(false);  // restoring means this exact video's seed
+    QString note = tr("Restored the settings of %1").arg(QFileInfo(path).fileName());
+    if (settings.has_start_image || settings.has_end_image || settings.extends_video)
+      note += tr(" (it was made from input images or a video: choose them again)");
+    statusBar()->showMessage(note);
+    error_->hide();
+    return true;
+  } catch (const std::exception& e) {
+    showError(tr("Cannot restore settings from %1: %2").arg(path, QString::fromUtf8(e.what())));
+    return false;
+  }
+}
+
+void MainWindow::chooseVideoToRestore() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Restore settings from a produced video"), QString(),
+                                                    tr("Videos (*.mp4 *.mkv)"));
+  if (!path.isEmpty()) restoreFromVideo(path);
+}
+
+void MainWindow::saveSettings() { saveJob(*settings_, form_->job()); }
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (persist_) saveSettings();
+  queueRunning_ = false;
+  generation_->cancel();  // the thread's owner waits for the worker to stop
+  event->accept();
+}
+
+void MainWindow::showError(const QString& message) {
+  error_->setText(message);
+  error_->show();
+}
+
+void MainWindow::updateButtons() {
+  const bool busy = isBusy();
+  generate_->setEnabled(!busy);
+  cancel_->setEnabled(busy);
+  queue_->setRunning(busy);
+}
+
+}  // namespace skyreels::ui

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <memory>
+
+#include <QMainWindow>
+#include <QSettings>
+
+#include "generation_worker.h"
+#include "studio_job.h"
+
+class QLabel;
+class QPushButton;
+class QTabWidget;
+
+namespace skyreels::ui {
+
+class GenerationThread;
+class JobQueueWidget;
+class PreviewPlayer;
+class ProgressPanel;
+class SettingsForm;
+class StatsPanel;
+
+// The studio: the settings form on the left; on the right the progress line, the growing preview
+// player, and tabs for the stats plots and the job queue. Generate runs the form's job now; the queue
+// runs its jobs in turn. Errors show in a banner above the results, never in a modal dialog, and
+// never discard frames already written.
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+public:
+  // `settings` is where the form persists; null: QSettings("SkyReels", "SkyReels Studio").
+  explicit MainWindow(std::unique_ptr<QSettings> settings = nullptr, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  SettingsForm* form() const { return form_; }
+  PreviewPlayer* player() const { return player_; }
+  StatsPanel* stats() const { return stats_; }
+  ProgressPanel* progress() const { return progress_; }
+  JobQueueWidget* queue() const { return queue_; }
+  GenerationThread* generation() const { return generation_; }
+  QPushButton* generateButton() const { return generate_; }
+  QPushButton* cancelButton() const { return cancel_; }
+  QPushButton* addToQueueButton() const { return addToQueue_; }
+
+  QString errorText() const;          // the banner, empty when hidden
+  const JobOutcome& lastOutcome() const { return lastOutcome_; }
+  bool isBusy() const;
+
+  // Whether the form is saved on Generate and on close (off for the screenshot run).
+  void setPersistSettings(bool persist) { persist_ = persist; }
+
+public Q_SLOTS:
+  void generate();    // the form's job, now
+  void cancel();      // the running job; a running queue stops after it
+  void addCurrentToQueue();
+  void runQueue();
+  // Fills the form with the settings stored in a produced video; false (banner says why) otherwise.
+  bool restoreFromVideo(const QString& path);
+  void saveSettings();
+
+Q_SIGNALS:
+  // After the window has taken the outcome in (player, stats, queue).
+  void jobCompleted(const skyreels::ui::JobOutcome& outcome);
+
+protected:
+  void closeEvent(QCloseEvent* event) override;
+
+private:
+  void buildMenus();
+  void connectWorker();
+  bool startJob(const StudioJob& job, int queueRow);
+  void onJobStarted(const StudioJob& job);
+  void onJobFinished(const JobOutcome& outcome);
+  void showError(const QString& message);
+  void updateButtons();
+  void chooseVideoToRestore();
+
+  std::unique_ptr<QSettings> settings_;
+  SettingsForm* form_;
+  ProgressPanel* progress_;
+  PreviewPlayer* player_;
+  StatsPanel* stats_;
+  JobQueueWidget* queue_;
+  QTabWidget* tabs_;
+  QLabel* error_;
+  QPushButton* generate_;
+  QPushButton* cancel_;
+  QPushButton* addToQueue_;
+  GenerationThread* generation_;
+  JobOutcome lastOutcome_;
+  int runningQueueRow_ = -1;  // the queue entry running now, or -1
+  bool queueRunning_ = false; // start the next queued job when this one ends
+  bool runningFromForm_ = false;
+  bool persist_ = true;
+};
+
+}  // namespace skyreels::ui

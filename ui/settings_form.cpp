@@ -1,0 +1,412 @@
+#include "settings_form.h"
+
+#include <cmath>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QRegularExpressionValidator>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include "engine_queries.h"
+#include "path_field.h"
+
+namespace skyreels::ui {
+namespace {
+
+enum LengthUnit { kFrames = 0, kSeconds = 1 };
+enum Mode { kSync = 0, kAsync = 1 };
+
+// Output sizes users pick from; "Custom" enables the width and height fields.
+struct ResolutionPreset {
+  const char* label;
+  const char* name;  // pipeline::parse_resolution's name, or "WxH"
+};
+constexpr ResolutionPreset kPresets[] = {
+    {"540p landscape (960 × 544)", "540p"},
+    {"720p landscape (1280 × 720)", "720p"},
+    {"540p portrait (544 × 960)", "540p-portrait"},
+    {"720p portrait (720 × 1280)", "720p-portrait"},
+    {"Demo size (320 × 192)", "320x192"},
+};
+
+QSize presetSize(const char* name) {
+  std::int64_t h = 0, w = 0;
+  pipeline::parse_resolution(name, h, w);
+  return {static_cast<int>(w), static_cast<int>(h)};
+}
+
+template <typename Spin>
+Spin* spin(QWidget* parent, const char* name, double min, double max, double step) {
+  auto* s = new Spin(parent);
+  s->setObjectName(QString::fromLatin1(name));
+  s->setRange(min, max);
+  s->setSingleStep(step);
+  return s;
+}
+
+QPlainTextEdit* textBox(QWidget* parent, const char* name, int lines) {
+  auto* edit = new QPlainTextEdit(parent);
+  edit->setObjectName(QString::fromLatin1(name));
+  edit->setTabChangesFocus(true);
+  edit->setFixedHeight(edit->fontMetrics().lineSpacing() * lines + 12);
+  return edit;
+}
+
+// Widgets side by side; the one at `stretchIndex` takes the spare width (none: it stays on the right).
+QWidget* row(QWidget* parent, std::initializer_list<QWidget*> widgets, int stretchIndex = 0) {
+  auto* box = new QWidget(parent);
+  auto* layout = new QHBoxLayout(box);
+  layout->setContentsMargins(0, 0, 0, 0);
+  int i = 0;
+  for (auto* w : widgets) layout->addWidget(w, i++ == stretchIndex ? 1 : 0);
+  if (stretchIndex < 0) layout->addStretch(1);
+  return box;
+}
+
+}  // namespace
+
+SettingsForm::SettingsForm(QWidget* parent)
+    : QWidget(parent), prompt_(textBox(this, "prompt", 4)), negativePrompt_(textBox(this, "negativePrompt", 2)),
+      modelFolder_(new PathField(PathField::Kind::Folder, tr("Choose a SkyReels-V2-DF model folder"), {}, this)),
+      useDemo_(new QPushButton(tr("Demo"), this)), recommended_(new QPushButton(tr("Recommended"), this)),
+      device_(new QComboBox(this)), resolution_(new QComboBox(this)), width_(spin<QSpinBox>(this, "width", 16, 4096, 16)),
+      height_(spin<QSpinBox>(this, "height", 16, 4096, 16)), fps_(spin<QSpinBox>(this, "fps", 1, 120, 1)),
+      length_(spin<QDoubleSpinBox>(this, "length", 1, 100000, 4)), lengthUnit_(new QComboBox(this)),
+      lengthNote_(new QLabel(this)), steps_(spin<QSpinBox>(this, "steps", 1, 1000, 1)),
+      guidance_(spin<QDoubleSpinBox>(this, "guidance", 0, 30, 0.5)), shift_(spin<QDoubleSpinBox>(this, "shift", 0.1, 100, 0.5)),
+      seed_(new QLineEdit(this)), randomSeed_(new QCheckBox(tr("Random"), this)), seedUsed_(new QLabel(this)),
+      mode_(new QComboBox(this)), arStep_(spin<QSpinBox>(this, "arStep", 0, 100, 1)),
+      causalBlock_(spin<QSpinBox>(this, "causalBlockSize", 1, 64, 1)), longVideo_(new QGroupBox(tr("Long video"), this)),
+      baseFrames_(spin<QSpinBox>(this, "baseFrames", 1, 100000, 4)), overlap_(spin<QSpinBox>(this, "overlapFrames", 1, 100000, 4)),
+      addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)),
+      startImage_(new PathField(PathField::Kind::OpenFile, tr("Start image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
+      endImage_(new PathField(PathField::Kind::OpenFile, tr("End image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
+      extendVideo_(new PathField(PathField::Kind::OpenFile, tr("Video to extend"), tr("Videos (*.mp4 *.mkv *.mov *.webm *.avi)"), this)),
+      outputFolder_(new PathField(PathField::Kind::Folder, tr("Output folder"), {}, this)), codec_(new QComboBox(this)),
+      crf_(spin<QSpinBox>(this, "crf", 0, 51, 1)), problem_(new QLabel(this)) {
+  modelFolder_->setObjectName(QStringLiteral("modelFolder"));
+  modelFolder_->setPlaceholderText(tr("empty: the embedded demo model"));
+  useDemo_->setObjectName(QStringLiteral("useDemoModel"));
+  useDemo_->setToolTip(tr("Use the embedded demo model (tiny, random weights: runs on a CPU in seconds)"));
+  recommended_->setObjectName(QStringLiteral("recommendedSettings"));
+  recommended_->setToolTip(tr("Take the model folder's recommended settings (the prompt stays)"));
+  device_->setObjectName(QStringLiteral("device"));
+  for (const auto& d : availableDevices())
+    device_->addItem(d == QLatin1String("cuda") ? tr("CUDA (GPU)") : tr("CPU"), d);
+  resolution_->setObjectName(QStringLiteral("resolution"));
+  for (const auto& p : kPresets) resolution_->addItem(tr(p.label), presetSize(p.name));
+  resolution_->addItem(tr("Custom"), QSize());
+  lengthUnit_->setObjectName(QStringLiteral("lengthUnit"));
+  lengthUnit_->addItems({tr("frames"), tr("seconds")});
+  lengthNote_->setObjectName(QStringLiteral("lengthNote"));
+  length_->setDecimals(0);
+  guidance_->setDecimals(2);
+  shift_->setDecimals(2);
+  seed_->setObjectName(QStringLiteral("seed"));
+  seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("\\d{1,19}")), seed_));
+  randomSeed_->setObjectName(QStringLiteral("randomSeed"));
+  seedUsed_->setObjectName(QStringLiteral("seedUsed"));
+  mode_->setObjectName(QStringLiteral("mode"));
+  mode_->addItems({tr("Synchronous"), tr("Asynchronous (ar_step)")});
+  mode_->setToolTip(tr("Asynchronous diffusion forcing starts each causal block ar_step rows after the previous one: "
+                       "more rows in total (steps + (blocks − 1) × ar_step)"));
+  longVideo_->setObjectName(QStringLiteral("longVideo"));
+  longVideo_->setCheckable(true);
+  longVideo_->setToolTip(tr("Generate in windows of base frames that share the overlap frames"));
+  addNoise_->setToolTip(tr("Noise (× 0.001) added to the clean prefix of a window or start image; 20 is typical"));
+  startImage_->setObjectName(QStringLiteral("startImage"));
+  endImage_->setObjectName(QStringLiteral("endImage"));
+  extendVideo_->setObjectName(QStringLiteral("extendVideo"));
+  outputFolder_->setObjectName(QStringLiteral("outputFolder"));
+  outputFolder_->setPlaceholderText(tr("empty: Videos/SkyReels"));
+  codec_->setObjectName(QStringLiteral("codec"));
+  codec_->addItem(tr("H.264 (.mp4)"), static_cast<int>(OutputCodec::H264Mp4));
+  codec_->addItem(tr("FFV1 lossless (.mkv)"), static_cast<int>(OutputCodec::Ffv1Mkv));
+  crf_->setToolTip(tr("H.264 quality: lower is better and larger (18 is visually lossless)"));
+  problem_->setObjectName(QStringLiteral("formProblem"));
+  problem_->setWordWrap(true);
+  problem_->setStyleSheet(QStringLiteral("color: #b00020;"));
+  problem_->hide();
+
+  buildLayout();
+  connectSignals();
+  setJob(StudioJob{});
+}
+
+void SettingsForm::buildLayout() {
+  auto* layout = new QVBoxLayout(this);
+  auto group = [&](const QString& title) {
+    auto* box = new QGroupBox(title, this);
+    auto* form = new QFormLayout(box);
+    form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    layout->addWidget(box);
+    return form;
+  };
+  auto* prompts = group(tr("Prompt"));
+  prompts->addRow(prompt_);
+  prompts->addRow(tr("Negative"), negativePrompt_);
+
+  auto* model = group(tr("Model"));
+  model->addRow(tr("Folder"), row(this, {modelFolder_, useDemo_, recommended_}));
+  model->addRow(tr("Device"), device_);
+
+  auto* video = group(tr("Video"));
+  video->addRow(tr("Resolution"), resolution_);
+  video->addRow(tr("Width × height"), row(this, {width_, new QLabel(QStringLiteral("×"), this), height_}, -1));
+  video->addRow(tr("Length"), row(this, {length_, lengthUnit_}));
+  video->addRow(QString(), lengthNote_);
+  video->addRow(tr("Frame rate"), fps_);
+
+  auto* sampling = group(tr("Sampling"));
+  sampling->addRow(tr("Steps"), steps_);
+  sampling->addRow(tr("Guidance"), guidance_);
+  sampling->addRow(tr("Shift"), shift_);
+  sampling->addRow(tr("Seed"), row(this, {seed_, randomSeed_}));
+  sampling->addRow(QString(), seedUsed_);
+
+  auto* forcing = group(tr("Diffusion forcing"));
+  forcing->addRow(tr("Mode"), mode_);
+  forcing->addRow(tr("ar_step"), arStep_);
+  forcing->addRow(tr("Causal block size"), causalBlock_);
+
+  auto* windows = new QFormLayout(longVideo_);
+  windows->addRow(tr("Window (frames)"), baseFrames_);
+  windows->addRow(tr("Overlap (frames)"), overlap_);
+  layout->addWidget(longVideo_);
+  forcing->addRow(tr("Add noise"), addNoise_);
+
+  auto* inputs = group(tr("Inputs"));
+  inputs->addRow(tr("Start image"), startImage_);
+  inputs->addRow(tr("End image"), endImage_);
+  inputs->addRow(tr("Video to extend"), extendVideo_);
+
+  auto* output = group(tr("Output"));
+  output->addRow(tr("Folder"), outputFolder_);
+  output->addRow(tr("Codec"), codec_);
+  output->addRow(tr("Quality (CRF)"), crf_);
+
+  layout->addWidget(problem_);
+  layout->addStretch(1);
+}
+
+void SettingsForm::connectSignals() {
+  auto refresh = [this] { refreshDerived(); };
+  for (auto* s : {width_, height_, fps_, steps_, arStep_, causalBlock_, baseFrames_, overlap_, addNoise_, crf_})
+    connect(s, qOverload<int>(&QSpinBox::valueChanged), this, refresh);
+  for (auto* s : {length_, guidance_, shift_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
+  for (auto* c : {device_, mode_, codec_}) connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
+  for (auto* p : {startImage_, endImage_, extendVideo_, outputFolder_}) connect(p, &PathField::pathChosen, this, refresh);
+  connect(prompt_, &QPlainTextEdit::textChanged, this, &SettingsForm::changed);
+  connect(negativePrompt_, &QPlainTextEdit::textChanged, this, &SettingsForm::changed);
+  connect(seed_, &QLineEdit::textChanged, this, refresh);
+  connect(randomSeed_, &QCheckBox::toggled, this, refresh);
+  connect(longVideo_, &QGroupBox::toggled, this, refresh);
+  connect(resolution_, qOverload<int>(&QComboBox::currentIndexChanged), this, &SettingsForm::onResolutionPreset);
+  connect(lengthUnit_, qOverload<int>(&QComboBox::currentIndexChanged), this, &SettingsForm::onLengthUnitChanged);
+  connect(length_, &QDoubleSpinBox::editingFinished, this, &SettingsForm::snapLengthField);
+  connect(causalBlock_, &QSpinBox::editingFinished, this, &SettingsForm::snapLengthField);
+  // Picking a model (the demo included) brings its recommended settings.
+  connect(modelFolder_, &PathField::pathChosen, this, [this] { applyRecommendedSettings(); });
+  connect(useDemo_, &QPushButton::clicked, this, [this] {
+    modelFolder_->setPath(QString());
+    applyRecommendedSettings();
+  });
+  connect(recommended_, &QPushButton::clicked, this, [this] { applyRecommendedSettings(); });
+}
+
+StudioJob SettingsForm::job() const {
+  StudioJob j;
+  auto& s = j.settings;
+  s.prompt = prompt_->toPlainText().trimmed().toStdString();
+  s.negative_prompt = negativePrompt_->toPlainText().trimmed().toStdString();
+  s.width = width_->value();
+  s.height = height_->value();
+  s.fps = fps_->value();
+  s.num_frames = frameCount();
+  s.steps = steps_->value();
+  s.guidance_scale = guidance_->value();
+  s.shift = shift_->value();
+  s.seed = seed_->text().toULongLong();
+  s.ar_step = mode_->currentIndex() == kAsync ? arStep_->value() : 0;
+  s.causal_block_size = causalBlock_->value();
+  s.addnoise_condition = addNoise_->value();
+  if (longVideo_->isChecked()) {
+    s.base_num_frames = baseFrames_->value();
+    s.overlap_history = overlap_->value();
+  } else {
+    s.base_num_frames = s.num_frames;
+    s.overlap_history.reset();
+  }
+  j.modelFolder = modelFolder_->path();
+  j.device = device_->currentData().toString();
+  j.randomSeed = randomSeed_->isChecked();
+  j.startImage = startImage_->path();
+  j.endImage = endImage_->path();
+  j.extendVideo = extendVideo_->path();
+  j.settings = j.effectiveSettings();
+  j.outputFolder = outputFolder_->path();
+  j.codec = static_cast<OutputCodec>(codec_->currentData().toInt());
+  j.crf = crf_->value();
+  return j;
+}
+
+void SettingsForm::setJob(const StudioJob& job) {
+  loading_ = true;
+  modelFolder_->setPath(job.modelFolder);
+  const int device = device_->findData(job.device);
+  if (device >= 0) device_->setCurrentIndex(device);
+  randomSeed_->setChecked(job.randomSeed);
+  startImage_->setPath(job.startImage);
+  endImage_->setPath(job.endImage);
+  extendVideo_->setPath(job.extendVideo);
+  outputFolder_->setPath(job.outputFolder);
+  codec_->setCurrentIndex(std::max(0, codec_->findData(static_cast<int>(job.codec))));
+  crf_->setValue(job.crf);
+  loading_ = false;
+  setSettings(job.settings);
+}
+
+void SettingsForm::setSettings(const pipeline::GenerationSettings& s) {
+  loading_ = true;
+  prompt_->setPlainText(QString::fromStdString(s.prompt));
+  negativePrompt_->setPlainText(QString::fromStdString(s.negative_prompt));
+  setResolution(s.width, s.height);
+  fps_->setValue(s.fps);
+  causalBlock_->setValue(s.causal_block_size);
+  lengthUnit_->setCurrentIndex(kFrames);
+  length_->setDecimals(0);
+  length_->setRange(1, 100000);
+  length_->setSingleStep(4);
+  length_->setValue(static_cast<double>(s.num_frames));
+  steps_->setValue(s.steps);
+  guidance_->setValue(s.guidance_scale);
+  shift_->setValue(s.shift);
+  seed_->setText(QString::number(s.seed));
+  mode_->setCurrentIndex(s.ar_step > 0 ? kAsync : kSync);
+  if (s.ar_step > 0) arStep_->setValue(s.ar_step);
+  longVideo_->setChecked(s.overlap_history.has_value());
+  baseFrames_->setValue(static_cast<int>(s.base_num_frames));
+  if (s.overlap_history) overlap_->setValue(static_cast<int>(*s.overlap_history));
+  addNoise_->setValue(s.addnoise_condition);
+  loading_ = false;
+  refreshDerived();
+}
+
+void SettingsForm::showSeedUsed(quint64 seed) {
+  seed_->setText(QString::number(seed));
+  seedUsed_->setText(tr("Seed used: %1").arg(seed));
+}
+
+bool SettingsForm::applyRecommendedSettings(QString* error) {
+  QString why;
+  auto settings = recommendedSettings(modelFolder_->path(), &why);
+  if (!settings) {
+    modelProblem_ = tr("Model folder: %1").arg(why);
+    refreshDerived();
+    if (error) *error = why;
+    return false;
+  }
+  modelProblem_.clear();
+  const auto prompt = prompt_->toPlainText().trimmed();
+  if (!prompt.isEmpty()) settings->prompt = prompt.toStdString();
+  setSettings(*settings);
+  return true;
+}
+
+QString SettingsForm::problem() const {
+  return QString::fromStdString(pipeline::validate(job().effectiveSettings()));
+}
+
+qint64 SettingsForm::frameCount() const {
+  const int cbs = causalBlock_->value();
+  if (lengthUnit_->currentIndex() == kSeconds) return pipeline::frames_for_seconds(length_->value(), fps_->value(), cbs);
+  return pipeline::snap_frames(std::llround(length_->value()), cbs);
+}
+
+void SettingsForm::onResolutionPreset() {
+  const QSize size = resolution_->currentData().toSize();
+  const bool custom = !size.isValid();
+  width_->setEnabled(custom);
+  height_->setEnabled(custom);
+  if (!custom) {
+    width_->setValue(size.width());
+    height_->setValue(size.height());
+  }
+  refreshDerived();
+}
+
+void SettingsForm::onLengthUnitChanged() {
+  // Keep the same length, in the other unit.
+  const qint64 frames = lengthUnit_->currentIndex() == kSeconds
+                            ? pipeline::snap_frames(std::llround(length_->value()), causalBlock_->value())
+                            : pipeline::frames_for_seconds(length_->value(), fps_->value(), causalBlock_->value());
+  const QSignalBlocker block(length_);
+  if (lengthUnit_->currentIndex() == kSeconds) {
+    length_->setDecimals(2);
+    length_->setRange(0.05, 36000);
+    length_->setSingleStep(0.5);
+    length_->setValue(static_cast<double>(frames) / fps_->value());
+  } else {
+    length_->setDecimals(0);
+    length_->setRange(1, 100000);
+    length_->setSingleStep(4);
+    length_->setValue(static_cast<double>(frames));
+  }
+  refreshDerived();
+}
+
+void SettingsForm::snapLengthField() {
+  if (lengthUnit_->currentIndex() != kFrames) return;
+  const auto snapped = static_cast<double>(frameCount());
+  if (snapped != length_->value()) length_->setValue(snapped);
+}
+
+void SettingsForm::setResolution(qint64 width, qint64 height) {
+  const QSize size(static_cast<int>(width), static_cast<int>(height));
+  int index = resolution_->findData(size);
+  if (index < 0) index = resolution_->count() - 1;  // Custom
+  const QSignalBlocker block(resolution_);
+  resolution_->setCurrentIndex(index);
+  width_->setValue(size.width());
+  height_->setValue(size.height());
+  width_->setEnabled(index == resolution_->count() - 1);
+  height_->setEnabled(index == resolution_->count() - 1);
+}
+
+void SettingsForm::refreshDerived() {
+  if (loading_) return;
+  arStep_->setEnabled(mode_->currentIndex() == kAsync);
+  crf_->setEnabled(static_cast<OutputCodec>(codec_->currentData().toInt()) == OutputCodec::H264Mp4);
+  baseFrames_->setEnabled(longVideo_->isChecked());
+  overlap_->setEnabled(longVideo_->isChecked());
+
+  const qint64 frames = frameCount();
+  lengthNote_->setText(tr("→ %1 frames · %2 s at %3 fps (snapped to 1 + 4k frames, whole causal blocks)")
+                           .arg(frames)
+                           .arg(static_cast<double>(frames) / fps_->value(), 0, 'f', 2)
+                           .arg(fps_->value()));
+  if (!randomSeed_->isChecked()) seedUsed_->clear();
+
+  QStringList problems;
+  if (!modelProblem_.isEmpty()) problems << modelProblem_;
+  if (const QString settings = problem(); !settings.isEmpty()) problems << settings;
+  const QString why = problems.join(QLatin1Char('\n'));
+  problem_->setText(why);
+  problem_->setVisible(!why.isEmpty());
+  if (why != lastProblem_) {
+    lastProblem_ = why;
+    Q_EMIT problemChanged(why);
+  }
+  Q_EMIT changed();
+}
+
+}  // namespace skyreels::ui

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <QWidget>
+
+#include "studio_job.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QGroupBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace skyreels::ui {
+
+class PathField;
+
+// The inputs of a job, grouped as the product's users know them: prompt and negative prompt; model
+// and device; size and length (seconds or frames, snapped to counts the engine accepts); sampling
+// (steps, guidance, shift, seed with a random toggle that shows the seed used); diffusion forcing
+// (sync/async, ar_step, causal block size); long video (window, overlap, added noise); start/end
+// image and video to extend; output folder, codec and quality. A line under the form names what
+// the engine would reject, as the values change.
+class SettingsForm : public QWidget {
+  Q_OBJECT
+public:
+  explicit SettingsForm(QWidget* parent = nullptr);
+
+  // The form as a job; num_frames is already snapped.
+  StudioJob job() const;
+  // Every field, as `job` says.
+  void setJob(const StudioJob& job);
+  // Only the engine settings (from a model's recommendations or a video's metadata); the model,
+  // files and output fields stay.
+  void setSettings(const pipeline::GenerationSettings& settings);
+  // Shows the seed a job used (a random seed is written back to the field).
+  void showSeedUsed(quint64 seed);
+  // The folder's recommended settings, keeping the prompt the user typed. False with `error` set
+  // when the folder cannot be used.
+  bool applyRecommendedSettings(QString* error = nullptr);
+
+  // Why the engine would reject the settings now, or an empty string.
+  QString problem() const;
+  // The snapped frame count the length fields give.
+  qint64 frameCount() const;
+
+  // Direct access for the app's own helpers and the UI tests (the widgets also have object names).
+  QPlainTextEdit* promptEdit() const { return prompt_; }
+  PathField* modelFolderField() const { return modelFolder_; }
+  QComboBox* lengthUnitBox() const { return lengthUnit_; }
+  QDoubleSpinBox* lengthSpin() const { return length_; }
+  QSpinBox* stepsSpin() const { return steps_; }
+  QLineEdit* seedEdit() const { return seed_; }
+  QCheckBox* randomSeedBox() const { return randomSeed_; }
+
+Q_SIGNALS:
+  void changed();
+  // The problem line changed: settings the engine rejects (problem()) or an unusable model folder.
+  void problemChanged(const QString& problem);
+
+private:
+  void buildLayout();
+  void connectSignals();
+  void onResolutionPreset();
+  void onLengthUnitChanged();
+  void snapLengthField();
+  void refreshDerived();  // length note, enabled states, problem line
+  void setResolution(qint64 width, qint64 height);
+
+  QPlainTextEdit* prompt_;
+  QPlainTextEdit* negativePrompt_;
+  PathField* modelFolder_;
+  QPushButton* useDemo_;
+  QPushButton* recommended_;
+  QComboBox* device_;
+  QComboBox* resolution_;
+  QSpinBox* width_;
+  QSpinBox* height_;
+  QSpinBox* fps_;
+  QDoubleSpinBox* length_;
+  QComboBox* lengthUnit_;
+  QLabel* lengthNote_;
+  QSpinBox* steps_;
+  QDoubleSpinBox* guidance_;
+  QDoubleSpinBox* shift_;
+  QLineEdit* seed_;
+  QCheckBox* randomSeed_;
+  QLabel* seedUsed_;
+  QComboBox* mode_;
+  QSpinBox* arStep_;
+  QSpinBox* causalBlock_;
+  QGroupBox* longVideo_;
+  QSpinBox* baseFrames_;
+  QSpinBox* overlap_;
+  QSpinBox* addNoise_;
+  PathField* startImage_;
+  PathField* endImage_;
+  PathField* extendVideo_;
+  PathField* outputFolder_;
+  QComboBox* codec_;
+  QSpinBox* crf_;
+  QLabel* problem_;
+  QString modelProblem_;  // why the model folder cannot be used, shown above the settings problem
+  QString lastProblem_;
+  bool loading_ = false;  // setJob() in progress: one refresh at the end
+};
+
+}  // namespace skyreels::ui

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <QMetaType>
+#include <QString>
+
+#include "pipeline/generation_settings.h"
+
+namespace skyreels::ui {
+
+// The file a job writes: H.264 in MP4 to share, or lossless FFV1 in Matroska to edit.
+enum class OutputCodec { H264Mp4 = 1, Ffv1Mkv };
+
+// Everything one generation needs, as the form shows it: the engine's settings plus what only the app
+// knows (model folder, device, input files, where and how to write). Plain data: it travels through
+// queued signals and the job queue, and is stored in QSettings.
+struct StudioJob {
+  pipeline::GenerationSettings settings;
+  QString modelFolder;     // empty: the embedded demo model
+  QString device = QStringLiteral("cpu");  // "cpu" or "cuda"
+  bool randomSeed = false; // pick a fresh seed when the job starts (settings.seed is then the seed used)
+  QString startImage, endImage, extendVideo;  // empty: not used
+  QString outputFolder;    // empty: the user's Videos folder
+  OutputCodec codec = OutputCodec::H264Mp4;
+  int crf = 18;            // H.264 quality (FFV1 is lossless)
+
+  // One line for the queue: the prompt's start, size, length and seed.
+  QString summary() const;
+  // The settings with the input flags set from the file fields.
+  pipeline::GenerationSettings effectiveSettings() const;
+};
+
+// ".mp4" or ".mkv".
+QString fileExtension(OutputCodec codec);
+
+}  // namespace skyreels::ui
+
+Q_DECLARE_METATYPE(skyreels::ui::StudioJob)
