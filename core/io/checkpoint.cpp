@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "skyreels/error.h"
+#include "skyreels/strings.h"
 #include "skyreels/log.h"
 
 namespace skyreels::io {
@@ -20,10 +21,6 @@ namespace fs = std::filesystem;
 using Shards = std::vector<std::shared_ptr<const SafetensorsFile>>;
 
 constexpr const char* kIndexSuffix = ".safetensors.index.json";
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string in_quotes(const std::string& text) { return "\"" + text + "\""; }
 

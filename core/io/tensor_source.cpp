@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "io/torch_pickle.h"
 #include "skyreels/error.h"
+#include "skyreels/strings.h"
 
 namespace skyreels::io {
 namespace {
@@ -97,10 +98,6 @@ private:
   std::map<std::string, std::string> names_;
   std::string description_;
 };
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 }  // namespace
 

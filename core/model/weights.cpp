@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "skyreels/error.h"
+#include "skyreels/strings.h"
 #include "skyreels/log.h"
 
 namespace skyreels::model {
@@ -21,10 +22,6 @@ std::string listing(const std::vector<std::string>& items, std::size_t limit = 1
   for (std::size_t i = 0; i < items.size() && i < limit; ++i) out << (i ? ", " : "") << items[i];
   if (items.size() > limit) out << " and " << items.size() - limit << " more";
   return out.str();
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -18,15 +18,12 @@
 #include "model/wan_vae.h"
 #include "pipeline/generation_settings.h"
 #include "skyreels/error.h"
+#include "skyreels/strings.h"
 
 namespace skyreels::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Fan-in scaled normal weights (activations stay of order one through the layers, so the decoded
 // video has contrast), unit norm scales and small biases; embeddings of unit variance.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "skyreels/error.h"
+#include "skyreels/strings.h"
 
 namespace skyreels::pipeline {
 namespace {
@@ -15,10 +16,6 @@ namespace fs = std::filesystem;
 bool is_there(const fs::path& p) {
   std::error_code ec;
   return fs::exists(p, ec);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The first of `names` that exists under `dir`, or empty.
