@@ -9,3 +9,6 @@
 
 // at::scaled_dot_product_attention with an explicit `scale` argument (2.1+).
 #define SKYREELS_HAS_SDPA SKYREELS_TORCH_AT_LEAST(2, 1)
+
+// at::_scaled_mm with row-wise float32 scales and a bf16 result (2.5+; float8 GEMMs of the fast mode).
+#define SKYREELS_HAS_FP8_GEMM SKYREELS_TORCH_AT_LEAST(2, 5)

@@ -87,7 +87,9 @@ SettingsForm::SettingsForm(QWidget* parent)
       mode_(new QComboBox(this)), arStep_(spin<QSpinBox>(this, "arStep", 0, 100, 1)),
       causalBlock_(spin<QSpinBox>(this, "causalBlockSize", 1, 64, 1)), longVideo_(new QGroupBox(tr("Long video"), this)),
       baseFrames_(spin<QSpinBox>(this, "baseFrames", 1, 100000, 4)), overlap_(spin<QSpinBox>(this, "overlapFrames", 1, 100000, 4)),
-      addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)),
+      addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)), fp8_(new QCheckBox(tr("float8 weights (GPU)"), this)),
+      cfgSkip_(spin<QSpinBox>(this, "cfgSkipLastSteps", 0, 1000, 1)),
+      stepCache_(spin<QDoubleSpinBox>(this, "stepCache", 0, 10, 0.05)),
       startImage_(new PathField(PathField::Kind::OpenFile, tr("Start image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       endImage_(new PathField(PathField::Kind::OpenFile, tr("End image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       extendVideo_(new PathField(PathField::Kind::OpenFile, tr("Video to extend"), tr("Videos (*.mp4 *.mkv *.mov *.webm *.avi)"), this)),
@@ -122,6 +124,13 @@ SettingsForm::SettingsForm(QWidget* parent)
   longVideo_->setObjectName(QStringLiteral("longVideo"));
   longVideo_->setCheckable(true);
   longVideo_->setToolTip(tr("Generate in windows of base frames that share the overlap frames"));
+  fp8_->setObjectName(QStringLiteral("fp8"));
+  fp8_->setToolTip(tr("Float8 weights and matrix products in the DiT: faster, half the weight memory; needs a CUDA GPU "
+                      "of compute capability 8.9 or newer. Changes the video slightly"));
+  cfgSkip_->setToolTip(tr("Each frame's last steps without the negative-prompt call (0: off). Changes the video"));
+  stepCache_->setToolTip(tr("Reuse the DiT blocks' output while the time embedding moved less than this (0: off). "
+                            "Changes the video"));
+  stepCache_->setDecimals(2);
   addNoise_->setToolTip(tr("Noise (× 0.001) added to the clean prefix of a window or start image; 20 is typical"));
   startImage_->setObjectName(QStringLiteral("startImage"));
   endImage_->setObjectName(QStringLiteral("endImage"));
@@ -184,6 +193,11 @@ void SettingsForm::buildLayout() {
   layout->addWidget(longVideo_);
   forcing->addRow(tr("Add noise"), addNoise_);
 
+  auto* fast = group(tr("Fast modes (change the video)"));
+  fast->addRow(QString(), fp8_);
+  fast->addRow(tr("Skip guidance, last steps"), cfgSkip_);
+  fast->addRow(tr("Step cache threshold"), stepCache_);
+
   auto* inputs = group(tr("Inputs"));
   inputs->addRow(tr("Start image"), startImage_);
   inputs->addRow(tr("End image"), endImage_);
@@ -200,9 +214,10 @@ void SettingsForm::buildLayout() {
 
 void SettingsForm::connectSignals() {
   auto refresh = [this] { refreshDerived(); };
-  for (auto* s : {width_, height_, fps_, steps_, arStep_, causalBlock_, baseFrames_, overlap_, addNoise_, crf_})
+  connect(fp8_, &QCheckBox::toggled, this, refresh);
+  for (auto* s : {width_, height_, fps_, steps_, arStep_, causalBlock_, baseFrames_, overlap_, addNoise_, cfgSkip_, crf_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, refresh);
-  for (auto* s : {length_, guidance_, shift_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
+  for (auto* s : {length_, guidance_, shift_, stepCache_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
   for (auto* c : {device_, mode_, codec_}) connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
   for (auto* p : {startImage_, endImage_, extendVideo_, outputFolder_}) connect(p, &PathField::pathChosen, this, refresh);
   connect(prompt_, &QPlainTextEdit::textChanged, this, &SettingsForm::changed);
@@ -239,6 +254,9 @@ StudioJob SettingsForm::job() const {
   s.ar_step = mode_->currentIndex() == kAsync ? arStep_->value() : 0;
   s.causal_block_size = causalBlock_->value();
   s.addnoise_condition = addNoise_->value();
+  s.fp8 = fp8_->isChecked();
+  s.cfg_skip_last_steps = cfgSkip_->value();
+  s.step_cache_threshold = stepCache_->value();
   if (longVideo_->isChecked()) {
     s.base_num_frames = baseFrames_->value();
     s.overlap_history = overlap_->value();
@@ -297,6 +315,9 @@ void SettingsForm::setSettings(const pipeline::GenerationSettings& s) {
   baseFrames_->setValue(static_cast<int>(s.base_num_frames));
   if (s.overlap_history) overlap_->setValue(static_cast<int>(*s.overlap_history));
   addNoise_->setValue(s.addnoise_condition);
+  fp8_->setChecked(s.fp8);
+  cfgSkip_->setValue(s.cfg_skip_last_steps);
+  stepCache_->setValue(s.step_cache_threshold);
   loading_ = false;
   refreshDerived();
 }

@@ -96,6 +96,9 @@ private:
   QSpinBox* baseFrames_;
   QSpinBox* overlap_;
   QSpinBox* addNoise_;
+  QCheckBox* fp8_;
+  QSpinBox* cfgSkip_;
+  QDoubleSpinBox* stepCache_;
   PathField* startImage_;
   PathField* endImage_;
   PathField* extendVideo_;

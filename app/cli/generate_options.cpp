@@ -66,6 +66,12 @@ const char* generate_usage() {
          "  --crf N (18)  --preset P (medium)   H.264 quality and speed\n"
          "  --overwrite              replace an existing output file\n"
          "\n"
+         "fast modes (opt-in; they change the video, docs/performance.md measures by how much):\n"
+         "  --fp8                    float8 weights and GEMMs in the DiT (CUDA GPUs of compute capability 8.9+)\n"
+         "  --cfg-skip-last-steps K  each frame's last K steps without the unconditional call\n"
+         "  --step-cache T           reuse the DiT blocks' output while the time embedding moved less than T\n"
+         "  --exact                  all fast modes off (e.g. over --from-video)\n"
+         "\n"
          "engine:\n"
          "  --device auto|cpu|cuda[:N]   --reference-path (the reference's execution choices)\n"
          "  --gpus N                 split the DiT's tokens over N GPUs (sequence parallel, one process each)\n"
@@ -143,6 +149,12 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     else if (name == "--base-frames") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.base_num_frames = v; });
     else if (name == "--overlap") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.overlap_history = v; });
     else if (name == "--addnoise") set.push_back([v = integer(0, 999)](GenerationSettings& s) { s.addnoise_condition = static_cast<int>(v); });
+    else if (name == "--fp8") set.push_back([](GenerationSettings& s) { s.fp8 = true; });
+    else if (name == "--cfg-skip-last-steps")
+      set.push_back([v = integer(0, 1000)](GenerationSettings& s) { s.cfg_skip_last_steps = static_cast<int>(v); });
+    else if (name == "--step-cache") set.push_back([v = number(0, 100)](GenerationSettings& s) { s.step_cache_threshold = v; });
+    else if (name == "--exact")
+      set.push_back([](GenerationSettings& s) { s.fp8 = false; s.cfg_skip_last_steps = 0; s.step_cache_threshold = 0; });
     else if (name == "--image") o.start_image = value();
     else if (name == "--end-image") o.end_image = value();
     else if (name == "--extend") o.extend_video = value();

@@ -2,6 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
+#include <torch/version.h>
+
+#include "skyreels/error.h"
+#include "torch_compat.h"
+
+#if defined(SKYREELS_WITH_CUDA)
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 namespace skyreels::model {
 
@@ -12,10 +20,56 @@ LinearImpl::LinearImpl(std::int64_t in_features, std::int64_t out_features, bool
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  if (fp8()) {
+    const auto rows = x.reshape({-1, x.size(-1)}).to(at::kBFloat16);
+    return forward_fp8(kernels::quantize_rows_fp8(rows.stride(-1) == 1 ? rows : rows.contiguous()), x.sizes());
+  }
   const auto dtype = x.scalar_type();
   const auto w = weight.scalar_type() == dtype ? weight : weight.to(dtype);
   const auto b = !bias.defined() || bias.scalar_type() == dtype ? bias : bias.to(dtype);
   return at::linear(x, w, b);
+}
+
+at::Tensor LinearImpl::forward_fp8(const kernels::Fp8Rows& x, at::IntArrayRef sizes) {
+#if SKYREELS_HAS_FP8_GEMM
+  if (!fp8()) throw Error(ErrorCode::BadArgument, "float8 input to a Linear whose weight is not float8");
+  auto out_sizes = sizes.vec();
+  out_sizes.back() = weight_fp8.size(0);
+  // Row-wise scales: x's per row [M, 1], the weight's per output [1, N]; the weight's transpose is the
+  // column-major operand the float8 GEMM wants.
+  return at::_scaled_mm(x.values, weight_fp8.t(), x.scale, weight_scale, bias, {}, at::kBFloat16,
+                        /*use_fast_accum=*/true)
+      .view(out_sizes);
+#else
+  (void)x;
+  (void)sizes;
+  throw Error(ErrorCode::Unsupported, fp8_unsupported_reason(weight.device()));
+#endif
+}
+
+void LinearImpl::quantize_fp8() {
+  if (fp8()) return;
+  if (const auto why = fp8_unsupported_reason(weight.device()); !why.empty()) throw Error(ErrorCode::Unsupported, why);
+  auto q = kernels::quantize_rows_fp8(weight.to(at::kBFloat16).contiguous());
+  weight_fp8 = q.values;
+  weight_scale = q.scale.view({1, -1}).contiguous();
+  weight.set_();  // frees the bf16 copy; the parameter stays registered (empty)
+}
+
+std::string fp8_unsupported_reason(const c10::Device& device) {
+#if !SKYREELS_HAS_FP8_GEMM
+  (void)device;
+  return "float8 GEMMs need a CUDA LibTorch 2.5 or newer (this one is " TORCH_VERSION ")";
+#else
+  if (!device.is_cuda()) return "float8 GEMMs need a CUDA GPU (the model is on " + device.str() + ")";
+#if defined(SKYREELS_WITH_CUDA)
+  const auto* props = at::cuda::getDeviceProperties(device.index() < 0 ? at::cuda::current_device() : device.index());
+  if (props->major * 10 + props->minor < 89)
+    return std::string("float8 GEMMs need compute capability 8.9 or newer (Ada, Hopper); ") + props->name + " has " +
+           std::to_string(props->major) + "." + std::to_string(props->minor);
+#endif
+  return {};
+#endif
 }
 
 LayerNormImpl::LayerNormImpl(std::int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {

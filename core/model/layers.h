@@ -6,6 +6,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "kernels/fused_ops.h"
+
 namespace skyreels::model {
 
 // Weight holders for the models. Unlike torch::nn's layers they allocate their parameters
@@ -18,9 +20,18 @@ class LinearImpl : public torch::nn::Module {
 public:
   LinearImpl(std::int64_t in_features, std::int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  // x already quantized (kernels::quantize_rows_fp8 of x [..., in] viewed as rows); `sizes` are x's.
+  at::Tensor forward_fp8(const kernels::Fp8Rows& x, at::IntArrayRef sizes);
+
+  // The fast mode's float8: the weight becomes e4m3 with one float32 scale per output row (its bf16
+  // storage is freed), and forward() quantizes its input per row and multiplies in float8 with float32
+  // accumulation, bf16 out. CUDA GPUs of compute capability 8.9+ with LibTorch 2.5+; irreversible.
+  void quantize_fp8();
+  bool fp8() const noexcept { return weight_fp8.defined(); }
 
   at::Tensor weight;  // [out, in]
   at::Tensor bias;    // [out] or undefined
+  at::Tensor weight_fp8, weight_scale;  // [out, in] e4m3 and [1, out] float32 after quantize_fp8()
 };
 TORCH_MODULE(Linear);
 
@@ -66,6 +77,10 @@ public:
   std::int64_t pt, ph, pw;
 };
 TORCH_MODULE(PatchEmbed);
+
+// Why float8 GEMMs cannot run on `device` (empty when they can): no CUDA, an older GPU, an older
+// LibTorch.
+std::string fp8_unsupported_reason(const c10::Device& device);
 
 // Layer norm without affine parameters, in float32 (the reference's norm1/norm2/head.norm).
 at::Tensor layer_norm_fp32(const at::Tensor& x, double eps);

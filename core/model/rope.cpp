@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/fused_ops.h"
 #include "skyreels/error.h"
 
 namespace skyreels::model {
@@ -38,14 +39,7 @@ Rope3d::Table Rope3d::table(std::int64_t frames, std::int64_t height, std::int64
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const Rope3d::Table& table) {
-  const auto sizes = x.sizes();
-  const auto pairs = x.view({sizes[0], sizes[1], sizes[2], sizes[3] / 2, 2});
-  const auto re = pairs.select(-1, 0);
-  const auto im = pairs.select(-1, 1);
-  const auto cos = table.cos.view({1, sizes[1], 1, sizes[3] / 2});
-  const auto sin = table.sin.view({1, sizes[1], 1, sizes[3] / 2});
-  // (re + i im)(cos + i sin)
-  return at::stack({re * cos - im * sin, re * sin + im * cos}, -1).view(sizes);
+  return kernels::rotate_pairs(x, table.cos, table.sin);
 }
 
 }  // namespace skyreels::model

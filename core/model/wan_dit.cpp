@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <set>
 
@@ -10,6 +11,7 @@
 
 #include "io/json_config.h"
 #include "io/key_map.h"
+#include "kernels/fused_ops.h"
 #include "model/attention.h"
 #include "model/weights.h"
 #include "skyreels/error.h"
@@ -23,13 +25,13 @@ using torch::nn::Sequential;
 
 at::Tensor silu(const at::Tensor& x) { return at::silu(x); }
 
-// The rows of a modulation table that apply to a chunk of frames, shaped to broadcast over x's
-// [B, frames, HW, k]: a table of one row (a scalar timestep), of one row per frame, or of one row per
-// token (the reference path's per-token tables, rows frame-major).
+// The rows of a modulation table [T, dim] that apply to a chunk of frames: the one row of a scalar
+// timestep, the chunk's frames of a per-frame table, or its tokens of a per-token table (the reference
+// path's, rows frame-major).
 at::Tensor chunk_rows(const at::Tensor& table, const FrameChunks::Chunk& c, std::int64_t frames, std::int64_t hw) {
-  if (table.size(0) == 1) return table.unsqueeze(0).unsqueeze(0);
-  if (table.size(0) == frames) return table.narrow(0, c.first, c.count).unsqueeze(1).unsqueeze(0);
-  return table.narrow(0, c.first * hw, c.count * hw).view({1, c.count, hw, table.size(-1)});
+  if (table.size(0) == 1) return table;
+  if (table.size(0) == frames) return table.narrow(0, c.first, c.count);
+  return table.narrow(0, c.first * hw, c.count * hw);
 }
 
 // sinusoidal_embedding_1d: [cos(t w_j), sin(t w_j)], w_j = 10000^(-j/half), in float64.
@@ -123,13 +125,19 @@ WanSelfAttentionImpl::WanSelfAttentionImpl(const WanDitConfig& c, const at::Tens
   norm_k = register_module("norm_k", RMSNorm(c.dim, c.eps, opts));
 }
 
-std::array<at::Tensor, 3> WanSelfAttentionImpl::project(const at::Tensor& a, const Rope3d::Table& rope) {
-  const auto b = a.size(0), n = a.size(1), d = a.size(2) / num_heads;
-  const auto heads = [&](const at::Tensor& t) { return t.view({b, n, num_heads, d}); };
+void WanSelfAttentionImpl::project_into(const at::Tensor& a, const Rope3d::Table& rope, const at::Tensor& q_out,
+                                        const at::Tensor& k_out, const at::Tensor& v_out) {
   const auto x = a.to(at::kBFloat16);
-  // RMSNorm over the full dim and RoPE in float32, then bf16 for the attention kernel.
-  return {apply_rope(heads(norm_q(q(x))), rope).to(at::kBFloat16),
-          apply_rope(heads(norm_k(k(x))), rope).to(at::kBFloat16), heads(v(x))};
+  // The float8 mode quantizes the shared input once for the three projections.
+  std::function<at::Tensor(Linear&)> project = [&](Linear& w) { return w(x); };
+  if (q->fp8()) {
+    const auto xq = kernels::quantize_rows_fp8(x.reshape({-1, x.size(-1)}));
+    project = [&, xq](Linear& w) { return w->forward_fp8(xq, x.sizes()); };
+  }
+  // RMSNorm over the full dim and RoPE in float32, rounded to bf16 for the attention kernel.
+  kernels::rms_norm_rope_into(q_out, project(q), norm_q->weight, rope.cos, rope.sin, norm_q->eps);
+  kernels::rms_norm_rope_into(k_out, project(k), norm_k->weight, rope.cos, rope.sin, norm_k->eps);
+  v_out.copy_(project(v).view(v_out.sizes()));
 }
 
 at::Tensor WanSelfAttentionImpl::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
@@ -161,7 +169,8 @@ WanCrossAttentionImpl::WanCrossAttentionImpl(const WanDitConfig& c, const at::Te
 
 at::Tensor WanCrossAttentionImpl::forward(const at::Tensor& x, const at::Tensor& context) {
   const auto b = x.size(0), l = x.size(1), lc = context.size(1), d = x.size(2) / num_heads;
-  const auto qh = norm_q(q(x.to(at::kBFloat16))).to(at::kBFloat16).view({b, l, num_heads, d});
+  auto qh = at::empty({b, l, num_heads, d}, context.options().dtype(at::kBFloat16));
+  kernels::rms_norm_into(qh, q(x.to(at::kBFloat16)), norm_q->weight, norm_q->eps);
   const auto kh = norm_k(k(context)).to(at::kBFloat16).view({b, lc, num_heads, d});
   const auto vh = v(context).view({b, lc, num_heads, d});
   return o(attention(qh, kh, vh, 1.0 / std::sqrt(static_cast<double>(d))).flatten(2));
@@ -192,25 +201,25 @@ at::Tensor WanAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor&
   auto qh = at::empty({b, frames * hw, heads, dim / heads}, x.options());
   auto kh = at::empty_like(qh), vh = at::empty_like(qh);
   for (const auto& c : chunks) {
-    const auto a = layer_norm_fp32(x.narrow(1, c.first, c.count), eps) * (1 + m(1, c)) + m(0, c);
-    const auto qkv = self_attn->project(a.flatten(1, 2), rope.rows(c.first * hw, c.count * hw));
-    qh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[0]);
-    kh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[1]);
-    vh.narrow(1, c.first * hw, c.count * hw).copy_(qkv[2]);
+    const auto a = kernels::modulated_layer_norm(x.narrow(1, c.first, c.count), m(0, c), m(1, c), eps, at::kBFloat16);
+    const auto tokens = [&](const at::Tensor& t) { return t.narrow(1, c.first * hw, c.count * hw); };
+    self_attn->project_into(a.flatten(1, 2), rope.rows(c.first * hw, c.count * hw), tokens(qh), tokens(kh), tokens(vh));
   }
   const auto attended = self_attn->attend(qh, kh, vh, hw, call);  // [B, L, dim] bf16
   qh = kh = vh = at::Tensor();
 
-  // The rest is token-wise: output projection and gated residual, cross-attention, FFN.
+  // The rest is token-wise: output projection and gated residual, cross-attention, FFN. The stream h
+  // stays float32 inside the block.
   auto out = at::empty_like(x);
   for (const auto& c : chunks) {
     const auto y = self_attn->o(attended.narrow(1, c.first * hw, c.count * hw)).view({b, c.count, hw, dim});
-    auto h = x.narrow(1, c.first, c.count).to(at::kFloat) + y * m(2, c);
-    // Cross-attention sees the stream rounded to bf16; its LayerNorm returns float32.
-    h = h + cross_attn(norm3(h.to(at::kBFloat16)).flatten(1, 2), context).view_as(h);
-    const auto f = (layer_norm_fp32(h, eps) * (1 + m(4, c)) + m(3, c)).to(at::kBFloat16);
-    h = h + ffn->forward(f) * m(5, c);
-    out.narrow(1, c.first, c.count).copy_(h);  // SkyReels rounds the residual stream to bf16 after every block
+    // Cross-attention sees the stream rounded to bf16, through norm3 (affine).
+    auto [h, n3] = kernels::gated_residual_affine_norm(x.narrow(1, c.first, c.count), y, m(2, c), norm3->weight,
+                                                       norm3->bias, norm3->eps);
+    const auto f = kernels::residual_modulated_layer_norm(h, cross_attn(n3.flatten(1, 2), context).view_as(h), m(3, c),
+                                                          m(4, c), eps);
+    // SkyReels rounds the residual stream to bf16 after every block.
+    kernels::gated_residual_into(out.narrow(1, c.first, c.count), h, ffn->forward(f), m(5, c));
   }
   return out;
 }
@@ -228,7 +237,8 @@ at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e, const 
     const auto shift = chunk_rows(mod.select(1, 0), c, frames, hw);
     const auto scale = chunk_rows(mod.select(1, 1), c, frames, hw);
     // float32 GEMM, as the reference
-    out.narrow(1, c.first, c.count).copy_(head(layer_norm_fp32(x.narrow(1, c.first, c.count), eps) * (1 + scale) + shift));
+    out.narrow(1, c.first, c.count)
+        .copy_(head(kernels::modulated_layer_norm(x.narrow(1, c.first, c.count), shift, scale, eps, at::kFloat)));
   }
   return out;
 }
@@ -251,6 +261,19 @@ WanDitImpl::WanDitImpl(const WanDitConfig& c, const at::TensorOptions& opts) : c
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < c.num_layers; ++i) blocks->push_back(WanAttentionBlock(c, opts));
   head = register_module("head", WanHead(c, opts));
+}
+
+void WanDitImpl::quantize_fp8() {
+  for (const auto& block : *blocks) {
+    auto& b = *block->as<WanAttentionBlock>();
+    for (auto* attn : {&b.self_attn->q, &b.self_attn->k, &b.self_attn->v, &b.self_attn->o}) (*attn)->quantize_fp8();
+    for (auto* attn : {&b.cross_attn->q, &b.cross_attn->k, &b.cross_attn->v, &b.cross_attn->o}) (*attn)->quantize_fp8();
+    for (const std::size_t i : {0u, 2u}) b.ffn[i]->as<LinearImpl>()->quantize_fp8();
+  }
+}
+
+bool WanDitImpl::fp8() const {
+  return !blocks->is_empty() && blocks->ptr<WanAttentionBlockImpl>(0)->self_attn->q->fp8();
 }
 
 at::Tensor WanDitImpl::embed_text(const at::Tensor& context) {
@@ -322,7 +345,14 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
     rope = rope.rows(first * hw, count * hw);
   }
 
-  for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
+  auto* cache = call.cache;
+  if (cache && cache->reuse && cache->residual.defined() && cache->residual.sizes() == tokens.sizes()) {
+    tokens = tokens + cache->residual;  // the step cache: the blocks' last contribution, reused
+  } else {
+    const auto before = cache ? tokens : at::Tensor();
+    for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
+    if (cache) cache->residual = tokens - before;
+  }
 
   // Head, then unpatchify: [B, F, h*w, pt*ph*pw*C] -> [B, C, F*pt, h*ph, w*pw].
   const auto out = head(tokens, e, local_call)

@@ -38,6 +38,13 @@ struct WanDitConfig {
   std::string describe() const;
 };
 
+// The step cache's memory (a fast mode, pipeline/step_cache.h): what the transformer blocks added to
+// the tokens at the last call that ran them.
+struct BlockResidualCache {
+  bool reuse = false;   // this call: skip the blocks and add `residual` instead
+  at::Tensor residual;  // [B, F, HW, dim] bf16 (this rank's frames), set by every call that runs the blocks
+};
+
 // Per-call options of the forward.
 struct WanDitCall {
   // Block-causal self-attention (query block j sees blocks <= j); 0 = bidirectional, as released.
@@ -53,6 +60,8 @@ struct WanDitCall {
   // gets the same output); null: this process computes every token.
   const SequenceParallel* parallel = nullptr;
   std::int64_t parallel_frames = 0;  // set by the forward: frames of the whole sequence
+  // The step cache: null runs the blocks, as the reference.
+  BlockResidualCache* cache = nullptr;
 };
 
 // Consecutive runs of whole frames holding about `token_budget` tokens each (at least one frame).
@@ -73,9 +82,10 @@ private:
 class WanSelfAttentionImpl : public torch::nn::Module {
 public:
   WanSelfAttentionImpl(const WanDitConfig& config, const at::TensorOptions& options);
-  // q, k, v [B, n, H, D] bf16 of a run of tokens a [B, n, dim] (GEMMs in bf16; RMSNorm and RoPE in
-  // float32 with the table rows of those tokens).
-  std::array<at::Tensor, 3> project(const at::Tensor& a, const Rope3d::Table& rope);
+  // q, k, v [B, n, H, D] bf16 of a run of tokens a [B, n, dim], written into the given views (GEMMs
+  // in bf16; RMSNorm and RoPE in float32 with the table rows of those tokens).
+  void project_into(const at::Tensor& a, const Rope3d::Table& rope, const at::Tensor& q_out, const at::Tensor& k_out,
+                    const at::Tensor& v_out);
   // Attention over all tokens: [B, L, H*D] bf16, before the output projection `o`.
   at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, std::int64_t tokens_per_frame,
                     const WanDitCall& call);
@@ -89,7 +99,7 @@ TORCH_MODULE(WanSelfAttention);
 class WanCrossAttentionImpl : public torch::nn::Module {
 public:
   WanCrossAttentionImpl(const WanDitConfig& config, const at::TensorOptions& options);
-  // x: [B, L, dim] float32 (LayerNorm output), context: [B, Lc, dim] bf16. Returns [B, L, dim] bf16.
+  // x: [B, L, dim] (norm3's output), context: [B, Lc, dim] bf16. Returns [B, L, dim] bf16.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& context);
 
   Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
@@ -146,6 +156,12 @@ public:
   std::pair<at::Tensor, at::Tensor> embed_time(const at::Tensor& t, int fps_index);  // e [Fe, dim], e0 [Fe, 6, dim]
 
   const WanDitConfig& config() const noexcept { return config_; }
+
+  // The float8 fast mode: every block's linear layers become e4m3 with per-row scales (LinearImpl::
+  // quantize_fp8; about half the weight memory). Irreversible; an Error naming why on devices
+  // without float8 GEMMs.
+  void quantize_fp8();
+  bool fp8() const;
 
   PatchEmbed patch_embedding{nullptr};
   torch::nn::Sequential text_embedding{nullptr}, time_embedding{nullptr}, time_projection{nullptr};

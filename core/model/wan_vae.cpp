@@ -8,6 +8,7 @@
 #include <torch/nn/modules/container/functional.h>
 
 #include "io/key_map.h"
+#include "kernels/fused_ops.h"
 #include "model/attention.h"
 #include "model/layers.h"
 #include "model/weights.h"
@@ -116,6 +117,12 @@ WanVaeConfig WanVaeConfig::detect(const io::TensorSource& w) {
 void CausalCache::move_to(c10::Device device) {
   for (auto& slot : slots_)
     if (slot.frames.defined() && slot.frames.device() != device) slot.frames = slot.frames.to(device);
+  if (nested_) nested_->move_to(device);
+}
+
+CausalCache& CausalCache::nested() {
+  if (!nested_) nested_ = std::make_unique<CausalCache>();
+  return *nested_;
 }
 
 CausalCache::Slot& CausalCache::next_slot() {
@@ -179,8 +186,10 @@ VaeResidualBlockImpl::VaeResidualBlockImpl(std::int64_t in, std::int64_t out, co
 
 at::Tensor VaeResidualBlockImpl::forward(const at::Tensor& x, CausalCache& cache) {
   const auto h = shortcut ? shortcut(x) : x;
-  auto y = cached_conv(*conv1_, at::silu(norm1_(x)), cache);
-  y = cached_conv(*conv2_, at::silu(norm2_(y)), cache);  // dropout is off at inference
+  // Norm and SiLU in float32, rounded to the conv's dtype (what the conv casts its input to anyway).
+  const auto dtype = conv1_->weight.scalar_type();
+  auto y = cached_conv(*conv1_, kernels::channel_rms_norm_silu(x, norm1_->gamma, dtype), cache);
+  y = cached_conv(*conv2_, kernels::channel_rms_norm_silu(y, norm2_->gamma, dtype), cache);  // no dropout at inference
   return y + h;
 }
 
@@ -286,9 +295,12 @@ VaeEncoderImpl::VaeEncoderImpl(const WanVaeConfig& c, const at::TensorOptions& o
                                             causal_conv(out, 2 * c.z_dim, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, o)));
 }
 
-// Runs a ModuleList of residual blocks, resamplers and attention blocks.
-static at::Tensor run_layers(torch::nn::ModuleList& layers, at::Tensor x, CausalCache& cache) {
-  for (const auto& layer : *layers) {
+// Runs layers [first, last) of a ModuleList of residual blocks, resamplers and attention blocks (last
+// -1: to the end).
+static at::Tensor run_layers(torch::nn::ModuleList& layers, at::Tensor x, CausalCache& cache, std::size_t first = 0,
+                             std::size_t last = static_cast<std::size_t>(-1)) {
+  for (std::size_t i = first; i < std::min(last, layers->size()); ++i) {
+    const auto& layer = layers[i];
     if (auto* block = layer->as<VaeResidualBlock>()) x = block->forward(x, cache);
     else if (auto* resample = layer->as<VaeResample>()) x = resample->forward(x, cache);
     else x = layer->as<VaeAttentionBlock>()->forward(x);
@@ -297,8 +309,9 @@ static at::Tensor run_layers(torch::nn::ModuleList& layers, at::Tensor x, Causal
 }
 
 static at::Tensor run_head(torch::nn::Sequential& head, const at::Tensor& x, CausalCache& cache) {
-  const auto y = at::silu(head[0]->as<ChannelRMSNorm>()->forward(x));
-  return cached_conv(*head[2]->as<CausalConv3d>(), y, cache);
+  auto& conv = *head[2]->as<CausalConv3d>();
+  const auto y = kernels::channel_rms_norm_silu(x, head[0]->as<ChannelRMSNorm>()->gamma, conv.weight.scalar_type());
+  return cached_conv(conv, y, cache);
 }
 
 at::Tensor VaeEncoderImpl::forward(const at::Tensor& x, CausalCache& cache) {
@@ -327,6 +340,10 @@ VaeDecoderImpl::VaeDecoderImpl(const WanVaeConfig& c, const at::TensorOptions& o
       upsamples->push_back(VaeResample(dims[i + 1], temporal ? ResampleMode::Upsample3d : ResampleMode::Upsample2d, o));
     }
   }
+  for (std::size_t i = 0; i < upsamples->size(); ++i) {
+    const auto* resample = upsamples[i]->as<VaeResample>();
+    if (resample && resample->mode == ResampleMode::Upsample3d) per_frame_from_ = i + 1;
+  }
   const auto out = dims.back();
   head = register_module("head", Sequential(ChannelRMSNorm(out, false, o), Functional(at::silu),
                                             causal_conv(out, 3, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, o)));
@@ -335,8 +352,17 @@ VaeDecoderImpl::VaeDecoderImpl(const WanVaeConfig& c, const at::TensorOptions& o
 at::Tensor VaeDecoderImpl::forward(const at::Tensor& x, CausalCache& cache) {
   auto h = cached_conv(*conv1, x, cache);
   h = run_layers(middle, h, cache);
-  h = run_layers(upsamples, h, cache);
-  return run_head(head, h, cache);
+  h = run_layers(upsamples, h, cache, 0, per_frame_from_);
+  // Past the last temporal upsampler every layer is causal in time and per frame in space, so the
+  // full-resolution stages take one frame at a time through their own cache: the same convolutions
+  // of the same frames, with a quarter of the activations alive.
+  auto& tail = cache.nested();
+  std::vector<at::Tensor> frames;
+  for (std::int64_t t = 0; t < h.size(2); ++t) {
+    tail.start_chunk();
+    frames.push_back(run_head(head, run_layers(upsamples, h.narrow(2, t, 1), tail, per_frame_from_), tail));
+  }
+  return frames.size() == 1 ? frames[0] : at::cat(frames, 2);
 }
 
 // --- the VAE ------------------------------------------------------------------------------------------

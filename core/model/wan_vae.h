@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,13 +43,21 @@ public:
   };
   void start_chunk() { next_ = 0; }
   Slot& next_slot();
-  void clear() { slots_.clear(); next_ = 0; }
+  void clear() {
+    slots_.clear();
+    next_ = 0;
+    nested_.reset();
+  }
   // Moves the cached frames to `device` (tiled decoding parks idle tiles' caches in host memory).
   void move_to(c10::Device device);
+  // A cache of its own for layers that run in smaller chunks than the rest (the decoder's
+  // full-resolution stages, frame by frame).
+  CausalCache& nested();
 
 private:
   std::vector<Slot> slots_;
   std::size_t next_ = 0;
+  std::unique_ptr<CausalCache> nested_;
 };
 
 // nn.Conv3d with causal time padding: (2*pt, 0) frames of zeros in front, or the previous chunk's frames.
@@ -143,6 +152,9 @@ public:
   CausalConv3d conv1{nullptr};
   torch::nn::ModuleList middle{nullptr}, upsamples{nullptr};
   torch::nn::Sequential head{nullptr};
+
+private:
+  std::size_t per_frame_from_ = 0;  // upsamples from this index on run one frame at a time
 };
 TORCH_MODULE(VaeDecoder);
 

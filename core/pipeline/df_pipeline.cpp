@@ -1,6 +1,8 @@
 #include "pipeline/df_pipeline.h"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -8,6 +10,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "pipeline/pixel_frames.h"
+#include "pipeline/step_cache.h"
 #include "sched/df_schedule.h"
 #include "sched/flow_timesteps.h"
 #include "sched/flow_unipc.h"
@@ -143,6 +146,13 @@ private:
       }
     }
     check_conditioning(s_, inputs_.start_image, inputs_.end_image, inputs_.input_video);
+    if (s_.fp8 && !dit_->fp8()) {
+      dit_->quantize_fp8();  // the fast mode: irreversible, so an exact run after it needs a reload
+      telemetry::release_cached_memory(device_);
+    } else if (!s_.fp8 && dit_->fp8()) {
+      throw Error(ErrorCode::BadArgument, "the DiT holds float8 weights from an earlier fp8 run; load the model "
+                                          "again for the exact path");
+    }
     timesteps_ = sched::make_flow_timesteps(s_.steps, s_.shift).timesteps;
   }
 
@@ -162,19 +172,27 @@ private:
     return vae_->encode(pixels.unsqueeze(0).to(device_, at::kFloat)).squeeze(0).to(at::kBFloat16);
   }
 
-  // Flow prediction for the window input x [16, F, h, w] at per-frame timesteps t [F], guided.
-  at::Tensor predict(const at::Tensor& x, const at::Tensor& t) {
+  // One DiT call; `kind` names its stream for the step cache (0 cond, 1 uncond, 2 both batched).
+  at::Tensor run_dit(const at::Tensor& input, const at::Tensor& t, const at::Tensor& context, int kind) {
+    auto call = call_;
+    if (step_cache_) call.cache = step_cache_->entry(kind);
+    result_.model_calls_run += static_cast<int>(context.size(0));
+    return dit_->forward(input, t, context, s_.fps_index(), call);
+  }
+
+  // Flow prediction for the window input x [16, F, h, w] at per-frame timesteps t [F]: guided, or the
+  // conditional prediction alone on rows the fast mode cfg_skip_last_steps skips.
+  at::Tensor predict(const at::Tensor& x, const at::Tensor& t, bool guided) {
     const auto input = x.unsqueeze(0);
-    const int fps = s_.fps_index();
-    if (!s_.guidance_enabled()) return dit_->forward(input, t, context_, fps, call_)[0];
+    if (!guided) return run_dit(input, t, context_, 0)[0];
     at::Tensor cond, uncond;
     if (cfg_context_.defined()) {
-      const auto both = dit_->forward(input, t, cfg_context_, fps, call_);
+      const auto both = run_dit(input, t, cfg_context_, 2);
       cond = both[0];
       uncond = both[1];
     } else {
-      cond = dit_->forward(input, t, context_, fps, call_)[0];
-      uncond = dit_->forward(input, t, negative_context_, fps, call_)[0];
+      cond = run_dit(input, t, context_, 0)[0];
+      uncond = run_dit(input, t, negative_context_, 1)[0];
     }
     // In float32, in the reference's order: uncond + g * (cond - uncond).
     return uncond + (cond - uncond) * s_.guidance_scale;
@@ -189,6 +207,14 @@ private:
 
   // Decodes latents [from, upto) of the window and delivers the frames past the dropped overlap.
   void decode_range(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
+                    std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
+    const auto limit = options_.streaming_decode ? options_.decode_latents_per_call : 0;
+    for (; limit > 0 && upto - from > limit; from += limit) decode_block(w, session, latents, from, from + limit, window_pixels);
+    decode_block(w, session, latents, from, upto, window_pixels);
+  }
+
+  // One VAE call for latents [from, upto), delivered as one block.
+  void decode_block(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
                     std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
     if (upto <= from || !decodes_) return;
     const telemetry::TraceRange trace("vae decode");
@@ -237,6 +263,8 @@ private:
     if (options_.per_frame_solver)
       for (std::int64_t f = 0; f < F; ++f) frame_solvers.emplace_back(N, s_.shift, latents.narrow(1, f, 1));
 
+    step_cache_.reset();
+    if (s_.step_cache_threshold > 0) step_cache_ = std::make_unique<StepCache>(s_.step_cache_threshold);
     model::VaeDecodeSession session(vae_, options_.vae_tiling);
     std::int64_t decoded = 0, window_pixels = 0;
     const auto final_frames = [&](int row) {  // leading frames whose latents are final after `row`
@@ -271,11 +299,26 @@ private:
       }
       const auto t = at::tensor(t_row, at::TensorOptions().dtype(at::kLong)).to(device_);
 
+      // Fast modes: a row whose updated frames are all in their last steps skips the unconditional
+      // call; the step cache runs the blocks when the time embedding moved, and at every frame's first
+      // and last step.
+      int first_step = N, last_step = 0;  // counters (1..N) of the updated frames
+      for (int f = first; f < last; ++f) {
+        first_step = std::min(first_step, schedule.counter(row, f));
+        last_step = std::max(last_step, schedule.counter(row, f));
+      }
+      const bool skip_uncond =
+          s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
+      if (skip_uncond) ++result_.cfg_skipped_rows;
+      if (step_cache_)
+        step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first, last,
+                            first_step == 1 || last_step == N);
+
       const auto model_start = Clock::now();
       at::Tensor v;
       {
         const telemetry::TraceRange trace("model call");
-        v = predict(x, t);
+        v = predict(x, t, s_.guidance_enabled() && !skip_uncond);
         telemetry::synchronize(device_);
       }
       const double model_seconds = seconds_since(model_start);
@@ -317,6 +360,7 @@ private:
     }
 
     decode_range(w, session, latents, decoded, F, window_pixels);
+    if (step_cache_) result_.cached_rows += step_cache_->rows_reused();
     result_.window_latents.push_back(latents.unsqueeze(0).cpu());
     emit(WindowDone{w.index, seconds_since(window_start), output_.frames()});
   }
@@ -334,6 +378,7 @@ private:
   GenerationResult result_;
   OutputVideo output_;
   at::Tensor context_, negative_context_, cfg_context_;
+  std::unique_ptr<StepCache> step_cache_;  // the window's, when the fast mode is on
   model::WanDitCall call_;
   bool reports_ = true;  // events go out (rank 0 of a parallel run)
   bool decodes_ = true;

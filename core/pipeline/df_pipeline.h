@@ -23,6 +23,10 @@ struct PipelineOptions {
   // Decode each causal block as soon as its latents are final. Off: decode the window after its last
   // row, as the reference. The video is the same either way.
   bool streaming_decode = true;
+  // With streaming decode, at most this many latent frames go to the VAE per call (and per
+  // BlockDecoded event): the decoded pixels of a whole window at once are a large transient (2 GiB
+  // at 540P, 97 frames), blocks of a few frames are not. The video is the same; 0: no limit.
+  std::int64_t decode_latents_per_call = 4;
   // One solver object per latent frame, stepped frame by frame with a device sync each, as the
   // reference. Off: one batched solver for the window. The numbers are the same.
   bool per_frame_solver = false;
@@ -54,6 +58,9 @@ struct GenerationResult {
   GenerationPlan plan;
   bool cancelled = false;
   int rows_run = 0;
+  int model_calls_run = 0;   // batch-1-equivalent DiT calls made
+  int cfg_skipped_rows = 0;  // rows without the unconditional call (cfg_skip_last_steps)
+  int cached_rows = 0;       // rows whose blocks reused the step cache's residual
   double seconds = 0;
 };
 

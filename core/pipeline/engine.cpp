@@ -67,6 +67,9 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   // Everything the user can get wrong is checked before minutes of model loading.
   require_valid(s);
   check_conditioning(s, request.start_image, request.end_image, request.input_video);
+  if (s.fp8)
+    if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
+      throw Error(ErrorCode::Unsupported, "fp8 fast mode: " + why);
 
   const auto* parallel = options_.parallel;
   const bool leader = !parallel || parallel->rank() == 0;
@@ -102,6 +105,11 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   }
   if (stop_now()) return stop();
 
+  // float8 weights are made in place and cannot be undone: an exact run after an fp8 one reloads.
+  if (pipeline_ && pipeline_->dit()->fp8() && !s.fp8) {
+    pipeline_.reset();
+    telemetry::release_cached_memory(options_.device);
+  }
   load(reported);
   if (parallel) {
     // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.

@@ -35,6 +35,11 @@ std::string validate(const GenerationSettings& s) {
   if (s.ar_step < 0) return "ar_step must be zero or positive";
   if (s.causal_block_size < 1) return "causal_block_size must be at least 1";
   if (s.addnoise_condition < 0 || s.addnoise_condition >= 1000) return "addnoise_condition must be in 0..999";
+  if (s.cfg_skip_last_steps < 0 || s.cfg_skip_last_steps > s.steps)
+    return "cfg_skip_last_steps must be between 0 and steps (" + std::to_string(s.steps) + "), not " +
+           std::to_string(s.cfg_skip_last_steps);
+  if (!(s.step_cache_threshold >= 0.0) || !std::isfinite(s.step_cache_threshold))
+    return "step_cache_threshold must be zero (off) or a positive number";
   if (s.has_start_image && s.extends_video) return "a start image and a video to extend cannot be used together";
   const auto cbs = s.causal_block_size;
   const auto cbs_text = std::to_string(cbs);
@@ -143,6 +148,9 @@ nlohmann::json to_json(const GenerationSettings& s) {
       {"has_start_image", s.has_start_image},
       {"has_end_image", s.has_end_image},
       {"extends_video", s.extends_video},
+      {"fp8", s.fp8},
+      {"cfg_skip_last_steps", s.cfg_skip_last_steps},
+      {"step_cache_threshold", s.step_cache_threshold},
   };
   return j;
 }
@@ -188,6 +196,9 @@ GenerationSettings settings_from_json(const nlohmann::json& j) {
   read(j, "has_start_image", s.has_start_image);
   read(j, "has_end_image", s.has_end_image);
   read(j, "extends_video", s.extends_video);
+  read(j, "fp8", s.fp8);
+  read(j, "cfg_skip_last_steps", s.cfg_skip_last_steps);
+  read(j, "step_cache_threshold", s.step_cache_threshold);
   return s;
 }
 

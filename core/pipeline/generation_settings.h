@@ -40,6 +40,14 @@ struct GenerationSettings {
   std::optional<std::int64_t> overlap_history;
   int addnoise_condition = 0;  // noise (x 0.001) added to the clean prefix on every row; 20 is typical
 
+  // Opt-in fast modes; all off is the exact path. Each changes the video by a measured amount
+  // (docs/performance.md).
+  bool fp8 = false;               // float8 weights and GEMMs in the DiT's blocks (CUDA, compute 8.9+)
+  int cfg_skip_last_steps = 0;    // a row whose updated frames are all in their last k steps skips the
+                                  // unconditional call and uses the conditional prediction alone
+  double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
+                                    // change of the updated frames' time embedding stays below this
+
   // Conditioning inputs are passed as tensors (GenerationInputs); these say which are expected.
   bool has_start_image = false;
   bool has_end_image = false;
@@ -49,6 +57,7 @@ struct GenerationSettings {
   bool guidance_enabled() const { return guidance_scale > 1.0; }
   int fps_index() const { return fps == 16 ? 0 : 1; }
   bool long_mode() const;  // windows of base_num_frames (or a video to extend)
+  bool exact() const { return !fp8 && cfg_skip_last_steps == 0 && step_cache_threshold == 0; }
 };
 
 // Why the settings cannot be generated, or an empty string. Checked before any heavy work.

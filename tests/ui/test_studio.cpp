@@ -132,6 +132,8 @@ private Q_SLOTS:
     child<QSpinBox>(form, "baseFrames")->setValue(17);
     child<QSpinBox>(form, "overlapFrames")->setValue(5);
     child<QSpinBox>(form, "addNoise")->setValue(20);
+    child<QSpinBox>(form, "cfgSkipLastSteps")->setValue(3);
+    child<QDoubleSpinBox>(form, "stepCache")->setValue(0.15);
     child<PathField>(form, "endImage")->setPath(QStringLiteral("/tmp/end.png"));
     auto* codec = child<QComboBox>(form, "codec");
     codec->setCurrentIndex(codec->findData(static_cast<int>(OutputCodec::Ffv1Mkv)));
@@ -153,6 +155,9 @@ private Q_SLOTS:
     QVERIFY(s.overlap_history.has_value());
     QCOMPARE(*s.overlap_history, 5);
     QCOMPARE(s.addnoise_condition, 20);
+    QCOMPARE(s.cfg_skip_last_steps, 3);
+    QCOMPARE(s.step_cache_threshold, 0.15);
+    QVERIFY(!s.fp8);
     QVERIFY(s.has_end_image);
     QVERIFY(!s.has_start_image);
     QCOMPARE(job.codec, OutputCodec::Ffv1Mkv);

@@ -138,6 +138,45 @@ TEST(WanDit, BatchedCfgEqualsTwoSingleCalls) {
   EXPECT_GT(conf::relative_l2(both.narrow(0, 0, 1), both.narrow(0, 1, 1)), 1e-2);
 }
 
+TEST(WanDit, StepCacheReuseAddsTheBlocksLastResidual) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  model::BlockResidualCache cache;
+  model::WanDitCall call;
+  call.cache = &cache;
+  const auto computed = dit->forward(in.x, in.t, in.context, 1, call);
+  ASSERT_TRUE(cache.residual.defined());
+  EXPECT_TRUE(at::equal(computed, dit->forward(in.x, in.t, in.context, 1)));  // storing it changes nothing
+  cache.reuse = true;
+  const auto reused = dit->forward(in.x, in.t, in.context, 1, call);
+  EXPECT_LT(conf::relative_l2(reused, computed), skyreels::test::kBf16NoiseRelL2);
+  // Reused for other latents, the head sees new tokens plus the old residual: not the exact output.
+  const auto x2 = at::randn_like(in.x);
+  EXPECT_GT(conf::relative_l2(dit->forward(x2, in.t, in.context, 1, call), dit->forward(x2, in.t, in.context, 1)), 1e-2);
+}
+
+TEST(WanDit, Fp8ForwardStaysCloseToBf16) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  if (const auto why = model::fp8_unsupported_reason(test_device()); !why.empty()) {
+    skyreels::ErrorCode code{};
+    EXPECT_NE(skyreels::test::error_text([&] { dit->quantize_fp8(); }, &code).find("float8"), std::string::npos);
+    EXPECT_EQ(code, skyreels::ErrorCode::Unsupported);
+    EXPECT_FALSE(dit->fp8());
+    GTEST_SKIP() << why;
+  }
+  const auto exact = dit->forward(in.x, in.t, in.context, 1);
+  dit->quantize_fp8();
+  ASSERT_TRUE(dit->fp8());
+  const auto fp8 = dit->forward(in.x, in.t, in.context, 1);
+  // e4m3 keeps 3 mantissa bits (2^-4 relative per value); a wrong scale or layout is off by ~100 %.
+  const double rel = conf::relative_l2(fp8, exact);
+  EXPECT_LT(rel, 0.25);
+  EXPECT_GT(rel, 0.0);
+}
+
 TEST(WanDit, ScalarTimestepEqualsRepeatedPerFrameTimestep) {
   torch::NoGradGuard no_grad;
   auto dit = tiny_dit();

@@ -2,6 +2,7 @@
 // decode, cancel, validation and the conditioning paths.
 
 #include <atomic>
+#include <functional>
 #include <variant>
 
 #include <ATen/ATen.h>
@@ -12,11 +13,15 @@
 #include "conformance/metrics.h"
 #include "pipeline/df_pipeline.h"
 #include "pipeline/pixel_frames.h"
+#include "pipeline/window_plan.h"
+#include "sched/df_schedule.h"
+#include "sched/flow_timesteps.h"
 #include "skyreels/error.h"
 #include "test_support.h"
 
 namespace conf = skyreels::conformance;
 namespace pipeline = skyreels::pipeline;
+namespace sched = skyreels::sched;
 using skyreels::Error;
 using skyreels::ErrorCode;
 using skyreels::test::fixture_case;
@@ -171,6 +176,25 @@ TEST(DfPipeline, StreamingDecodeShowsEarlyFramesAndEqualsOneDecodeAtTheEnd) {
   EXPECT_TRUE(at::equal(streamed.window_latents[0], at_end.window_latents[0]));
 }
 
+TEST(DfPipeline, ALongDecodeComesInBlocksOfAFewLatentsWithTheSameVideo) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");  // 5 latent frames, all final after the last row
+  f.pipeline.options().decode_latents_per_call = 4;
+  Recorder blocks;
+  const auto in_blocks = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), blocks.sink());
+  const auto decoded = blocks.all<pipeline::BlockDecoded>();
+  ASSERT_EQ(decoded.size(), 2u);
+  EXPECT_EQ(decoded[0].frames.size(0), 1 + 4 * 3);  // latents 0..3: the first gives 1 frame, the others 4
+  EXPECT_EQ(decoded[1].frames.size(0), 4);
+  EXPECT_EQ(decoded[1].first_frame, 1 + 4 * 3);
+
+  f.pipeline.options().decode_latents_per_call = 0;
+  Recorder one;
+  const auto at_once = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), one.sink());
+  EXPECT_EQ(one.all<pipeline::BlockDecoded>().size(), 1u);
+  EXPECT_TRUE(at::equal(in_blocks.video, at_once.video));
+}
+
 TEST(DfPipeline, TwoGuidanceCallsMatchTheBatchedCall) {
   torch::NoGradGuard no_grad;
   Fixture f("df_sync");
@@ -315,4 +339,100 @@ TEST(PixelFrames, ReferenceConversionTruncatesAndClamps) {
   EXPECT_FLOAT_EQ(back[0][0][0][0].item<float>(), -1.0f);
   EXPECT_FLOAT_EQ(back[0][0][1][2].item<float>(), 1.0f);
   EXPECT_THROW(pipeline::pixels_to_uint8(at::zeros({2, 1, 2, 3})), Error);
+}
+
+// --- fast modes (opt-in) -------------------------------------------------------------------------
+// Each is checked for what it must do; what it costs in quality is the benchmark's to measure, at
+// real shapes (docs/performance.md).
+
+namespace {
+
+pipeline::GenerationResult generate_with(Fixture& f, const std::function<void(pipeline::GenerationSettings&)>& change) {
+  auto inputs = f.inputs;
+  change(inputs.settings);
+  return f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+}
+
+// Rows of the fixture's schedule whose updated frames are all within their last `k` steps.
+int rows_in_last_steps(const Fixture& f, int k) {
+  const auto& s = f.inputs.settings;
+  const auto plan = pipeline::plan_generation(s);
+  sched::DfScheduleParams p;
+  p.num_frames = p.base_num_frames = static_cast<int>(plan.windows[0].latent_frames);
+  p.ar_step = s.ar_step;
+  p.causal_block_size = s.causal_block_size;
+  const sched::DfSchedule schedule(p, sched::make_flow_timesteps(s.steps, s.shift).timesteps);
+  int rows = 0;
+  for (int r = 0; r < schedule.rows(); ++r) {
+    bool updated = false, late = true;
+    for (int fr = 0; fr < schedule.frames(); ++fr)
+      if (schedule.updates(r, fr)) {
+        updated = true;
+        late = late && schedule.counter(r, fr) > s.steps - k;
+      }
+    rows += updated && late;
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST(DfPipelineFastModes, CfgSkipOfEveryStepIsTheConditionalPredictionAlone) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  const auto skipped = generate_with(f, [](auto& s) { s.cfg_skip_last_steps = s.steps; });
+  const auto unguided = generate_with(f, [](auto& s) { s.guidance_scale = 1.0; });
+  EXPECT_EQ(skipped.cfg_skipped_rows, skipped.rows_run);
+  EXPECT_EQ(skipped.model_calls_run, skipped.rows_run);
+  EXPECT_TRUE(at::equal(skipped.window_latents[0], unguided.window_latents[0]));
+}
+
+TEST(DfPipelineFastModes, CfgSkipTouchesOnlyRowsInTheLastSteps) {
+  torch::NoGradGuard no_grad;
+  for (const char* name : {"df_sync", "df_async"}) {
+    Fixture f(name);
+    const auto exact = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+    const auto skipped = generate_with(f, [](auto& s) { s.cfg_skip_last_steps = 2; });
+    const int expected = rows_in_last_steps(f, 2);
+    ASSERT_GT(expected, 0) << name;
+    EXPECT_EQ(skipped.cfg_skipped_rows, expected) << name;
+    EXPECT_EQ(skipped.model_calls_run, exact.model_calls_run - expected) << name;
+    EXPECT_EQ(exact.cfg_skipped_rows, 0) << name;
+    EXPECT_FALSE(at::equal(skipped.window_latents[0], exact.window_latents[0])) << name;
+  }
+}
+
+TEST(DfPipelineFastModes, StepCacheBelowAnyChangeIsTheExactPath) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_async");
+  const auto exact = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  const auto cached = generate_with(f, [](auto& s) { s.step_cache_threshold = 1e-30; });
+  EXPECT_EQ(cached.cached_rows, 0);
+  EXPECT_TRUE(at::equal(cached.window_latents[0], exact.window_latents[0]));
+}
+
+TEST(DfPipelineFastModes, StepCacheAlwaysRunsEachFramesFirstAndLastStep) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");  // one timestep for all frames: rows 0 and N-1 hold the first and last steps
+  const auto cached = generate_with(f, [](auto& s) { s.step_cache_threshold = 1e9; });
+  EXPECT_EQ(cached.cached_rows, cached.rows_run - 2);
+  EXPECT_EQ(cached.model_calls_run, 2 * cached.rows_run);  // the head still runs for every call
+  EXPECT_TRUE(at::isfinite(cached.window_latents[0]).all().item<bool>());
+  const auto exact = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_FALSE(at::equal(cached.window_latents[0], exact.window_latents[0]));
+}
+
+TEST(DfPipelineFastModes, Fp8NeedsAFloat8GpuAndSaysSoBeforeAnyWork) {
+  torch::NoGradGuard no_grad;
+  if (test_device().is_cuda()) GTEST_SKIP() << "the CUDA run checks fp8 itself (WanDit.Fp8ForwardStaysCloseToBf16)";
+  Fixture f("df_sync");
+  auto inputs = f.inputs;
+  inputs.settings.fp8 = true;
+  CountingNoise noise;
+  ErrorCode code{};
+  const auto message = skyreels::test::error_text([&] { f.pipeline.generate(inputs, noise); }, &code);
+  EXPECT_EQ(code, ErrorCode::Unsupported);
+  EXPECT_NE(message.find("float8"), std::string::npos) << message;
+  EXPECT_EQ(noise.draws, 0);
+  EXPECT_FALSE(f.pipeline.dit()->fp8());
 }

@@ -70,4 +70,29 @@ TEST(GenerationSettings, PromptsTravelWithTheSettings) {
   EXPECT_EQ(back.negative_prompt, "");
 }
 
+TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
+  GenerationSettings s;
+  EXPECT_TRUE(s.exact());
+  s.steps = 30;
+  s.cfg_skip_last_steps = 31;
+  EXPECT_NE(validate(s).find("cfg_skip_last_steps"), std::string::npos) << validate(s);
+  s.cfg_skip_last_steps = 6;
+  s.step_cache_threshold = -0.1;
+  EXPECT_NE(validate(s).find("step_cache_threshold"), std::string::npos) << validate(s);
+  s.step_cache_threshold = 0.15;
+  s.fp8 = true;
+  EXPECT_EQ(validate(s), "");
+  EXPECT_FALSE(s.exact());
+  const auto back = settings_from_json(to_json(s));
+  EXPECT_TRUE(back.fp8);
+  EXPECT_EQ(back.cfg_skip_last_steps, 6);
+  EXPECT_DOUBLE_EQ(back.step_cache_threshold, 0.15);
+  // Settings written before the fast modes existed are exact.
+  auto old_json = to_json(GenerationSettings{});
+  old_json.erase("fp8");
+  old_json.erase("cfg_skip_last_steps");
+  old_json.erase("step_cache_threshold");
+  EXPECT_TRUE(settings_from_json(old_json).exact());
+}
+
 }  // namespace

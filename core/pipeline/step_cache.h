@@ -1,0 +1,45 @@
+#pragma once
+
+#include <map>
+
+#include <ATen/core/Tensor.h>
+
+#include "model/wan_dit.h"
+
+namespace skyreels::pipeline {
+
+// The step cache fast mode, a TeaCache-style skip made for per-frame timesteps. The reference's
+// TeaCache (spec §3) compares the whole per-token modulation of consecutive calls with Wan's fitted
+// polynomial and breaks diffusion forcing; here each row compares the time modulation e0 of the
+// frames it updates with the previous row's, accumulates that relative L1 change, and while the sum
+// stays under the threshold the DiT adds its blocks' last residual instead of running them. Rows where
+// a frame takes its first or last step always run the blocks.
+class StepCache {
+public:
+  explicit StepCache(double threshold) : threshold_(threshold) {}
+
+  // Whether row `row` may reuse: e0 [F, 6, dim] of the row's timesteps, the updated frames
+  // [first, last). One host sync (the change is a scalar the decision needs).
+  bool decide(int row, const at::Tensor& e0, int first, int last, bool must_run);
+
+  // The residual memory of one kind of call (cond, uncond, or both batched) for the row decide() saw:
+  // set to reuse only when that kind ran the blocks at the last row that did.
+  model::BlockResidualCache* entry(int kind);
+
+  int rows_reused() const noexcept { return rows_reused_; }
+
+private:
+  struct Entry {
+    model::BlockResidualCache cache;
+    int ran_at = -1;  // row whose blocks the residual comes from
+  };
+  double threshold_;
+  double accumulated_ = 0;
+  at::Tensor previous_;  // e0 of the previous row
+  int row_ = -1, last_run_row_ = -1;
+  bool reuse_ = false;
+  int rows_reused_ = 0;
+  std::map<int, Entry> entries_;
+};
+
+}  // namespace skyreels::pipeline

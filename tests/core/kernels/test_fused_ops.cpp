@@ -1,0 +1,205 @@
+// The fused ops against the math written out in float64 on the CPU, on the test device: on CUDA (with
+// the kernels built) this checks the kernels, on the CPU the LibTorch fallbacks. On CUDA the kernels
+// are also compared with the fallbacks directly.
+
+#include <cmath>
+#include <functional>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "conformance/metrics.h"
+#include "kernels/fused_ops.h"
+#include "model/rope.h"
+#include "skyreels/error.h"
+#include "test_support.h"
+#include "torch_compat.h"
+
+namespace kernels = skyreels::kernels;
+using skyreels::conformance::relative_l2;
+using skyreels::test::kBf16NoiseRelL2;
+using skyreels::test::test_device;
+
+namespace {
+
+// A float32 result computed in another op order: float32 rounding only.
+constexpr double kFloat32RelL2 = 1e-5;
+// Kernel vs fallback: the same float32 math up to the order of row reductions, so only rare
+// last-bit flips of bf16 outputs.
+constexpr double kKernelVsFallbackRelL2 = 1e-3;
+
+at::TensorOptions on_device(at::ScalarType dtype) { return at::TensorOptions().device(test_device()).dtype(dtype); }
+
+at::Tensor f64(const at::Tensor& t) { return t.to(at::kCPU).to(at::kDouble); }
+
+at::Tensor layer_norm64(const at::Tensor& x, double eps) {
+  const auto mean = x.mean(-1, true);
+  const auto var = (x - mean).pow(2).mean(-1, true);
+  return (x - mean) / at::sqrt(var + eps);
+}
+
+// [T, D] table as a broadcastable [1, F, S, D] view (T = 1, F or F*S), for the float64 math.
+at::Tensor spread(const at::Tensor& table, std::int64_t frames, std::int64_t tokens) {
+  const auto d = table.size(1);
+  if (table.size(0) == 1) return table.view({1, 1, 1, d});
+  if (table.size(0) == frames) return table.view({1, frames, 1, d});
+  return table.view({1, frames, tokens, d});
+}
+
+// Runs `op` with the kernels on and off and returns both results (CUDA builds with kernels only).
+template <typename Op>
+void expect_kernel_matches_fallback(const Op& op, double tolerance) {
+  if (!test_device().is_cuda() || !kernels::cuda_kernels_built()) return;
+  const auto fused = op();
+  kernels::set_fused_kernels_enabled(false);
+  const auto fallback = op();
+  kernels::set_fused_kernels_enabled(true);
+  EXPECT_LT(relative_l2(fused, fallback), tolerance);
+}
+
+struct Shape {
+  std::int64_t b = 2, f = 3, s = 5, d = 64;
+};
+
+class FusedOps : public ::testing::Test {
+protected:
+  void SetUp() override { at::manual_seed(11); }
+  torch::NoGradGuard no_grad_;
+};
+
+TEST_F(FusedOps, ModulatedLayerNormMatchesFloat64ForEveryTableKind) {
+  const Shape s;
+  // A strided input: frames 1..3 of a 5-frame batch.
+  const auto whole = at::randn({s.b, 5, s.s, s.d}, on_device(at::kBFloat16)) * 3 + 0.5;
+  const auto x = whole.narrow(1, 1, s.f);
+  for (const std::int64_t rows : {std::int64_t{1}, s.f, s.f * s.s}) {
+    const auto shift = at::randn({rows, s.d}, on_device(at::kFloat));
+    const auto scale = at::randn({rows, s.d}, on_device(at::kFloat)) * 0.3;
+    const auto expected =
+        layer_norm64(f64(x), 1e-6) * (1 + spread(f64(scale), s.f, s.s)) + spread(f64(shift), s.f, s.s);
+    const auto bf16 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kBFloat16);
+    const auto fp32 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat);
+    ASSERT_EQ(bf16.scalar_type(), at::kBFloat16);
+    ASSERT_EQ(fp32.scalar_type(), at::kFloat);
+    EXPECT_LT(relative_l2(bf16, expected), kBf16NoiseRelL2) << rows << " table rows";
+    EXPECT_LT(relative_l2(fp32, expected), kFloat32RelL2) << rows << " table rows";
+    expect_kernel_matches_fallback([&] { return kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat); },
+                                   kFloat32RelL2);
+  }
+}
+
+TEST_F(FusedOps, GatedResidualAffineNormMatchesFloat64) {
+  const Shape s;
+  const auto x = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+  const auto y = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+  const auto gate = at::randn({s.f, s.d}, on_device(at::kFloat));
+  const auto weight = (at::randn({s.d}, on_device(at::kFloat)) + 1).to(at::kBFloat16);
+  const auto bias = at::randn({s.d}, on_device(at::kFloat)).to(at::kBFloat16);
+  const auto r = kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6);
+
+  const auto h = f64(x) + f64(y) * spread(f64(gate), s.f, s.s);
+  const auto h_bf16 = h.to(at::kBFloat16).to(at::kDouble);  // norm3 sees the stream rounded to bf16
+  const auto normed = layer_norm64(h_bf16, 1e-6) * f64(weight) + f64(bias);
+  ASSERT_EQ(r.h.scalar_type(), at::kFloat);
+  ASSERT_EQ(r.normed.scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_l2(r.h, h), kFloat32RelL2);
+  EXPECT_LT(relative_l2(r.normed, normed), kBf16NoiseRelL2);
+  expect_kernel_matches_fallback(
+      [&] { return kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6).normed; },
+      kKernelVsFallbackRelL2);
+}
+
+TEST_F(FusedOps, ResidualModulatedLayerNormUpdatesTheStreamInPlace) {
+  const Shape s;
+  const auto h0 = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kFloat));
+  const auto y = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+  const auto shift = at::randn({s.f * s.s, s.d}, on_device(at::kFloat));
+  const auto scale = at::randn({s.f * s.s, s.d}, on_device(at::kFloat));
+  auto h = h0.clone();
+  const auto f = kernels::residual_modulated_layer_norm(h, y, shift, scale, 1e-6);
+
+  const auto h_expected = f64(h0) + f64(y);
+  const auto f_expected =
+      layer_norm64(h_expected, 1e-6) * (1 + spread(f64(scale), s.f, s.s)) + spread(f64(shift), s.f, s.s);
+  EXPECT_LT(relative_l2(h, h_expected), kFloat32RelL2);
+  EXPECT_LT(relative_l2(f, f_expected), kBf16NoiseRelL2);
+  expect_kernel_matches_fallback(
+      [&] {
+        auto stream = h0.clone();
+        return kernels::residual_modulated_layer_norm(stream, y, shift, scale, 1e-6);
+      },
+      kKernelVsFallbackRelL2);
+}
+
+TEST_F(FusedOps, GatedResidualIntoWritesOnlyItsView) {
+  const Shape s;
+  auto out = at::full({s.b, 5, s.s, s.d}, NAN, on_device(at::kBFloat16));
+  const auto view = out.narrow(1, 2, s.f);
+  const auto h = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kFloat));
+  const auto y = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+  const auto gate = at::randn({1, s.d}, on_device(at::kFloat));
+  kernels::gated_residual_into(view, h, y, gate);
+  EXPECT_LT(relative_l2(view, f64(h) + f64(y) * spread(f64(gate), s.f, s.s)), kBf16NoiseRelL2);
+  EXPECT_TRUE(out.narrow(1, 0, 2).isnan().all().item<bool>());  // outside the view: untouched
+  EXPECT_TRUE(out.narrow(1, 2 + s.f, 5 - 2 - s.f).isnan().all().item<bool>());
+}
+
+TEST_F(FusedOps, RmsNormRopeMatchesFloat64) {
+  const std::int64_t b = 2, frames = 2, height = 3, width = 4, heads = 4, head_dim = 16, n = frames * height * width;
+  const skyreels::model::Rope3d rope(head_dim);
+  const auto table = rope.table(frames, height, width, test_device());
+  const auto y = at::randn({b, n, heads * head_dim}, on_device(at::kBFloat16)) * 2;
+  const auto weight = (at::rand({heads * head_dim}, on_device(at::kFloat)) + 0.5).to(at::kBFloat16);
+  // Into tokens 5.. of a longer buffer, as the block fills q and k a chunk at a time.
+  auto buffer = at::full({b, n + 5, heads, head_dim}, NAN, on_device(at::kBFloat16));
+  const auto out = buffer.narrow(1, 5, n);
+  kernels::rms_norm_rope_into(out, y, weight, table.cos, table.sin, 1e-6);
+
+  const auto y64 = f64(y);
+  const auto normed = (y64 / at::sqrt(y64.pow(2).mean(-1, true) + 1e-6) * f64(weight)).view({b, n, heads, head_dim / 2, 2});
+  const auto re = normed.select(-1, 0), im = normed.select(-1, 1);
+  const auto c = f64(table.cos).view({1, n, 1, head_dim / 2}), sn = f64(table.sin).view({1, n, 1, head_dim / 2});
+  const auto expected = at::stack({re * c - im * sn, re * sn + im * c}, -1).view({b, n, heads, head_dim});
+  EXPECT_LT(relative_l2(out, expected), kBf16NoiseRelL2);
+  EXPECT_TRUE(buffer.narrow(1, 0, 5).isnan().all().item<bool>());
+
+  auto plain = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
+  kernels::rms_norm_into(plain, y, weight, 1e-6);
+  EXPECT_LT(relative_l2(plain, normed.view({b, n, heads, head_dim})), kBf16NoiseRelL2);
+  expect_kernel_matches_fallback(
+      [&] {
+        auto o = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
+        kernels::rms_norm_rope_into(o, y, weight, table.cos, table.sin, 1e-6);
+        return o;
+      },
+      kKernelVsFallbackRelL2);
+}
+
+TEST_F(FusedOps, QuantizeRowsFp8KeepsEachRowWithinE4m3Precision) {
+#if SKYREELS_TORCH_AT_LEAST(2, 1)
+  const auto x = at::randn({37, 96}, on_device(at::kFloat)).mul(at::rand({37, 1}, on_device(at::kFloat)) * 10).to(at::kBFloat16);
+  const auto q = kernels::quantize_rows_fp8(x);
+  ASSERT_EQ(q.values.scalar_type(), at::kFloat8_e4m3fn);
+  ASSERT_EQ(q.scale.sizes(), (at::IntArrayRef{37, 1}));
+  // e4m3 keeps 3 mantissa bits: each value within 2^-4 relative, and each row's largest maps to 448.
+  const auto back = q.values.to(at::kFloat) * q.scale;
+  EXPECT_LT(relative_l2(back, f64(x)), 0.04);
+  const auto amax = f64(x).abs().amax(-1, true);
+  EXPECT_LT(relative_l2(q.scale, amax / 448.0), kFloat32RelL2);
+#else
+  GTEST_SKIP() << "float8 needs LibTorch 2.1";
+#endif
+}
+
+TEST_F(FusedOps, WrongTableShapesAreNamed) {
+  const auto x = at::randn({1, 3, 5, 64}, on_device(at::kBFloat16));
+  const auto table = at::randn({4, 64}, on_device(at::kFloat));  // neither 1, 3 nor 15 rows
+  skyreels::ErrorCode code{};
+  const auto message = skyreels::test::error_text(
+      [&] { kernels::modulated_layer_norm(x, table, table, 1e-6, at::kBFloat16); }, &code);
+  EXPECT_EQ(code, skyreels::ErrorCode::ShapeMismatch);
+  EXPECT_NE(message.find("4 rows"), std::string::npos) << message;
+}
+
+}  // namespace
