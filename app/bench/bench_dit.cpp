@@ -1,6 +1,7 @@
 // `skyreels-bench dit`: one DiT forward at real shapes with random weights: time per call and peak memory.
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
+#include "kernels/fused_ops.h"
 #include "model/attention.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
@@ -44,6 +46,25 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Median seconds of one self-attention call over `tokens` tokens (random bf16 q, k, v).
+double attention_seconds(const model::WanDitConfig& c, std::int64_t batch, std::int64_t tokens, c10::Device device,
+                         long long repeat) {
+  const auto opts = at::TensorOptions().device(device).dtype(at::kBFloat16);
+  const auto q = at::randn({batch, tokens, c.num_heads, c.head_dim()}, opts);
+  const auto k = at::randn_like(q), v = at::randn_like(q);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));
+  model::attention(q, k, v, scale);
+  telemetry::synchronize(device);
+  std::vector<double> seconds;
+  for (long long i = 0; i < std::max(3ll, repeat); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    model::attention(q, k, v, scale);
+    telemetry::synchronize(device);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return median(seconds);
+}
+
 }  // namespace
 
 int run_dit(const Args& args) {
@@ -57,11 +78,18 @@ int run_dit(const Args& args) {
   const auto chunk = args.get_int("chunk-tokens", model::WanDitCall{}.chunk_tokens);
   const c10::Device device(args.get("device", torch::cuda::is_available() ? "cuda" : "cpu"));
 
+  const bool fused = args.get_int("fused", 1) != 0;
+  kernels::set_fused_kernels_enabled(fused);
   const auto backend = args.get("attention", "auto");
   model::set_attention_backend(model::parse_attention_backend(backend));
   const auto config = dit_preset(model_name);
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   model::randomize_weights(*dit, 1234);
+  const bool fp8 = args.get_int("fp8", 0) != 0;
+  if (fp8) {
+    dit->quantize_fp8();
+    telemetry::release_cached_memory(device);
+  }
   telemetry::synchronize(device);
   const auto weights = telemetry::memory_stats(device);
 
@@ -103,6 +131,9 @@ int run_dit(const Args& args) {
   }
   if (group) group->barrier();
   if (!leader) return 0;
+  // Self-attention alone at this shape, times the layers: the share of the call no elementwise
+  // fusion can touch.
+  const double attention = attention_seconds(config, batch, frames * (height / 16) * (width / 16), device, repeat);
 
   nlohmann::json result = {
       {"bench", "dit"},
@@ -118,19 +149,23 @@ int run_dit(const Args& args) {
       {"seconds_per_call_median", per_call},
       {"seconds_per_batch1_equivalent", per_call / batch},
       {"seconds_all", seconds},
+      {"fused_kernels", fused && kernels::cuda_kernels_built()},
+      {"fp8", fp8},
+      {"self_attention_seconds_per_call", attention * config.num_layers},
       {"weights_gib", telemetry::to_gib(weights.allocated_bytes)},
       {"peak_allocated_gib", telemetry::to_gib(mem.peak_allocated_bytes)},
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
   };
   emit(args, result);
-  std::printf("[attention %s, %d rank(s)%s] ", backend.c_str(), ranks,
+  std::printf("[attention %s%s, %d rank(s)%s] ", backend.c_str(), fp8 ? ", fp8" : "", ranks,
               parallel_rel_l2 >= 0 ? (", rel L2 vs one rank " + std::to_string(parallel_rel_l2)).c_str() : "");
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
-              "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB\n",
+              "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB; fused kernels %s; self-attention %.3f s/call\n",
               model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),
               static_cast<long long>(width / 8), static_cast<long long>(batch), device.str().c_str(), per_call,
               per_call / batch, telemetry::to_gib(mem.peak_allocated_bytes), telemetry::to_gib(weights.allocated_bytes),
-              telemetry::to_gib(mem.peak_reserved_bytes));
+              telemetry::to_gib(mem.peak_reserved_bytes), fused && kernels::cuda_kernels_built() ? "on" : "off",
+              attention * config.num_layers);
   return 0;
 }
 

@@ -2,7 +2,9 @@
 // random weights, on the engine's fast path and on its reference path (the reference's execution
 // choices) in the same process, with their ratio.
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <variant>
@@ -26,10 +28,37 @@ namespace {
 struct PathResult {
   std::string path;
   double total_seconds = 0, model_seconds = 0, row_seconds = 0, decode_seconds = 0;
-  int rows = 0, model_calls = 0;
+  int rows = 0, model_calls = 0, cfg_skipped_rows = 0, cached_rows = 0;
   telemetry::MemoryStats memory;
   at::Tensor latents;  // final latents of the last window (CPU), to compare the paths
+  at::Tensor video;    // uint8 frames
+  // Against the exact fast path (fast modes only).
+  double speedup = 0, latents_rel_l2 = -1, video_psnr_db = -1;
 };
+
+// A fast mode as --modes names it: "fp8", "cfg-skip:K", "step-cache:T", or several joined by "+".
+pipeline::GenerationSettings with_mode(pipeline::GenerationSettings s, const std::string& mode) {
+  std::size_t start = 0;
+  while (start <= mode.size()) {
+    const auto end = std::min(mode.find('+', start), mode.size());
+    const auto part = mode.substr(start, end - start);
+    const auto colon = part.find(':');
+    const auto name = part.substr(0, colon), value = colon == std::string::npos ? "" : part.substr(colon + 1);
+    if (name == "fp8") s.fp8 = true;
+    else if (name == "cfg-skip" && !value.empty()) s.cfg_skip_last_steps = std::stoi(value);
+    else if (name == "step-cache" && !value.empty()) s.step_cache_threshold = std::stod(value);
+    else throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, cfg-skip:K, step-cache:T, joined by +)");
+    start = end + 1;
+  }
+  pipeline::require_valid(s);
+  return s;
+}
+
+// Peak signal-to-noise ratio of two uint8 videos, in dB (inf when equal).
+double psnr_db(const at::Tensor& a, const at::Tensor& b) {
+  const double mse = (a.to(at::kDouble) - b.to(at::kDouble)).pow(2).mean().item<double>();
+  return mse == 0 ? INFINITY : 10.0 * std::log10(255.0 * 255.0 / mse);
+}
 
 PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs& inputs, std::uint64_t seed,
                     const std::string& name) {
@@ -55,9 +84,12 @@ PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs
   telemetry::synchronize(device);
   r.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "\n");
-  r.model_calls = result.plan.model_calls;
+  r.model_calls = result.model_calls_run;
+  r.cfg_skipped_rows = result.cfg_skipped_rows;
+  r.cached_rows = result.cached_rows;
   r.memory = telemetry::memory_stats(device);
   r.latents = result.window_latents.back();
+  r.video = result.video;
   return r;
 }
 
@@ -71,7 +103,12 @@ nlohmann::json to_json(const PathResult& r) {
           {"seconds_per_row", r.row_seconds / std::max(1, r.rows)},
           {"vae_decode_seconds", r.decode_seconds},
           {"peak_allocated_gib", telemetry::to_gib(r.memory.peak_allocated_bytes)},
-          {"peak_reserved_gib", telemetry::to_gib(r.memory.peak_reserved_bytes)}};
+          {"peak_reserved_gib", telemetry::to_gib(r.memory.peak_reserved_bytes)},
+          {"cfg_skipped_rows", r.cfg_skipped_rows},
+          {"cached_rows", r.cached_rows},
+          {"speedup_vs_exact_fast_path", r.speedup},
+          {"final_latents_rel_l2_vs_exact", r.latents_rel_l2},
+          {"video_psnr_db_vs_exact", std::isfinite(r.video_psnr_db) ? nlohmann::json(r.video_psnr_db) : nlohmann::json("inf")}};
 }
 
 }  // namespace
@@ -119,6 +156,17 @@ int run_pipeline(const Args& args) {
                static_cast<long long>(s.num_frames), s.steps, s.ar_step, s.causal_block_size, plan.windows.size(),
                plan.total_rows);
 
+  // --modes "cfg-skip:6,step-cache:0.1,fp8": each fast mode after the exact paths, compared with the
+  // exact fast path. float8 weights are made in place, so modes with fp8 run last.
+  std::vector<std::string> modes;
+  for (std::size_t start = 0, end; start < args.get("modes", "").size(); start = end + 1) {
+    end = std::min(args.get("modes", "").find(',', start), args.get("modes", "").size());
+    modes.push_back(args.get("modes", "").substr(start, end - start));
+  }
+  std::stable_partition(modes.begin(), modes.end(), [](const std::string& m) { return m.find("fp8") == std::string::npos; });
+  for (const auto& m : modes) with_mode(s, m);  // bad modes fail before the runs
+  if (!modes.empty() && paths == "reference") throw std::invalid_argument("--modes compares with the fast path");
+
   pipeline::DfPipeline pipe(dit, vae);
   std::vector<PathResult> results;
   const std::uint64_t seed = 42;
@@ -126,6 +174,17 @@ int run_pipeline(const Args& args) {
   if (paths != "fast") {
     pipe.options() = pipeline::PipelineOptions::reference_path();
     results.push_back(run_path(pipe, inputs, seed, "reference-path"));
+  }
+  pipe.options() = pipeline::PipelineOptions{};
+  for (const auto& m : modes) {
+    auto mode_inputs = inputs;
+    mode_inputs.settings = with_mode(s, m);
+    auto r = run_path(pipe, mode_inputs, seed, m);
+    const auto& exact = results.front();
+    r.speedup = exact.total_seconds / r.total_seconds;
+    r.latents_rel_l2 = conformance::relative_l2(r.latents, exact.latents);
+    r.video_psnr_db = psnr_db(r.video, exact.video);
+    results.push_back(std::move(r));
   }
 
   nlohmann::json out = {{"bench", "pipeline"},
@@ -142,7 +201,13 @@ int run_pipeline(const Args& args) {
                 r.model_seconds, r.model_calls, r.model_seconds / std::max(1, r.model_calls),
                 r.row_seconds / std::max(1, r.rows), r.decode_seconds, telemetry::to_gib(r.memory.peak_allocated_bytes),
                 telemetry::to_gib(r.memory.peak_reserved_bytes));
-  if (results.size() == 2) {
+  for (const auto& r : results)
+    if (r.latents_rel_l2 >= 0)
+      std::printf("fast mode %s: %.2fx the exact fast path, %d calls (%d rows without uncond, %d cached rows); "
+                  "final latents rel L2 %.4f, video PSNR %.2f dB\n",
+                  r.path.c_str(), r.speedup, r.model_calls, r.cfg_skipped_rows, r.cached_rows, r.latents_rel_l2,
+                  r.video_psnr_db);
+  if (results.size() >= 2 && results[1].path == "reference-path") {
     const double speedup = results[1].total_seconds / results[0].total_seconds;
     const double rel = conformance::relative_l2(results[0].latents, results[1].latents);
     out["speedup_vs_reference_path"] = speedup;

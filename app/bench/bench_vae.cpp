@@ -13,6 +13,7 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
+#include "kernels/fused_ops.h"
 #include "conformance/metrics.h"
 #include "model/wan_vae.h"
 #include "model/weights.h"
@@ -29,6 +30,8 @@ int run_vae(const Args& args) {
   const auto dtype_name = args.get("dtype", "bf16");
   const auto dtype = dtype_name == "fp32" ? at::kFloat : at::kBFloat16;
   const c10::Device device(args.get("device", torch::cuda::is_available() ? "cuda" : "cpu"));
+  const bool fused = args.get_int("fused", 1) != 0;
+  kernels::set_fused_kernels_enabled(fused);
 
   model::WanVae vae(model::WanVaeConfig{}, at::TensorOptions().device(device).dtype(dtype));
   // Small weights keep random activations in range through the 30-odd layers.
@@ -59,11 +62,13 @@ int run_vae(const Args& args) {
   nlohmann::json result = {{"bench", "vae"}, {"device", device.str()}, {"dtype", dtype_name},
                            {"latents", {1, 16, frames, height / 8, width / 8}}, {"frames_out", untiled.size(2)},
                            {"seconds_median", seconds[seconds.size() / 2]},
+                           {"fused_kernels", fused && kernels::cuda_kernels_built()},
                            {"peak_allocated_gib", telemetry::to_gib(mem.peak_allocated_bytes)},
                            {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)}};
-  std::printf("vae decode %lld latents %lldx%lld (%s) on %s: %.3f s, %lld frames, peak allocated %.2f GiB, reserved %.2f GiB\n",
+  std::printf("vae decode %lld latents %lldx%lld (%s%s) on %s: %.3f s, %lld frames, peak allocated %.2f GiB, reserved %.2f GiB\n",
               static_cast<long long>(frames), static_cast<long long>(height), static_cast<long long>(width),
-              dtype_name.c_str(), device.str().c_str(), seconds[seconds.size() / 2],
+              dtype_name.c_str(), fused && kernels::cuda_kernels_built() ? ", fused" : "", device.str().c_str(),
+              seconds[seconds.size() / 2],
               static_cast<long long>(untiled.size(2)), telemetry::to_gib(mem.peak_allocated_bytes),
               telemetry::to_gib(mem.peak_reserved_bytes));
 

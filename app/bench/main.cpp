@@ -55,15 +55,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
-                 "                          [--attention auto|cudnn|flash|efficient|math] [--gpus N [--check 1]]\n"
+                 "                          [--attention auto|cudnn|flash|efficient|math] [--fused 1|0] [--fp8 0|1]\n"
+                 "                          [--gpus N [--check 1]]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
                  "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench vae [--latents 25] [--height 544] [--width 960] [--dtype bf16|fp32]\n"
-                 "                          [--tile LATENTS --overlap LATENTS] [--repeat 2] [--device cuda|cpu] [--json FILE]\n"
+                 "                          [--tile LATENTS --overlap LATENTS] [--fused 1|0] [--repeat 2] [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench pipeline [--model 1.3b|14b] [--frames 97] [--height 544] [--width 960] [--steps 30]\n"
                  "                          [--guidance 6] [--shift 8] [--ar-step 0] [--causal-block-size 1]\n"
                  "                          [--base-frames N --overlap N --addnoise N] [--path fast|reference|both]\n"
+                 "                          [--modes fp8,cfg-skip:K,step-cache:T,...  (fast modes, '+' combines)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }

@@ -23,13 +23,16 @@ gtest_args=()
 set -e
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DSKYREELS_USE_CCACHE=OFF "${gtest_args[@]}" "$@" 2>&1 | tee "$out/configure.log"
-time cmake --build "$build_dir" --parallel "$(nproc)" 2>&1 | tail -n 30 | tee "$out/build.log"
+# SKYREELS_BUILD_TARGETS narrows the build (e.g. "skyreels-bench skyreels-cli skyreels_core_tests").
+targets=()
+for t in ${SKYREELS_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+time cmake --build "$build_dir" --parallel "$(nproc)" "${targets[@]}" 2>&1 | tail -n 30 | tee "$out/build.log"
 set +e
 
 status=0
 # SKYREELS_CTEST_ARGS narrows the run (e.g. "-R WanDit|Engine"); the fixtures are checked on CUDA below either way.
 [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure ${SKYREELS_CTEST_ARGS:-} 2>&1 | tee "$out/ctest-cuda.log" || status=1
-[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda tests/fixtures/reference 2>&1 | tee "$out/check-cuda.log"
+[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda ${SKYREELS_CHECK_CASES:-tests/fixtures/reference} 2>&1 | tee "$out/check-cuda.log"
 
 # Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5 pipeline").
 bench="$build_dir/app/skyreels-bench"
@@ -46,6 +49,32 @@ if [[ $benches == *" dit "* ]]; then
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 3 --chunk-tokens 0
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 3
   run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2
+fi
+# Fused kernels on and off (issue 10), same process kind, same card.
+if [[ $benches == *" fused "* ]]; then
+  for fused in 1 0; do
+    run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --fused $fused
+  done
+  for fused in 1 0; do
+    run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2 --fused $fused
+  done
+fi
+# float8 fast mode (issue 10): the DiT forward with fp8 weights and GEMMs.
+if [[ $benches == *" fp8 "* ]]; then
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --fp8 1
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2 --fp8 1
+fi
+# Whole generations with the fast modes against the exact fast path, in one process (issue 10).
+# SKYREELS_MODES_RUNS picks which ("sync async").
+if [[ $benches == *" modes "* ]]; then
+  runs=" ${SKYREELS_MODES_RUNS:-sync} "
+  modes=${SKYREELS_MODES:-cfg-skip:6,step-cache:0.1,fp8,fp8+cfg-skip:6+step-cache:0.1}
+  [[ $runs == *" sync "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --path ${SKYREELS_PATHS:-both} --modes "$modes"
+  [[ $runs == *" async "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --ar-step 5 --causal-block-size 5 --path ${SKYREELS_PATHS:-both} --modes "$modes"
+fi
+if [[ $benches == *" vae540 "* ]]; then
+  run_bench vae --latents 25 --height 544 --width 960 --repeat 3
+  run_bench vae --latents 25 --height 544 --width 960 --repeat 2 --fused 0
 fi
 # VAE decode of a window (bf16 as the pipeline runs it, and float32), and spatial tiling's deviation.
 if [[ $benches == *" vae "* ]]; then
