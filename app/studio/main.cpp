@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName(QStringLiteral("SkyReels"));
   QApplication::setApplicationName(QStringLiteral("SkyReels Studio"));
   QApplication::setApplicationVersion(QString::fromLatin1(skyreels::kVersion));
+  // Matches the installed skyreels-studio.desktop, so the desktop shows its icon for the window.
+  QGuiApplication::setDesktopFileName(QStringLiteral("skyreels-studio"));
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("SkyReels-V2 diffusion-forcing video generation"));
