@@ -13,6 +13,9 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "main_window.h"
 #include "settings_form.h"
 #include "skyreels/version.h"
@@ -76,6 +79,9 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
+
+  // The engine's log goes to stderr, as the CLI's does (spdlog's default is stdout); the app writes no log file.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("skyreels"));
 
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("SkyReels"));
