@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages SkyReels Studio builds with. Idempotent: installs only what is missing.
 # libqt6opengl6-dev is only a Recommends of qt6-base-dev, but Qt6Charts' CMake package needs it.
-# dpkg-dev and file make the .deb (CPack runs dpkg-shlibdeps on what file calls ELF).
+# dpkg-dev and file make the .deb (CPack runs dpkg-shlibdeps on what file calls ELF); desktop-file-utils
+# checks its desktop entry in the package test.
 set -euo pipefail
 
 packages=(
@@ -10,7 +11,7 @@ packages=(
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopencv-dev
   xvfb xauth
-  dpkg-dev file
+  dpkg-dev file desktop-file-utils
 )
 
 missing=()
