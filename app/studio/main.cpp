@@ -13,6 +13,9 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "main_window.h"
 #include "settings_form.h"
 #include "skyreels/version.h"
@@ -77,10 +80,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The engine's log goes to stderr, as the CLI's does (spdlog's default is stdout); the app writes no log file.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("skyreels"));
+
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("SkyReels"));
   QApplication::setApplicationName(QStringLiteral("SkyReels Studio"));
   QApplication::setApplicationVersion(QString::fromLatin1(skyreels::kVersion));
+  // Matches the installed skyreels-studio.desktop, so the desktop shows its icon for the window.
+  QGuiApplication::setDesktopFileName(QStringLiteral("skyreels-studio"));
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("SkyReels-V2 diffusion-forcing video generation"));
