@@ -41,7 +41,7 @@ struct ToJson {
     return {{"event", "row_done"},       {"window", e.window},           {"row", e.row},
             {"rows", e.rows},            {"rows_done", e.rows_done},     {"rows_total", e.rows_total},
             {"elapsed_s", e.elapsed_seconds}, {"row_s", e.row_seconds},  {"model_s", e.model_seconds},
-            {"memory", memory_json(e.memory)}};
+            {"unguided", e.unguided},    {"cached", e.cached},           {"memory", memory_json(e.memory)}};
   }
   nlohmann::json operator()(const BlockDecoded& e) const {
     return {{"event", "block_decoded"}, {"window", e.window}, {"first_frame", e.first_frame},
@@ -90,7 +90,8 @@ void ProgressPrinter::operator()(const GenerationEvent& event) {
                        std::to_string(e->row + 1) + "/" + std::to_string(e->rows) +
                        format("  %3.0f%%  elapsed %.1f s  ETA %.1f s", 100.0 * e->rows_done / std::max(1, e->rows_total),
                               e->elapsed_seconds, eta) +
-                       format("  memory %.2f GiB", telemetry::to_gib(e->memory.allocated_bytes));
+                       format("  memory %.2f GiB", telemetry::to_gib(e->memory.allocated_bytes)) +
+                       (e->cached ? "  (step cache)" : "") + (e->unguided ? "  (no guidance)" : "");
     if (terminal_) {
       std::fprintf(out_, "\r%s\033[K", text.c_str());
       open_row_line_ = true;

@@ -310,9 +310,8 @@ private:
       const bool skip_uncond =
           s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
       if (skip_uncond) ++result_.cfg_skipped_rows;
-      if (step_cache_)
-        step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first, last,
-                            first_step == 1 || last_step == N);
+      const bool cached = step_cache_ && step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first,
+                                                             last, first_step == 1 || last_step == N);
 
       const auto model_start = Clock::now();
       at::Tensor v;
@@ -346,6 +345,8 @@ private:
       done.elapsed_seconds = seconds_since(start_);
       done.row_seconds = seconds_since(row_start);
       done.model_seconds = model_seconds;
+      done.unguided = skip_uncond;
+      done.cached = cached;
       done.memory = telemetry::memory_stats(device_);
       done.latents = latents;
       emit(done);

@@ -35,6 +35,8 @@ struct RowDone {
   int rows_done = 0, rows_total = 0;   // over the whole generation
   double elapsed_seconds = 0;          // since the start of the generation
   double row_seconds = 0, model_seconds = 0;
+  bool unguided = false;  // fast mode cfg_skip_last_steps: no unconditional call this row
+  bool cached = false;    // fast mode step cache: the DiT's blocks were reused, not run
   telemetry::MemoryStats memory;
   at::Tensor latents;                  // the window's latents [16, F, h, w] after this row (device, bf16)
 };

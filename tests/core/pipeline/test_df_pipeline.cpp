@@ -436,3 +436,27 @@ TEST(DfPipelineFastModes, Fp8NeedsAFloat8GpuAndSaysSoBeforeAnyWork) {
   EXPECT_EQ(noise.draws, 0);
   EXPECT_FALSE(f.pipeline.dit()->fp8());
 }
+
+TEST(DfPipelineFastModes, RowEventsSayWhichRowsUsedAFastMode) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  auto inputs = f.inputs;
+  inputs.settings.cfg_skip_last_steps = 2;
+  inputs.settings.step_cache_threshold = 1e9;
+  Recorder rec;
+  const auto result = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture), rec.sink());
+  const auto rows = rec.all<pipeline::RowDone>();
+  ASSERT_EQ(static_cast<int>(rows.size()), result.rows_run);
+  int cached = 0, unguided = 0;
+  for (const auto& r : rows) {
+    cached += r.cached;
+    unguided += r.unguided;
+  }
+  EXPECT_EQ(cached, result.cached_rows);
+  EXPECT_EQ(unguided, result.cfg_skipped_rows);
+  EXPECT_EQ(unguided, 2);
+  EXPECT_FALSE(rows.front().cached);  // first and last steps run the blocks
+  EXPECT_FALSE(rows.back().cached);
+  EXPECT_TRUE(rows.back().unguided);
+  EXPECT_FALSE(rows.front().unguided);
+}
