@@ -89,7 +89,7 @@ SettingsForm::SettingsForm(QWidget* parent)
       baseFrames_(spin<QSpinBox>(this, "baseFrames", 1, 100000, 4)), overlap_(spin<QSpinBox>(this, "overlapFrames", 1, 100000, 4)),
       addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)), fp8_(new QCheckBox(tr("float8 weights (GPU)"), this)),
       cfgSkip_(spin<QSpinBox>(this, "cfgSkipLastSteps", 0, 1000, 1)),
-      stepCache_(spin<QDoubleSpinBox>(this, "stepCache", 0, 10, 0.05)),
+      stepCache_(spin<QDoubleSpinBox>(this, "stepCache", 0, 100, 0.05)),
       startImage_(new PathField(PathField::Kind::OpenFile, tr("Start image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       endImage_(new PathField(PathField::Kind::OpenFile, tr("End image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       extendVideo_(new PathField(PathField::Kind::OpenFile, tr("Video to extend"), tr("Videos (*.mp4 *.mkv *.mov *.webm *.avi)"), this)),
@@ -127,7 +127,8 @@ SettingsForm::SettingsForm(QWidget* parent)
   fp8_->setObjectName(QStringLiteral("fp8"));
   fp8_->setToolTip(tr("Float8 weights and matrix products in the DiT: faster, half the weight memory; needs a CUDA GPU "
                       "of compute capability 8.9 or newer. Changes the video slightly"));
-  cfgSkip_->setToolTip(tr("Each frame's last steps without the negative-prompt call (0: off). Changes the video"));
+  cfgSkip_->setToolTip(tr("Rows whose frames are all in their last this-many steps run without the negative-prompt "
+                          "call (0: off). Changes the video"));
   stepCache_->setToolTip(tr("Reuse the DiT blocks' output while the time embedding moved less than this (0: off). "
                             "Changes the video"));
   stepCache_->setDecimals(2);

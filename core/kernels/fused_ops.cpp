@@ -23,6 +23,15 @@ namespace skyreels::kernels {
 namespace {
 
 std::atomic<bool> g_enabled{true};
+std::atomic<std::uint64_t> g_launches{0};
+
+#if SKYREELS_HAS_CUDA_KERNELS
+// A launcher's result: counted, or an Error with CUDA's text.
+void check_launch(const char* error) {
+  if (error) throw Error(ErrorCode::Runtime, std::string("CUDA kernel failed: ") + error);
+  g_launches.fetch_add(1, std::memory_order_relaxed);
+}
+#endif
 
 void check_rows(const at::Tensor& x, const char* what) {
   if (x.dim() != 4) throw Error(ErrorCode::ShapeMismatch, std::string(what) + " must be [B, F, S, D], got " + c10::str(x.sizes()));
@@ -49,30 +58,37 @@ using cuda::DType;
 constexpr std::int64_t kVec = 8;            // elements per vector access of the kernels
 constexpr std::int64_t kMaxRowSize = 8192;  // 256 threads x 4 chunks x 8 elements
 
+// 16-byte aligned, a contiguous last dim, and outer strides of whole vectors (never 0: a broadcast
+// output would be written by several rows at once).
 bool vectorizable(const at::Tensor& t) {
   if (!t.defined()) return true;
   if (t.stride(-1) != 1 || reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 != 0) return false;
   for (std::int64_t d = 0; d + 1 < t.dim(); ++d)
-    if (t.size(d) > 1 && t.stride(d) % kVec != 0) return false;
+    if (t.size(d) > 1 && (t.stride(d) == 0 || t.stride(d) % kVec != 0)) return false;
   return true;
 }
 
 bool is_16_or_32(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kFloat; }
 
-// The kernels take this call: CUDA tensors of supported dtypes and layouts.
-bool use_kernels(std::initializer_list<const at::Tensor*> tensors) {
+// The kernels take this call: CUDA tensors on one device, of supported dtypes and layouts, with rows of
+// at most `max_row` elements.
+bool use_kernels(std::initializer_list<const at::Tensor*> tensors, std::int64_t max_row = kMaxRowSize) {
   if (!g_enabled.load(std::memory_order_relaxed)) return false;
+  const at::Tensor* first = nullptr;
   for (const auto* t : tensors) {
     if (!t->defined()) continue;
-    if (!t->is_cuda() || !is_16_or_32(*t) || !vectorizable(*t)) return false;
-    if (t->size(-1) % kVec != 0 || t->size(-1) > kMaxRowSize) return false;
+    if (!t->is_cuda() || (first && t->device() != first->device()) || !is_16_or_32(*t) || !vectorizable(*t))
+      return false;
+    if (t->size(-1) % kVec != 0 || t->size(-1) > max_row) return false;
+    if (!first) first = t;
   }
   return true;
 }
 
-bool tables_ok(std::initializer_list<const at::Tensor*> tables) {
+// float32 tables with a contiguous last dim on x's device.
+bool tables_ok(const at::Tensor& x, std::initializer_list<const at::Tensor*> tables) {
   for (const auto* t : tables)
-    if (t->defined() && (t->scalar_type() != at::kFloat || t->stride(-1) != 1 || !t->is_cuda())) return false;
+    if (t->defined() && (t->scalar_type() != at::kFloat || t->stride(-1) != 1 || t->device() != x.device())) return false;
   return true;
 }
 
@@ -94,8 +110,7 @@ cuda::RowTable row_table(const at::Tensor& table, const at::Tensor& x) {
 void launch(const char* (*kernel)(const cuda::ResidualNormArgs&, void*), const cuda::ResidualNormArgs& args,
             const at::Tensor& x) {
   const c10::cuda::CUDAGuard guard(x.device());
-  if (const char* error = kernel(args, c10::cuda::getCurrentCUDAStream().stream()))
-    throw Error(ErrorCode::Runtime, std::string("CUDA kernel failed: ") + error);
+  check_launch(kernel(args, c10::cuda::getCurrentCUDAStream().stream()));
 }
 
 cuda::ResidualNormArgs shape_args(const at::Tensor& x) {
@@ -123,12 +138,13 @@ cuda::ResidualNormArgs modulated_norm_args(const at::Tensor& x, const at::Tensor
 bool cuda_kernels_built() { return SKYREELS_HAS_CUDA_KERNELS != 0; }
 void set_fused_kernels_enabled(bool enabled) { g_enabled.store(enabled); }
 bool fused_kernels_enabled() { return g_enabled.load(); }
+std::uint64_t fused_kernel_launches() { return g_launches.load(); }
 
 at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, double eps,
                                 at::ScalarType out_dtype) {
   check_rows(x, "modulated_layer_norm input");
 #if SKYREELS_HAS_CUDA_KERNELS
-  if (use_kernels({&x}) && tables_ok({&shift, &scale}) && (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
+  if (use_kernels({&x}) && tables_ok(x, {&shift, &scale}) && (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
     auto out = at::empty(x.sizes(), x.options().dtype(out_dtype));
     launch(cuda::residual_norm, modulated_norm_args(x, shift, scale, eps, out), x);
     return out;
@@ -141,8 +157,9 @@ GatedResidualNorm gated_residual_affine_norm(const at::Tensor& x, const at::Tens
                                              const at::Tensor& weight, const at::Tensor& bias, double eps) {
   check_rows(x, "gated residual input");
 #if SKYREELS_HAS_CUDA_KERNELS
-  if (use_kernels({&x, &y, &weight, &bias}) && y.scalar_type() == at::kBFloat16 && tables_ok({&gate}) &&
-      weight.scalar_type() == bias.scalar_type() && y.sizes() == x.sizes()) {
+  if (use_kernels({&x, &y, &weight, &bias}) && y.scalar_type() == at::kBFloat16 && tables_ok(x, {&gate}) &&
+      weight.scalar_type() == bias.scalar_type() && y.sizes() == x.sizes() && weight.numel() == x.size(3) &&
+      bias.numel() == x.size(3)) {
     GatedResidualNorm r{at::empty(x.sizes(), x.options().dtype(at::kFloat)),
                         at::empty(x.sizes(), x.options().dtype(at::kBFloat16))};
     auto a = shape_args(x);
@@ -173,7 +190,7 @@ at::Tensor residual_modulated_layer_norm(at::Tensor& h, const at::Tensor& y, con
   check_rows(h, "residual stream");
 #if SKYREELS_HAS_CUDA_KERNELS
   if (use_kernels({&h, &y}) && h.scalar_type() == at::kFloat && y.scalar_type() == at::kBFloat16 &&
-      tables_ok({&shift, &scale}) && y.sizes() == h.sizes()) {
+      tables_ok(h, {&shift, &scale}) && y.sizes() == h.sizes()) {
     auto out = at::empty(h.sizes(), h.options().dtype(at::kBFloat16));
     auto a = modulated_norm_args(h, shift, scale, eps, out);
     a.y = row_tensor(y);
@@ -189,7 +206,7 @@ at::Tensor residual_modulated_layer_norm(at::Tensor& h, const at::Tensor& y, con
 void gated_residual_into(const at::Tensor& out, const at::Tensor& h, const at::Tensor& y, const at::Tensor& gate) {
   check_rows(h, "residual stream");
 #if SKYREELS_HAS_CUDA_KERNELS
-  if (use_kernels({&out, &h, &y}) && y.scalar_type() == at::kBFloat16 && tables_ok({&gate}) &&
+  if (use_kernels({&out, &h, &y}) && y.scalar_type() == at::kBFloat16 && tables_ok(h, {&gate}) &&
       out.sizes() == h.sizes() && y.sizes() == h.sizes()) {
     auto a = shape_args(h);
     a.x = row_tensor(h);
@@ -218,9 +235,10 @@ void rms_norm_rope_into(const at::Tensor& out, const at::Tensor& y, const at::Te
                                               ", rope table " + c10::str(cos.sizes()) + " do not fit");
 #if SKYREELS_HAS_CUDA_KERNELS
   const auto heads = out.size(2), head_dim = out.size(3);
-  if (use_kernels({&y, &weight}) && y.scalar_type() == at::kBFloat16 && out.is_cuda() &&
+  if (use_kernels({&y, &weight}) && y.scalar_type() == at::kBFloat16 && out.device() == y.device() &&
+      weight.numel() == y.size(2) &&
       out.scalar_type() == at::kBFloat16 && out.stride(3) == 1 && out.stride(2) == head_dim &&
-      out.stride(1) % kVec == 0 && out.stride(0) % kVec == 0 && head_dim % kVec == 0 && tables_ok({&cos, &sin}) &&
+      out.stride(1) % kVec == 0 && out.stride(0) % kVec == 0 && head_dim % kVec == 0 && tables_ok(y, {&cos, &sin}) &&
       (!rotate || (cos.is_contiguous() && sin.is_contiguous())) && reinterpret_cast<std::uintptr_t>(out.data_ptr()) % 16 == 0) {
     cuda::RmsNormRopeArgs a;
     a.B = y.size(0), a.N = y.size(1), a.H = heads, a.Dh = head_dim;
@@ -234,8 +252,7 @@ void rms_norm_rope_into(const at::Tensor& out, const at::Tensor& y, const at::Te
     a.out = out.data_ptr();
     a.out_s0 = out.stride(0), a.out_s1 = out.stride(1);
     const c10::cuda::CUDAGuard guard(y.device());
-    if (const char* error = cuda::rms_norm_rope(a, c10::cuda::getCurrentCUDAStream().stream()))
-      throw Error(ErrorCode::Runtime, std::string("CUDA kernel failed: ") + error);
+    check_launch(cuda::rms_norm_rope(a, c10::cuda::getCurrentCUDAStream().stream()));
     return;
   }
 #endif
@@ -249,7 +266,7 @@ at::Tensor channel_rms_norm_silu(const at::Tensor& x, const at::Tensor& gamma, a
     throw Error(ErrorCode::ShapeMismatch, "channel RMS norm: x " + c10::str(x.sizes()) + " and gamma " +
                                               c10::str(gamma.sizes()) + " do not fit");
 #if SKYREELS_HAS_CUDA_KERNELS
-  if (fused_kernels_enabled() && x.is_cuda() && is_16_or_32(x) && x.is_contiguous() && gamma.is_cuda() &&
+  if (fused_kernels_enabled() && x.is_cuda() && is_16_or_32(x) && x.is_contiguous() && gamma.device() == x.device() &&
       gamma.scalar_type() == at::kFloat && gamma.is_contiguous() &&
       (out_dtype == at::kBFloat16 || out_dtype == at::kFloat)) {
     auto out = at::empty(x.sizes(), x.options().dtype(out_dtype));
@@ -261,8 +278,7 @@ at::Tensor channel_rms_norm_silu(const at::Tensor& x, const at::Tensor& gamma, a
     a.out = out.data_ptr();
     a.out_dtype = dtype_of(out);
     const c10::cuda::CUDAGuard guard(x.device());
-    if (const char* error = cuda::channel_rms_norm_silu(a, c10::cuda::getCurrentCUDAStream().stream()))
-      throw Error(ErrorCode::Runtime, std::string("CUDA kernel failed: ") + error);
+    check_launch(cuda::channel_rms_norm_silu(a, c10::cuda::getCurrentCUDAStream().stream()));
     return out;
   }
 #endif
@@ -286,7 +302,7 @@ Fp8Rows quantize_rows_fp8(const at::Tensor& x) {
 #if SKYREELS_TORCH_AT_LEAST(2, 1)
   if (x.dim() != 2) throw Error(ErrorCode::ShapeMismatch, "quantize_rows_fp8 expects [M, K], got " + c10::str(x.sizes()));
 #if SKYREELS_HAS_CUDA_KERNELS
-  if (use_kernels({&x}) && x.scalar_type() == at::kBFloat16 && x.size(1) <= 2 * kMaxRowSize) {
+  if (use_kernels({&x}, 2 * kMaxRowSize) && x.scalar_type() == at::kBFloat16) {  // 256 threads x 8 chunks x 8
     Fp8Rows r{at::empty(x.sizes(), x.options().dtype(at::kFloat8_e4m3fn)),
               at::empty({x.size(0), 1}, x.options().dtype(at::kFloat))};
     cuda::QuantizeRowsArgs a;
@@ -296,8 +312,7 @@ Fp8Rows quantize_rows_fp8(const at::Tensor& x) {
     a.q = r.values.data_ptr();
     a.scale = r.scale.data_ptr<float>();
     const c10::cuda::CUDAGuard guard(x.device());
-    if (const char* error = cuda::quantize_rows_fp8(a, c10::cuda::getCurrentCUDAStream().stream()))
-      throw Error(ErrorCode::Runtime, std::string("CUDA kernel failed: ") + error);
+    check_launch(cuda::quantize_rows_fp8(a, c10::cuda::getCurrentCUDAStream().stream()));
     return r;
   }
 #endif

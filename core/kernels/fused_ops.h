@@ -7,6 +7,8 @@
 // Modulation tables are float32 [T, D] with a contiguous last dim, broadcast over x [B, F, S, D]
 // (F frames of S tokens): T = 1 (one row for all), F (one row per frame) or F * S (one per token).
 
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 
 namespace skyreels::kernels {
@@ -16,6 +18,8 @@ bool cuda_kernels_built();
 // Process-wide switch, on by default: off runs the fallbacks everywhere (for measuring and tests).
 void set_fused_kernels_enabled(bool enabled);
 bool fused_kernels_enabled();
+// Fused kernels launched so far in this process (tests use it to prove the kernel path ran).
+std::uint64_t fused_kernel_launches();
 
 // LN(x) * (1 + scale) + shift, LN without affine parameters in float32; rounded to out_dtype.
 at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, double eps,

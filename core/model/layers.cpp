@@ -1,5 +1,10 @@
 #include "model/layers.h"
 
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <torch/version.h>
@@ -37,7 +42,8 @@ at::Tensor LinearImpl::forward_fp8(const kernels::Fp8Rows& x, at::IntArrayRef si
   out_sizes.back() = weight_fp8.size(0);
   // Row-wise scales: x's per row [M, 1], the weight's per output [1, N]; the weight's transpose is the
   // column-major operand the float8 GEMM wants.
-  return at::_scaled_mm(x.values, weight_fp8.t(), x.scale, weight_scale, bias, {}, at::kBFloat16,
+  const auto b = bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt;
+  return at::_scaled_mm(x.values, weight_fp8.t(), x.scale, weight_scale, b, {}, at::kBFloat16,
                         /*use_fast_accum=*/true)
       .view(out_sizes);
 #else
@@ -63,12 +69,33 @@ std::string fp8_unsupported_reason(const c10::Device& device) {
 #else
   if (!device.is_cuda()) return "float8 GEMMs need a CUDA GPU (the model is on " + device.str() + ")";
 #if defined(SKYREELS_WITH_CUDA)
-  const auto* props = at::cuda::getDeviceProperties(device.index() < 0 ? at::cuda::current_device() : device.index());
+  const int index = device.index() < 0 ? at::cuda::current_device() : device.index();
+  const auto* props = at::cuda::getDeviceProperties(index);
   if (props->major * 10 + props->minor < 89)
     return std::string("float8 GEMMs need compute capability 8.9 or newer (Ada, Hopper); ") + props->name + " has " +
            std::to_string(props->major) + "." + std::to_string(props->minor);
-#endif
+  // Row-wise scaled float8 GEMMs came to LibTorch per architecture and version: one small product,
+  // tried once per GPU, says whether this pair has them, before any weight is converted.
+  static std::mutex mutex;
+  static std::map<int, std::string> tried;
+  const std::lock_guard<std::mutex> lock(mutex);
+  const auto known = tried.find(index);
+  if (known != tried.end()) return known->second;
+  std::string why;
+  try {
+    const auto opts = at::TensorOptions().device(c10::Device(c10::kCUDA, index));
+    const auto a = at::ones({16, 16}, opts.dtype(at::kFloat)).to(at::kFloat8_e4m3fn);
+    at::_scaled_mm(a, a.t(), at::ones({16, 1}, opts.dtype(at::kFloat)), at::ones({1, 16}, opts.dtype(at::kFloat)),
+                   at::zeros({16}, opts.dtype(at::kBFloat16)), {}, at::kBFloat16, /*use_fast_accum=*/true);
+  } catch (const c10::Error& e) {
+    why = std::string("float8 GEMMs with row-wise scales are not available on ") + props->name +
+          " with LibTorch " TORCH_VERSION ": " + e.what_without_backtrace();
+  }
+  tried[index] = why;
+  return why;
+#else
   return {};
+#endif
 #endif
 }
 

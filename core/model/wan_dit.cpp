@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <regex>
 #include <set>
 
@@ -129,11 +128,9 @@ void WanSelfAttentionImpl::project_into(const at::Tensor& a, const Rope3d::Table
                                         const at::Tensor& k_out, const at::Tensor& v_out) {
   const auto x = a.to(at::kBFloat16);
   // The float8 mode quantizes the shared input once for the three projections.
-  std::function<at::Tensor(Linear&)> project = [&](Linear& w) { return w(x); };
-  if (q->fp8()) {
-    const auto xq = kernels::quantize_rows_fp8(x.reshape({-1, x.size(-1)}));
-    project = [&, xq](Linear& w) { return w->forward_fp8(xq, x.sizes()); };
-  }
+  std::optional<kernels::Fp8Rows> xq;
+  if (q->fp8() || k->fp8() || v->fp8()) xq = kernels::quantize_rows_fp8(x.reshape({-1, x.size(-1)}));
+  const auto project = [&](Linear& w) { return w->fp8() ? w->forward_fp8(*xq, x.sizes()) : w(x); };
   // RMSNorm over the full dim and RoPE in float32, rounded to bf16 for the attention kernel.
   kernels::rms_norm_rope_into(q_out, project(q), norm_q->weight, rope.cos, rope.sin, norm_q->eps);
   kernels::rms_norm_rope_into(k_out, project(k), norm_k->weight, rope.cos, rope.sin, norm_k->eps);
@@ -346,7 +343,8 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
   }
 
   auto* cache = call.cache;
-  if (cache && cache->reuse && cache->residual.defined() && cache->residual.sizes() == tokens.sizes()) {
+  if (cache) cache->reused = cache->reuse && cache->residual.defined() && cache->residual.sizes() == tokens.sizes();
+  if (cache && cache->reused) {
     tokens = tokens + cache->residual;  // the step cache: the blocks' last contribution, reused
   } else {
     const auto before = cache ? tokens : at::Tensor();

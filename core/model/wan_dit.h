@@ -42,6 +42,7 @@ struct WanDitConfig {
 // the tokens at the last call that ran them.
 struct BlockResidualCache {
   bool reuse = false;   // this call: skip the blocks and add `residual` instead
+  bool reused = false;  // set by the call: whether it did (a residual of this shape existed)
   at::Tensor residual;  // [B, F, HW, dim] bf16 (this rank's frames), set by every call that runs the blocks
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -177,7 +178,9 @@ private:
     auto call = call_;
     if (step_cache_) call.cache = step_cache_->entry(kind);
     result_.model_calls_run += static_cast<int>(context.size(0));
-    return dit_->forward(input, t, context, s_.fps_index(), call);
+    auto v = dit_->forward(input, t, context, s_.fps_index(), call);
+    row_cached_ = row_cached_ && call.cache && call.cache->reused;
+    return v;
   }
 
   // Flow prediction for the window input x [16, F, h, w] at per-frame timesteps t [F]: guided, or the
@@ -310,8 +313,11 @@ private:
       const bool skip_uncond =
           s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
       if (skip_uncond) ++result_.cfg_skipped_rows;
-      const bool cached = step_cache_ && step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first,
-                                                             last, first_step == 1 || last_step == N);
+      // With several ranks rank 0 decides: their collectives must line up.
+      std::function<bool(bool)> agree;
+      if (options_.parallel) agree = [this](bool reuse) { return options_.parallel->agree(reuse); };
+      row_cached_ = step_cache_ && step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first, last,
+                                                       first_step == 1 || last_step == N, agree);
 
       const auto model_start = Clock::now();
       at::Tensor v;
@@ -346,7 +352,8 @@ private:
       done.row_seconds = seconds_since(row_start);
       done.model_seconds = model_seconds;
       done.unguided = skip_uncond;
-      done.cached = cached;
+      done.cached = row_cached_;  // every call of the row skipped the blocks
+      result_.cached_rows += row_cached_;
       done.memory = telemetry::memory_stats(device_);
       done.latents = latents;
       emit(done);
@@ -361,7 +368,6 @@ private:
     }
 
     decode_range(w, session, latents, decoded, F, window_pixels);
-    if (step_cache_) result_.cached_rows += step_cache_->rows_reused();
     result_.window_latents.push_back(latents.unsqueeze(0).cpu());
     emit(WindowDone{w.index, seconds_since(window_start), output_.frames()});
   }
@@ -380,6 +386,7 @@ private:
   OutputVideo output_;
   at::Tensor context_, negative_context_, cfg_context_;
   std::unique_ptr<StepCache> step_cache_;  // the window's, when the fast mode is on
+  bool row_cached_ = false;                // this row's calls reused the step cache so far
   model::WanDitCall call_;
   bool reports_ = true;  // events go out (rank 0 of a parallel run)
   bool decodes_ = true;

@@ -4,18 +4,18 @@
 
 namespace skyreels::pipeline {
 
-bool StepCache::decide(int row, const at::Tensor& e0, int first, int last, bool must_run) {
+bool StepCache::decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
+                       const std::function<bool(bool)>& agree) {
   row_ = row;
-  reuse_ = false;
+  bool reuse = false;
   if (previous_.defined() && previous_.sizes() == e0.sizes() && !must_run && last > first) {
     const auto now = e0.narrow(0, first, last - first), before = previous_.narrow(0, first, last - first);
     accumulated_ += ((now - before).abs().mean() / before.abs().mean().clamp_min(1e-12)).item<double>();
-    reuse_ = accumulated_ < threshold_;
+    reuse = accumulated_ < threshold_;
   }
+  reuse_ = agree ? agree(reuse) : reuse;
   previous_ = e0;
-  if (reuse_) {
-    ++rows_reused_;
-  } else {
+  if (!reuse_) {
     accumulated_ = 0;
     last_run_row_ = row;
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 
 #include <ATen/core/Tensor.h>
@@ -19,14 +20,15 @@ public:
   explicit StepCache(double threshold) : threshold_(threshold) {}
 
   // Whether row `row` may reuse: e0 [F, 6, dim] of the row's timesteps, the updated frames
-  // [first, last). One host sync (the change is a scalar the decision needs).
-  bool decide(int row, const at::Tensor& e0, int first, int last, bool must_run);
+  // [first, last). One host sync (the change is a scalar the decision needs). `agree`, when given,
+  // makes the decision common to several processes (rank 0's), since their calls must match.
+  bool decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
+              const std::function<bool(bool)>& agree = {});
 
   // The residual memory of one kind of call (cond, uncond, or both batched) for the row decide() saw:
-  // set to reuse only when that kind ran the blocks at the last row that did.
+  // set to reuse only when that kind ran the blocks at the last row that did. After the call, its
+  // `reused` says whether the DiT really skipped the blocks.
   model::BlockResidualCache* entry(int kind);
-
-  int rows_reused() const noexcept { return rows_reused_; }
 
 private:
   struct Entry {
@@ -38,7 +40,6 @@ private:
   at::Tensor previous_;  // e0 of the previous row
   int row_ = -1, last_run_row_ = -1;
   bool reuse_ = false;
-  int rows_reused_ = 0;
   std::map<int, Entry> entries_;
 };
 

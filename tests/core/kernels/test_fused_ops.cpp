@@ -47,20 +47,39 @@ at::Tensor spread(const at::Tensor& table, std::int64_t frames, std::int64_t tok
   return table.view({1, frames, tokens, d});
 }
 
-// Runs `op` with the kernels on and off and returns both results (CUDA builds with kernels only).
+// The fallbacks everywhere while alive (restored on any exit, a failed assertion included).
+class FallbacksOnly {
+public:
+  FallbacksOnly() { kernels::set_fused_kernels_enabled(false); }
+  ~FallbacksOnly() { kernels::set_fused_kernels_enabled(true); }
+  FallbacksOnly(const FallbacksOnly&) = delete;
+  FallbacksOnly& operator=(const FallbacksOnly&) = delete;
+};
+
+bool kernels_expected() { return test_device().is_cuda() && kernels::cuda_kernels_built(); }
+
+// On CUDA with the kernels built: `op` launches a kernel, and its result matches the fallback's.
 template <typename Op>
 void expect_kernel_matches_fallback(const Op& op, double tolerance) {
-  if (!test_device().is_cuda() || !kernels::cuda_kernels_built()) return;
+  if (!kernels_expected()) return;
+  const auto launches = kernels::fused_kernel_launches();
   const auto fused = op();
-  kernels::set_fused_kernels_enabled(false);
-  const auto fallback = op();
-  kernels::set_fused_kernels_enabled(true);
+  EXPECT_GT(kernels::fused_kernel_launches(), launches) << "the kernel path did not run";
+  at::Tensor fallback;
+  {
+    const FallbacksOnly fallbacks;
+    fallback = op();
+  }
   EXPECT_LT(relative_l2(fused, fallback), tolerance);
 }
 
 struct Shape {
   std::int64_t b = 2, f = 3, s = 5, d = 64;
 };
+
+// Row sizes of the tests: a tiny one, and the real models' (several 8-element chunks per thread, and
+// the 256-thread blocks of 14B's rows).
+const std::int64_t kRowSizes[] = {64, 1536, 5120};
 
 class FusedOps : public ::testing::Test {
 protected:
@@ -69,45 +88,51 @@ protected:
 };
 
 TEST_F(FusedOps, ModulatedLayerNormMatchesFloat64ForEveryTableKind) {
-  const Shape s;
-  // A strided input: frames 1..3 of a 5-frame batch.
-  const auto whole = at::randn({s.b, 5, s.s, s.d}, on_device(at::kBFloat16)) * 3 + 0.5;
-  const auto x = whole.narrow(1, 1, s.f);
-  for (const std::int64_t rows : {std::int64_t{1}, s.f, s.f * s.s}) {
-    const auto shift = at::randn({rows, s.d}, on_device(at::kFloat));
-    const auto scale = at::randn({rows, s.d}, on_device(at::kFloat)) * 0.3;
-    const auto expected =
-        layer_norm64(f64(x), 1e-6) * (1 + spread(f64(scale), s.f, s.s)) + spread(f64(shift), s.f, s.s);
-    const auto bf16 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kBFloat16);
-    const auto fp32 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat);
-    ASSERT_EQ(bf16.scalar_type(), at::kBFloat16);
-    ASSERT_EQ(fp32.scalar_type(), at::kFloat);
-    EXPECT_LT(relative_l2(bf16, expected), kBf16NoiseRelL2) << rows << " table rows";
-    EXPECT_LT(relative_l2(fp32, expected), kFloat32RelL2) << rows << " table rows";
-    expect_kernel_matches_fallback([&] { return kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat); },
-                                   kFloat32RelL2);
+  for (const auto d : kRowSizes) {
+    Shape s;
+    s.d = d;
+    // A strided input: frames 1..3 of a 5-frame batch.
+    const auto whole = at::randn({s.b, 5, s.s, s.d}, on_device(at::kBFloat16)) * 3 + 0.5;
+    const auto x = whole.narrow(1, 1, s.f);
+    for (const std::int64_t rows : {std::int64_t{1}, s.f, s.f * s.s}) {
+      const auto shift = at::randn({rows, s.d}, on_device(at::kFloat));
+      const auto scale = at::randn({rows, s.d}, on_device(at::kFloat)) * 0.3;
+      const auto expected =
+          layer_norm64(f64(x), 1e-6) * (1 + spread(f64(scale), s.f, s.s)) + spread(f64(shift), s.f, s.s);
+      const auto bf16 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kBFloat16);
+      const auto fp32 = kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat);
+      ASSERT_EQ(bf16.scalar_type(), at::kBFloat16);
+      ASSERT_EQ(fp32.scalar_type(), at::kFloat);
+      EXPECT_LT(relative_l2(bf16, expected), kBf16NoiseRelL2) << rows << " table rows";
+      EXPECT_LT(relative_l2(fp32, expected), kFloat32RelL2) << rows << " table rows";
+      expect_kernel_matches_fallback([&] { return kernels::modulated_layer_norm(x, shift, scale, 1e-6, at::kFloat); },
+                                     kFloat32RelL2);
+    }
   }
 }
 
 TEST_F(FusedOps, GatedResidualAffineNormMatchesFloat64) {
-  const Shape s;
-  const auto x = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
-  const auto y = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
-  const auto gate = at::randn({s.f, s.d}, on_device(at::kFloat));
-  const auto weight = (at::randn({s.d}, on_device(at::kFloat)) + 1).to(at::kBFloat16);
-  const auto bias = at::randn({s.d}, on_device(at::kFloat)).to(at::kBFloat16);
-  const auto r = kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6);
+  for (const auto d : kRowSizes) {
+    Shape s;
+    s.d = d;
+    const auto x = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+    const auto y = at::randn({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+    const auto gate = at::randn({s.f, s.d}, on_device(at::kFloat));
+    const auto weight = (at::randn({s.d}, on_device(at::kFloat)) + 1).to(at::kBFloat16);
+    const auto bias = at::randn({s.d}, on_device(at::kFloat)).to(at::kBFloat16);
+    const auto r = kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6);
 
-  const auto h = f64(x) + f64(y) * spread(f64(gate), s.f, s.s);
-  const auto h_bf16 = h.to(at::kBFloat16).to(at::kDouble);  // norm3 sees the stream rounded to bf16
-  const auto normed = layer_norm64(h_bf16, 1e-6) * f64(weight) + f64(bias);
-  ASSERT_EQ(r.h.scalar_type(), at::kFloat);
-  ASSERT_EQ(r.normed.scalar_type(), at::kBFloat16);
-  EXPECT_LT(relative_l2(r.h, h), kFloat32RelL2);
-  EXPECT_LT(relative_l2(r.normed, normed), kBf16NoiseRelL2);
-  expect_kernel_matches_fallback(
-      [&] { return kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6).normed; },
-      kKernelVsFallbackRelL2);
+    const auto h = f64(x) + f64(y) * spread(f64(gate), s.f, s.s);
+    const auto h_bf16 = h.to(at::kBFloat16).to(at::kDouble);  // norm3 sees the stream rounded to bf16
+    const auto normed = layer_norm64(h_bf16, 1e-6) * f64(weight) + f64(bias);
+    ASSERT_EQ(r.h.scalar_type(), at::kFloat);
+    ASSERT_EQ(r.normed.scalar_type(), at::kBFloat16);
+    EXPECT_LT(relative_l2(r.h, h), kFloat32RelL2);
+    EXPECT_LT(relative_l2(r.normed, normed), kBf16NoiseRelL2);
+    expect_kernel_matches_fallback(
+        [&] { return kernels::gated_residual_affine_norm(x, y, gate, weight, bias, 1e-6).normed; },
+        kKernelVsFallbackRelL2);
+  }
 }
 
 TEST_F(FusedOps, ResidualModulatedLayerNormUpdatesTheStreamInPlace) {
@@ -143,50 +168,79 @@ TEST_F(FusedOps, GatedResidualIntoWritesOnlyItsView) {
   EXPECT_LT(relative_l2(view, f64(h) + f64(y) * spread(f64(gate), s.f, s.s)), kBf16NoiseRelL2);
   EXPECT_TRUE(out.narrow(1, 0, 2).isnan().all().item<bool>());  // outside the view: untouched
   EXPECT_TRUE(out.narrow(1, 2 + s.f, 5 - 2 - s.f).isnan().all().item<bool>());
-}
-
-TEST_F(FusedOps, RmsNormRopeMatchesFloat64) {
-  const std::int64_t b = 2, frames = 2, height = 3, width = 4, heads = 4, head_dim = 16, n = frames * height * width;
-  const skyreels::model::Rope3d rope(head_dim);
-  const auto table = rope.table(frames, height, width, test_device());
-  const auto y = at::randn({b, n, heads * head_dim}, on_device(at::kBFloat16)) * 2;
-  const auto weight = (at::rand({heads * head_dim}, on_device(at::kFloat)) + 0.5).to(at::kBFloat16);
-  // Into tokens 5.. of a longer buffer, as the block fills q and k a chunk at a time.
-  auto buffer = at::full({b, n + 5, heads, head_dim}, NAN, on_device(at::kBFloat16));
-  const auto out = buffer.narrow(1, 5, n);
-  kernels::rms_norm_rope_into(out, y, weight, table.cos, table.sin, 1e-6);
-
-  const auto y64 = f64(y);
-  const auto normed = (y64 / at::sqrt(y64.pow(2).mean(-1, true) + 1e-6) * f64(weight)).view({b, n, heads, head_dim / 2, 2});
-  const auto re = normed.select(-1, 0), im = normed.select(-1, 1);
-  const auto c = f64(table.cos).view({1, n, 1, head_dim / 2}), sn = f64(table.sin).view({1, n, 1, head_dim / 2});
-  const auto expected = at::stack({re * c - im * sn, re * sn + im * c}, -1).view({b, n, heads, head_dim});
-  EXPECT_LT(relative_l2(out, expected), kBf16NoiseRelL2);
-  EXPECT_TRUE(buffer.narrow(1, 0, 5).isnan().all().item<bool>());
-
-  auto plain = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
-  kernels::rms_norm_into(plain, y, weight, 1e-6);
-  EXPECT_LT(relative_l2(plain, normed.view({b, n, heads, head_dim})), kBf16NoiseRelL2);
   expect_kernel_matches_fallback(
       [&] {
-        auto o = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
-        kernels::rms_norm_rope_into(o, y, weight, table.cos, table.sin, 1e-6);
+        auto o = at::empty({s.b, s.f, s.s, s.d}, on_device(at::kBFloat16));
+        kernels::gated_residual_into(o, h, y, gate);
         return o;
       },
       kKernelVsFallbackRelL2);
 }
 
+TEST_F(FusedOps, ChannelRmsNormSiluMatchesFloat64) {
+  for (const auto dtype : {at::kBFloat16, at::kFloat}) {
+    const auto x = at::randn({2, 96, 3, 5, 7}, on_device(at::kFloat)).to(dtype) * 2;
+    const auto gamma = (at::rand({96, 1, 1, 1}, on_device(at::kFloat)) + 0.5);
+    const auto out = kernels::channel_rms_norm_silu(x, gamma, at::kBFloat16);
+    ASSERT_EQ(out.scalar_type(), at::kBFloat16);
+    const auto x64 = f64(x);
+    const auto y = x64 / x64.pow(2).sum(1, true).sqrt().clamp_min(1e-12) * std::sqrt(96.0) * f64(gamma);
+    EXPECT_LT(relative_l2(out, y * at::sigmoid(y)), kBf16NoiseRelL2);
+    expect_kernel_matches_fallback([&] { return kernels::channel_rms_norm_silu(x, gamma, at::kFloat); }, kFloat32RelL2);
+  }
+}
+
+TEST_F(FusedOps, RmsNormRopeMatchesFloat64) {
+  // A tiny head layout and the real models' (12 and 40 heads of 128).
+  const std::pair<std::int64_t, std::int64_t> layouts[] = {{4, 16}, {12, 128}, {40, 128}};
+  for (const auto& [heads, head_dim] : layouts) {
+    const std::int64_t b = 2, frames = 2, height = 3, width = 4, n = frames * height * width;
+    const skyreels::model::Rope3d rope(head_dim);
+    const auto table = rope.table(frames, height, width, test_device());
+    const auto y = at::randn({b, n, heads * head_dim}, on_device(at::kBFloat16)) * 2;
+    const auto weight = (at::rand({heads * head_dim}, on_device(at::kFloat)) + 0.5).to(at::kBFloat16);
+    // Into tokens 5.. of a longer buffer, as the block fills q and k a chunk at a time.
+    auto buffer = at::full({b, n + 5, heads, head_dim}, NAN, on_device(at::kBFloat16));
+    const auto out = buffer.narrow(1, 5, n);
+    kernels::rms_norm_rope_into(out, y, weight, table.cos, table.sin, 1e-6);
+
+    const auto y64 = f64(y);
+    const auto normed =
+        (y64 / at::sqrt(y64.pow(2).mean(-1, true) + 1e-6) * f64(weight)).view({b, n, heads, head_dim / 2, 2});
+    const auto re = normed.select(-1, 0), im = normed.select(-1, 1);
+    const auto c = f64(table.cos).view({1, n, 1, head_dim / 2}), sn = f64(table.sin).view({1, n, 1, head_dim / 2});
+    const auto expected = at::stack({re * c - im * sn, re * sn + im * c}, -1).view({b, n, heads, head_dim});
+    EXPECT_LT(relative_l2(out, expected), kBf16NoiseRelL2);
+    EXPECT_TRUE(buffer.narrow(1, 0, 5).isnan().all().item<bool>());
+
+    auto plain = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
+    kernels::rms_norm_into(plain, y, weight, 1e-6);
+    EXPECT_LT(relative_l2(plain, normed.view({b, n, heads, head_dim})), kBf16NoiseRelL2);
+    expect_kernel_matches_fallback(
+        [&] {
+          auto o = at::empty({b, n, heads, head_dim}, on_device(at::kBFloat16));
+          kernels::rms_norm_rope_into(o, y, weight, table.cos, table.sin, 1e-6);
+          return o;
+        },
+        kKernelVsFallbackRelL2);
+  }
+}
+
 TEST_F(FusedOps, QuantizeRowsFp8KeepsEachRowWithinE4m3Precision) {
 #if SKYREELS_TORCH_AT_LEAST(2, 1)
-  const auto x = at::randn({37, 96}, on_device(at::kFloat)).mul(at::rand({37, 1}, on_device(at::kFloat)) * 10).to(at::kBFloat16);
-  const auto q = kernels::quantize_rows_fp8(x);
-  ASSERT_EQ(q.values.scalar_type(), at::kFloat8_e4m3fn);
-  ASSERT_EQ(q.scale.sizes(), (at::IntArrayRef{37, 1}));
-  // e4m3 keeps 3 mantissa bits: each value within 2^-4 relative, and each row's largest maps to 448.
-  const auto back = q.values.to(at::kFloat) * q.scale;
-  EXPECT_LT(relative_l2(back, f64(x)), 0.04);
-  const auto amax = f64(x).abs().amax(-1, true);
-  EXPECT_LT(relative_l2(q.scale, amax / 448.0), kFloat32RelL2);
+  for (const std::int64_t k : {96, 8960, 13824}) {  // up to the FFN's inner rows of 1.3B and 14B
+    const auto x =
+        at::randn({37, k}, on_device(at::kFloat)).mul(at::rand({37, 1}, on_device(at::kFloat)) * 10).to(at::kBFloat16);
+    const auto q = kernels::quantize_rows_fp8(x);
+    ASSERT_EQ(q.values.scalar_type(), at::kFloat8_e4m3fn);
+    ASSERT_EQ(q.scale.sizes(), (at::IntArrayRef{37, 1}));
+    // e4m3 keeps 3 mantissa bits: each value within 2^-4 relative, and each row's largest maps to 448.
+    const auto back = q.values.to(at::kFloat) * q.scale;
+    EXPECT_LT(relative_l2(back, f64(x)), 0.04) << k;
+    const auto amax = f64(x).abs().amax(-1, true);
+    EXPECT_LT(relative_l2(q.scale, amax / 448.0), kFloat32RelL2) << k;
+    expect_kernel_matches_fallback([&] { return kernels::quantize_rows_fp8(x).values.to(at::kFloat); }, 1e-6);
+  }
 #else
   GTEST_SKIP() << "float8 needs LibTorch 2.1";
 #endif
@@ -196,8 +250,8 @@ TEST_F(FusedOps, WrongTableShapesAreNamed) {
   const auto x = at::randn({1, 3, 5, 64}, on_device(at::kBFloat16));
   const auto table = at::randn({4, 64}, on_device(at::kFloat));  // neither 1, 3 nor 15 rows
   skyreels::ErrorCode code{};
-  const auto message = skyreels::test::error_text(
-      [&] { kernels::modulated_layer_norm(x, table, table, 1e-6, at::kBFloat16); }, &code);
+  const auto message =
+      skyreels::test::error_text([&] { kernels::modulated_layer_norm(x, table, table, 1e-6, at::kBFloat16); }, &code);
   EXPECT_EQ(code, skyreels::ErrorCode::ShapeMismatch);
   EXPECT_NE(message.find("4 rows"), std::string::npos) << message;
 }
