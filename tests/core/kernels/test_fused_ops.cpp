@@ -228,7 +228,7 @@ TEST_F(FusedOps, RmsNormRopeMatchesFloat64) {
 
 TEST_F(FusedOps, QuantizeRowsFp8KeepsEachRowWithinE4m3Precision) {
 #if SKYREELS_TORCH_AT_LEAST(2, 1)
-  for (const std::int64_t k : {96, 8960, 13824}) {  // up to the FFN's inner rows of 1.3B and 14B
+  for (const std::int64_t k : {96, 1536, 8960, 13824}) {  // up to the FFN's inner rows of 1.3B and 14B
     const auto x =
         at::randn({37, k}, on_device(at::kFloat)).mul(at::rand({37, 1}, on_device(at::kFloat)) * 10).to(at::kBFloat16);
     const auto q = kernels::quantize_rows_fp8(x);
@@ -239,7 +239,14 @@ TEST_F(FusedOps, QuantizeRowsFp8KeepsEachRowWithinE4m3Precision) {
     EXPECT_LT(relative_l2(back, f64(x)), 0.04) << k;
     const auto amax = f64(x).abs().amax(-1, true);
     EXPECT_LT(relative_l2(q.scale, amax / 448.0), kFloat32RelL2) << k;
-    expect_kernel_matches_fallback([&] { return kernels::quantize_rows_fp8(x).values.to(at::kFloat); }, 1e-6);
+    // Where the kernel takes the rows (not all lengths: fused_ops.cpp says why), its codes are the
+    // fallback's; short rows always go to it.
+    const auto launches = kernels::fused_kernel_launches();
+    kernels::quantize_rows_fp8(x);
+    const bool kernel_ran = kernels::fused_kernel_launches() > launches;
+    if (k == 96) EXPECT_EQ(kernel_ran, kernels_expected());
+    if (kernel_ran)
+      expect_kernel_matches_fallback([&] { return kernels::quantize_rows_fp8(x).values.to(at::kFloat); }, 1e-6);
   }
 #else
   GTEST_SKIP() << "float8 needs LibTorch 2.1";
