@@ -257,8 +257,7 @@ void rms_norm_rope_into(const at::Tensor& out, const at::Tensor& y, const at::Te
     return;
   }
 #endif
-  const auto yf = y.to(at::kFloat);
-  const auto normed = yf * at::rsqrt(yf.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(at::kFloat);
+  const auto normed = rms_norm_fp32(y, weight, eps);
   out.copy_(rotate ? rotate_pairs(normed.view(out.sizes()), cos, sin) : normed.view(out.sizes()));
 }
 
@@ -283,9 +282,19 @@ at::Tensor channel_rms_norm_silu(const at::Tensor& x, const at::Tensor& gamma, a
     return out;
   }
 #endif
+  return at::silu(channel_rms_norm_fp32(x, gamma)).to(out_dtype);
+}
+
+at::Tensor rms_norm_fp32(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const auto xf = x.to(at::kFloat);
+  return xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(at::kFloat);
+}
+
+at::Tensor channel_rms_norm_fp32(const at::Tensor& x, const at::Tensor& gamma) {
+  // F.normalize: x / max(||x||_2 over channels, 1e-12); the norm runs in float32 under autocast.
   const auto xf = x.to(at::kFloat);
   const auto norm = xf.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
-  return at::silu(xf / norm * std::sqrt(static_cast<double>(x.size(1))) * gamma).to(out_dtype);
+  return xf / norm * std::sqrt(static_cast<double>(x.size(1))) * gamma;
 }
 
 at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

@@ -53,6 +53,12 @@ void rms_norm_into(const at::Tensor& out, const at::Tensor& y, const at::Tensor&
 // gamma) computed in float32 (gamma [C, 1, ...] float32), rounded to out_dtype.
 at::Tensor channel_rms_norm_silu(const at::Tensor& x, const at::Tensor& gamma, at::ScalarType out_dtype);
 
+// The reference's norms as LibTorch ops, in float32 (the models' RMSNorm and the VAE's RMS_norm, and
+// the fallbacks above): x * rsqrt(mean(x^2) + eps) * weight over the last dim, and
+// x / max(||x||_C, 1e-12) * sqrt(C) * gamma over dim 1.
+at::Tensor rms_norm_fp32(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor channel_rms_norm_fp32(const at::Tensor& x, const at::Tensor& gamma);
+
 // x [B, N, H, D] float32 as D/2 complex numbers of adjacent pairs, times cos + i sin ([N, D/2]); float32
 // out.
 at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);

@@ -112,10 +112,7 @@ RMSNormImpl::RMSNormImpl(std::int64_t dim, double eps_, const at::TensorOptions&
   weight = register_parameter("weight", at::empty({dim}, options), false);
 }
 
-at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
-  const auto xf = x.to(at::kFloat);
-  return xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight.to(at::kFloat);
-}
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) { return kernels::rms_norm_fp32(x, weight, eps); }
 
 ParameterImpl::ParameterImpl(std::vector<std::int64_t> shape, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty(shape, options), false);
@@ -136,10 +133,6 @@ at::Tensor PatchEmbedImpl::forward(const at::Tensor& x) {
                            .reshape({b, f, h * w, c * pt * ph * pw});
   const auto dtype = x.scalar_type();
   return at::linear(patches, weight.reshape({weight.size(0), -1}).to(dtype), bias.to(dtype));
-}
-
-at::Tensor layer_norm_fp32(const at::Tensor& x, double eps) {
-  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, {}, {}, eps);
 }
 
 at::Tensor gelu_tanh(const at::Tensor& x) { return at::gelu(x, "tanh"); }

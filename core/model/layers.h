@@ -82,9 +82,6 @@ TORCH_MODULE(PatchEmbed);
 // LibTorch.
 std::string fp8_unsupported_reason(const c10::Device& device);
 
-// Layer norm without affine parameters, in float32 (the reference's norm1/norm2/head.norm).
-at::Tensor layer_norm_fp32(const at::Tensor& x, double eps);
-
 // GELU with the tanh approximation, as the reference's FFN and text MLP use.
 at::Tensor gelu_tanh(const at::Tensor& x);
 

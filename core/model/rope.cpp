@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include "kernels/fused_ops.h"
 #include "skyreels/error.h"
 
 namespace skyreels::model {
@@ -36,10 +35,6 @@ Rope3d::Table Rope3d::table(std::int64_t frames, std::int64_t height, std::int64
   const auto w = spatial_angles_.narrow(0, 0, width).view({1, 1, width, -1}).expand({frames, height, width, -1});
   const auto angles = at::cat({f, h, w}, -1).reshape({frames * height * width, head_dim_ / 2}).to(device);
   return {at::cos(angles), at::sin(angles)};
-}
-
-at::Tensor apply_rope(const at::Tensor& x, const Rope3d::Table& table) {
-  return kernels::rotate_pairs(x, table.cos, table.sin);
 }
 
 }  // namespace skyreels::model

@@ -32,7 +32,4 @@ private:
   at::Tensor frame_angles_, spatial_angles_;  // [max_positions, channels] float32, CPU
 };
 
-// Rotates x [B, L, H, D] (float32) by the table; float32 out.
-at::Tensor apply_rope(const at::Tensor& x, const Rope3d::Table& table);
-
 }  // namespace skyreels::model

@@ -156,12 +156,7 @@ ChannelRMSNormImpl::ChannelRMSNormImpl(std::int64_t dim, bool images, const at::
   gamma = register_parameter("gamma", at::empty(shape, fp32(options)), false);
 }
 
-at::Tensor ChannelRMSNormImpl::forward(const at::Tensor& x) {
-  // F.normalize: x / max(||x||_2 over channels, 1e-12); the norm runs in float32 under autocast.
-  const auto xf = x.to(at::kFloat);
-  const auto norm = xf.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
-  return xf / norm * std::sqrt(static_cast<double>(gamma.size(0))) * gamma;
-}
+at::Tensor ChannelRMSNormImpl::forward(const at::Tensor& x) { return kernels::channel_rms_norm_fp32(x, gamma); }
 
 Conv2dImpl::Conv2dImpl(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride_,
                        std::int64_t padding_, const at::TensorOptions& options)
