@@ -30,6 +30,8 @@ struct PathResult {
   double total_seconds = 0, model_seconds = 0, row_seconds = 0, decode_seconds = 0;
   int rows = 0, model_calls = 0, cfg_skipped_rows = 0, cached_rows = 0;
   telemetry::MemoryStats memory;
+  // Peak allocated while the DiT rows ran and while the VAE decoded (each event closes a phase).
+  std::int64_t rows_peak_bytes = 0, decode_peak_bytes = 0;
   at::Tensor latents;  // final latents of the last window (CPU), to compare the paths
   at::Tensor video;    // uint8 frames
   // Against the exact fast path (fast modes only).
@@ -67,7 +69,19 @@ PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs
   telemetry::reset_peak_memory(device);
   PathResult r;
   r.path = name;
+  std::int64_t overall_peak = 0;
+  // The sink runs on the generating thread between the phases: the peak since the last event is the
+  // phase's that this event ends.
+  const auto close_phase = [&](std::int64_t& phase_peak) {
+    telemetry::synchronize(device);
+    const auto peak = telemetry::memory_stats(device).peak_allocated_bytes;
+    phase_peak = std::max(phase_peak, peak);
+    overall_peak = std::max(overall_peak, peak);
+    telemetry::reset_peak_memory(device);
+  };
   auto sink = [&](const pipeline::GenerationEvent& e) {
+    if (std::holds_alternative<pipeline::RowDone>(e)) close_phase(r.rows_peak_bytes);
+    if (std::holds_alternative<pipeline::BlockDecoded>(e)) close_phase(r.decode_peak_bytes);
     if (const auto* row = std::get_if<pipeline::RowDone>(&e)) {
       r.model_seconds += row->model_seconds;
       r.row_seconds += row->row_seconds;
@@ -88,6 +102,7 @@ PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs
   r.cfg_skipped_rows = result.cfg_skipped_rows;
   r.cached_rows = result.cached_rows;
   r.memory = telemetry::memory_stats(device);
+  r.memory.peak_allocated_bytes = std::max(r.memory.peak_allocated_bytes, overall_peak);
   r.latents = result.window_latents.back();
   r.video = result.video;
   return r;
@@ -104,6 +119,8 @@ nlohmann::json to_json(const PathResult& r) {
           {"vae_decode_seconds", r.decode_seconds},
           {"peak_allocated_gib", telemetry::to_gib(r.memory.peak_allocated_bytes)},
           {"peak_reserved_gib", telemetry::to_gib(r.memory.peak_reserved_bytes)},
+          {"rows_peak_allocated_gib", telemetry::to_gib(r.rows_peak_bytes)},
+          {"decode_peak_allocated_gib", telemetry::to_gib(r.decode_peak_bytes)},
           {"cfg_skipped_rows", r.cfg_skipped_rows},
           {"cached_rows", r.cached_rows},
           {"speedup_vs_exact_fast_path", r.speedup},
@@ -194,12 +211,14 @@ int run_pipeline(const Args& args) {
                         {"weights_build_seconds", build_seconds},
                         {"paths", nlohmann::json::array()}};
   for (const auto& r : results) out["paths"].push_back(to_json(r));
-  std::printf("| path | total s | DiT s | calls | s/call | s/row | VAE decode s | peak alloc GiB | peak reserved GiB |\n");
+  std::printf("| path | total s | DiT s | calls | s/call | s/row | VAE decode s | peak alloc GiB (rows / decode) | "
+              "peak reserved GiB |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : results)
-    std::printf("| %s | %.1f | %.1f | %d | %.3f | %.3f | %.2f | %.2f | %.2f |\n", r.path.c_str(), r.total_seconds,
-                r.model_seconds, r.model_calls, r.model_seconds / std::max(1, r.model_calls),
+    std::printf("| %s | %.1f | %.1f | %d | %.3f | %.3f | %.2f | %.2f (%.2f / %.2f) | %.2f |\n", r.path.c_str(),
+                r.total_seconds, r.model_seconds, r.model_calls, r.model_seconds / std::max(1, r.model_calls),
                 r.row_seconds / std::max(1, r.rows), r.decode_seconds, telemetry::to_gib(r.memory.peak_allocated_bytes),
+                telemetry::to_gib(r.rows_peak_bytes), telemetry::to_gib(r.decode_peak_bytes),
                 telemetry::to_gib(r.memory.peak_reserved_bytes));
   for (const auto& r : results)
     if (r.latents_rel_l2 >= 0)

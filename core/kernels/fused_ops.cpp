@@ -57,7 +57,7 @@ using cuda::DType;
 
 constexpr std::int64_t kVec = 8;            // elements per vector access of the kernels
 constexpr std::int64_t kMaxRowSize = 8192;  // 256 threads x 4 chunks x 8 elements
-constexpr std::int64_t kVerifiedQuantizeRow = 2048;  // see quantize_rows_fp8
+constexpr std::int64_t kMaxQuantizeRow = 16384;  // 256 threads x 8 chunks x 8 elements
 
 // 16-byte aligned, a contiguous last dim, and outer strides of whole vectors (never 0: a broadcast
 // output would be written by several rows at once).
@@ -308,34 +308,63 @@ at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Te
   return at::stack({re * c - im * s, re * s + im * c}, -1).view(sizes);
 }
 
+#if SKYREELS_HAS_CUDA_KERNELS && SKYREELS_TORCH_AT_LEAST(2, 1)
+namespace {
+
+bool quantize_kernel_takes(const at::Tensor& x) {
+  return x.dim() == 2 && use_kernels({&x}, kMaxQuantizeRow) && x.scalar_type() == at::kBFloat16;
+}
+
+Fp8Rows quantize_with_kernel(const at::Tensor& x, bool gelu_tanh) {
+  Fp8Rows r{at::empty(x.sizes(), x.options().dtype(at::kFloat8_e4m3fn)),
+            at::empty({x.size(0), 1}, x.options().dtype(at::kFloat))};
+  cuda::QuantizeRowsArgs a;
+  a.M = x.size(0), a.K = x.size(1);
+  a.x = x.data_ptr();
+  a.x_stride = x.stride(0);
+  a.q = r.values.data_ptr();
+  a.scale = r.scale.data_ptr<float>();
+  a.gelu_tanh = gelu_tanh;
+  const c10::cuda::CUDAGuard guard(x.device());
+  check_launch(cuda::quantize_rows_fp8(a, c10::cuda::getCurrentCUDAStream().stream()));
+  return r;
+}
+
+}  // namespace
+#endif
+
+Fp8Rows quantize_rows_fp8_kernel(const at::Tensor& x) {
+#if SKYREELS_HAS_CUDA_KERNELS && SKYREELS_TORCH_AT_LEAST(2, 1)
+  if (!quantize_kernel_takes(x))
+    throw Error(ErrorCode::Unsupported, "quantize_rows_fp8_kernel takes a bf16 [M, K] CUDA tensor, K a multiple of 8 "
+                                        "up to 16384");
+  return quantize_with_kernel(x, false);
+#else
+  (void)x;
+  throw Error(ErrorCode::Unsupported, "this build has no CUDA kernels");
+#endif
+}
+
 Fp8Rows quantize_rows_fp8(const at::Tensor& x) {
 #if SKYREELS_TORCH_AT_LEAST(2, 1)
   if (x.dim() != 2) throw Error(ErrorCode::ShapeMismatch, "quantize_rows_fp8 expects [M, K], got " + c10::str(x.sizes()));
 #if SKYREELS_HAS_CUDA_KERNELS
-  // The kernel is used where it was checked equal to the fallback on a GPU: rows of one 8-element chunk
-  // per thread (256 x 8). On the H200 its codes for rows of 8960 and 13824 differed from the fallback's
-  // in 0.3-0.4 % of places, cause not yet found; longer rows take the fallback until it is.
-  if (use_kernels({&x}, kVerifiedQuantizeRow) && x.scalar_type() == at::kBFloat16) {
-    Fp8Rows r{at::empty(x.sizes(), x.options().dtype(at::kFloat8_e4m3fn)),
-              at::empty({x.size(0), 1}, x.options().dtype(at::kFloat))};
-    cuda::QuantizeRowsArgs a;
-    a.M = x.size(0), a.K = x.size(1);
-    a.x = x.data_ptr();
-    a.x_stride = x.stride(0);
-    a.q = r.values.data_ptr();
-    a.scale = r.scale.data_ptr<float>();
-    const c10::cuda::CUDAGuard guard(x.device());
-    check_launch(cuda::quantize_rows_fp8(a, c10::cuda::getCurrentCUDAStream().stream()));
-    return r;
-  }
+  if (quantize_kernel_takes(x)) return quantize_with_kernel(x, false);
 #endif
   const auto xf = x.to(at::kFloat);
-  const auto scale = xf.abs().amax(-1, /*keepdim=*/true).clamp_min(cuda::kFp8TinyAmax) / cuda::kFp8E4m3Max;
+  const auto scale = xf.abs().amax(-1, /*keepdim=*/true).clamp_min(cuda::kFp8TinyAmax) * cuda::kFp8InverseE4m3Max;
   return {(xf / scale).to(at::kFloat8_e4m3fn), scale};
 #else
   (void)x;
   throw Error(ErrorCode::Unsupported, "float8 needs LibTorch 2.1 or newer");
 #endif
+}
+
+Fp8Rows gelu_quantize_rows_fp8(const at::Tensor& x) {
+#if SKYREELS_HAS_CUDA_KERNELS && SKYREELS_TORCH_AT_LEAST(2, 1)
+  if (quantize_kernel_takes(x)) return quantize_with_kernel(x, true);
+#endif
+  return quantize_rows_fp8(at::gelu(x, "tanh"));
 }
 
 }  // namespace skyreels::kernels

@@ -68,5 +68,10 @@ struct Fp8Rows {
   at::Tensor values, scale;
 };
 Fp8Rows quantize_rows_fp8(const at::Tensor& x);
+// quantize_rows_fp8(gelu(x, tanh)) of bf16 rows, in one pass on CUDA (the FFN's inner activation).
+Fp8Rows gelu_quantize_rows_fp8(const at::Tensor& x);
+// The CUDA kernel alone, for any bf16 row it can take (a multiple of 8, up to 16384), for the tests that
+// compare it with the fallback; quantize_rows_fp8 uses it wherever it can. Unsupported without them.
+Fp8Rows quantize_rows_fp8_kernel(const at::Tensor& x);
 
 }  // namespace skyreels::kernels

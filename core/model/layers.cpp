@@ -57,8 +57,9 @@ void LinearImpl::quantize_fp8() {
   if (fp8()) return;
   if (const auto why = fp8_unsupported_reason(weight.device()); !why.empty()) throw Error(ErrorCode::Unsupported, why);
   auto q = kernels::quantize_rows_fp8(weight.to(at::kBFloat16).contiguous());
-  weight_fp8 = q.values;
-  weight_scale = q.scale.view({1, -1}).contiguous();
+  // Registered, so whatever moves the module's tensors (WeightParking, to()) moves these too.
+  weight_fp8 = register_buffer("weight_fp8", q.values);
+  weight_scale = register_buffer("weight_scale", q.scale.view({1, -1}).contiguous());
   weight.set_();  // frees the bf16 copy; the parameter stays registered (empty)
 }
 

@@ -216,9 +216,16 @@ at::Tensor WanAttentionBlockImpl::forward(const at::Tensor& x, const at::Tensor&
     const auto f = kernels::residual_modulated_layer_norm(h, cross_attn(n3.flatten(1, 2), context).view_as(h), m(3, c),
                                                           m(4, c), eps);
     // SkyReels rounds the residual stream to bf16 after every block.
-    kernels::gated_residual_into(out.narrow(1, c.first, c.count), h, ffn->forward(f), m(5, c));
+    kernels::gated_residual_into(out.narrow(1, c.first, c.count), h, feed_forward(f), m(5, c));
   }
   return out;
+}
+
+at::Tensor WanAttentionBlockImpl::feed_forward(const at::Tensor& x) {
+  auto& down = *ffn[2]->as<LinearImpl>();
+  if (!down.fp8()) return ffn->forward(x);
+  const auto h = ffn[0]->as<LinearImpl>()->forward(x);  // bf16
+  return down.forward_fp8(kernels::gelu_quantize_rows_fp8(h.reshape({-1, h.size(-1)})), h.sizes());
 }
 
 WanHeadImpl::WanHeadImpl(const WanDitConfig& c, const at::TensorOptions& opts) : eps(c.eps) {

@@ -116,6 +116,9 @@ public:
   // Returns the new residual stream, bf16.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& e0, const Rope3d::Table& rope, const at::Tensor& context,
                      const WanDitCall& call);
+  // ffn: Linear, tanh GELU, Linear (with float8 weights the GELU happens in the quantization of the
+  // second GEMM's input).
+  at::Tensor feed_forward(const at::Tensor& x);
 
   at::Tensor modulation;  // [1, 6, dim]
   WanSelfAttention self_attn{nullptr};

@@ -89,9 +89,10 @@ private:
 // One call of generate(): the state shared by its windows.
 class GenerationRun {
 public:
-  GenerationRun(model::WanDit& dit, model::WanVae& vae, const PipelineOptions& options, const GenerationInputs& inputs,
-                NoiseSource& noise, const EventSink& events, const std::atomic<bool>* cancel)
-      : dit_(dit), vae_(vae), options_(options), inputs_(inputs), s_(inputs.settings), noise_(noise),
+  GenerationRun(model::WanDit& dit, model::WanVae& vae, model::WeightParking& parking, const PipelineOptions& options,
+                const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events,
+                const std::atomic<bool>* cancel)
+      : dit_(dit), vae_(vae), parking_(parking), options_(options), inputs_(inputs), s_(inputs.settings), noise_(noise),
         events_(events), cancel_(cancel), device_(dit->patch_embedding->weight.device()),
         output_(s_.overlap_history.value_or(0)), call_(options.dit_call) {
     call_.parallel = options.parallel;
@@ -113,9 +114,15 @@ public:
         run_window(window);
       }
     } catch (const std::exception& e) {
+      try {
+        parking_.restore();
+      } catch (const std::exception& again) {
+        logger("pipeline")->error("could not move the DiT back to the GPU after a failure: {}", again.what());
+      }
       emit(GenerationFailed{e.what(), output_.frames()});
       throw;
     }
+    restore_dit();
     result_.video = output_.video(s_.height, s_.width);
     result_.seconds = seconds_since(start_);
     if (result_.cancelled)
@@ -155,6 +162,25 @@ private:
                                           "again for the exact path");
     }
     timesteps_ = sched::make_flow_timesteps(s_.steps, s_.shift).timesteps;
+  }
+
+  void restore_dit() {
+    try {
+      parking_.restore();
+    } catch (const std::exception& e) {
+      throw Error(ErrorCode::Runtime, std::string("the video is complete, but the DiT could not return to the GPU: ") +
+                                          e.what());
+    }
+  }
+
+  // Once the last window's latents are all final, the DiT waits in host memory while the rest is
+  // decoded (the step cache's residuals go too).
+  void park_dit_if_last(const WindowPlan& w, std::int64_t decoded) {
+    if (!options_.park_dit_for_last_decode || !device_.is_cuda() || !decodes_ || parking_.parked() ||
+        w.index != result_.plan.windows.back().index || decoded >= w.latent_frames)
+      return;
+    step_cache_.reset();
+    parking_.park(*dit_);
   }
 
   // Every rank must stop at the same row: with several, rank 0's flag decides.
@@ -361,12 +387,15 @@ private:
       // Blocks whose latents just became final are decoded now, not at the end of the window.
       if (options_.streaming_decode) {
         const auto upto = final_frames(row);
+        if (upto == F) park_dit_if_last(w, decoded);  // every frame final: this window has no DiT call left
         decode_range(w, session, latents, decoded, upto, window_pixels);
         decoded = std::max(decoded, upto);
       }
       if (cancelled()) return;  // frames decoded so far are final and stay in the output
+      if (parking_.parked()) break;
     }
 
+    park_dit_if_last(w, decoded);
     decode_range(w, session, latents, decoded, F, window_pixels);
     result_.window_latents.push_back(latents.unsqueeze(0).cpu());
     emit(WindowDone{w.index, seconds_since(window_start), output_.frames()});
@@ -374,6 +403,7 @@ private:
 
   model::WanDit& dit_;
   model::WanVae& vae_;
+  model::WeightParking& parking_;
   const PipelineOptions& options_;
   const GenerationInputs& inputs_;
   const GenerationSettings& s_;
@@ -415,6 +445,7 @@ PipelineOptions PipelineOptions::reference_path() {
   options.batched_cfg = false;
   options.streaming_decode = false;
   options.per_frame_solver = true;
+  options.park_dit_for_last_decode = false;
   options.dit_call.per_token_modulation = true;
   options.dit_call.chunk_tokens = 0;  // whole-sequence temporaries, as the reference
   return options;
@@ -427,7 +458,7 @@ c10::Device DfPipeline::device() const { return dit_->patch_embedding->weight.de
 
 GenerationResult DfPipeline::generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events,
                                       const std::atomic<bool>* cancel) {
-  return GenerationRun(dit_, vae_, options_, inputs, noise, events, cancel).run();
+  return GenerationRun(dit_, vae_, parking_, options_, inputs, noise, events, cancel).run();
 }
 
 }  // namespace skyreels::pipeline

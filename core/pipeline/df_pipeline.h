@@ -7,6 +7,7 @@
 
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
+#include "model/weight_parking.h"
 #include "pipeline/generation_events.h"
 #include "pipeline/generation_settings.h"
 #include "pipeline/noise_source.h"
@@ -27,6 +28,10 @@ struct PipelineOptions {
   // BlockDecoded event): the decoded pixels of a whole window at once are a large transient (2 GiB
   // at 540P, 97 frames), blocks of a few frames are not. The video is the same; 0: no limit.
   std::int64_t decode_latents_per_call = 4;
+  // On a GPU, the DiT waits in host memory while the last window's remaining latents are
+  // decoded after its last row (for a sync run: the whole video), so the decode has the weights'
+  // memory; it returns before generate() does. The video is the same.
+  bool park_dit_for_last_decode = true;
   // One solver object per latent frame, stepped frame by frame with a device sync each, as the
   // reference. Off: one batched solver for the window. The numbers are the same.
   bool per_frame_solver = false;
@@ -89,6 +94,7 @@ private:
   model::WanDit dit_;
   model::WanVae vae_;
   PipelineOptions options_;
+  model::WeightParking parking_;  // keeps its host copies between generations
 };
 
 }  // namespace skyreels::pipeline

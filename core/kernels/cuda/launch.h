@@ -59,18 +59,24 @@ struct RmsNormRopeArgs {
 const char* rms_norm_rope(const RmsNormRopeArgs& args, void* stream);
 
 // Row-wise float8 (e4m3) quantization. The largest finite e4m3 value, and the smallest amax used
-// for a scale (an all-zero row keeps a finite one).
+// for a scale (an all-zero row keeps a finite one). The scale is amax times the float32 reciprocal of
+// 448, a product both the kernel and the LibTorch fallback compute exactly alike (a quotient would
+// not: LibTorch divides by a scalar as a multiplication by its reciprocal, 1 ulp away at times).
 constexpr float kFp8E4m3Max = 448.f;
+constexpr float kFp8InverseE4m3Max = 1.f / kFp8E4m3Max;
 constexpr float kFp8TinyAmax = 1e-12f;
 
 // Row-wise float8 (e4m3) quantization: x [M, K] bf16 (row stride x_stride) -> q [M, K] contiguous and
-// scale [M] float32 with x ≈ q * scale; scale = max(amax(row), tiny) / 448.
+// scale [M] float32 with x ≈ q * scale; scale = max(amax(row), tiny) * kFp8InverseE4m3Max. With
+// gelu_tanh the row is first GELU(tanh)'d in float32 and rounded to bf16, as at::gelu on bf16 does
+// (the FFN's inner activation, quantized for its second GEMM without a bf16 pass in between).
 struct QuantizeRowsArgs {
   std::int64_t M = 0, K = 0;
   const void* x = nullptr;
   std::int64_t x_stride = 0;
   void* q = nullptr;
   float* scale = nullptr;
+  bool gelu_tanh = false;
 };
 const char* quantize_rows_fp8(const QuantizeRowsArgs& args, void* stream);
 

@@ -2,6 +2,7 @@
 // the kernels built) this checks the kernels, on the CPU the LibTorch fallbacks. On CUDA the kernels
 // are also compared with the fallbacks directly.
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -239,14 +240,72 @@ TEST_F(FusedOps, QuantizeRowsFp8KeepsEachRowWithinE4m3Precision) {
     EXPECT_LT(relative_l2(back, f64(x)), 0.04) << k;
     const auto amax = f64(x).abs().amax(-1, true);
     EXPECT_LT(relative_l2(q.scale, amax / 448.0), kFloat32RelL2) << k;
-    // Where the kernel takes the rows (not all lengths: fused_ops.cpp says why), its codes are the
-    // fallback's; short rows always go to it.
+    // On CUDA the kernel takes every one of these rows, and its codes are the fallback's.
     const auto launches = kernels::fused_kernel_launches();
     kernels::quantize_rows_fp8(x);
-    const bool kernel_ran = kernels::fused_kernel_launches() > launches;
-    if (k == 96) EXPECT_EQ(kernel_ran, kernels_expected());
-    if (kernel_ran)
-      expect_kernel_matches_fallback([&] { return kernels::quantize_rows_fp8(x).values.to(at::kFloat); }, 1e-6);
+    EXPECT_EQ(kernels::fused_kernel_launches() > launches, kernels_expected()) << k;
+    expect_kernel_matches_fallback([&] { return kernels::quantize_rows_fp8(x).values.to(at::kFloat); }, 1e-6);
+  }
+#else
+  GTEST_SKIP() << "float8 needs LibTorch 2.1";
+#endif
+}
+
+// The kernel alone at every row length the DiTs quantize: its scales and codes must be the fallback's,
+// bit for bit. A mismatch prints where it sits in the row (which of a thread's 8-element chunks), both
+// scales and the exact quotient (this found the scales 1 ulp apart: a quotient against LibTorch's
+// multiplication by a reciprocal).
+TEST_F(FusedOps, QuantizeKernelCodesAreTheFallbacksAtEveryRowLength) {
+#if SKYREELS_TORCH_AT_LEAST(2, 1)
+  if (!kernels_expected()) GTEST_SKIP() << "needs the CUDA kernels on a CUDA test device";
+  for (const std::int64_t k : {96, 1536, 5120, 8960, 13824}) {
+    const auto x =
+        at::randn({37, k}, on_device(at::kFloat)).mul(at::rand({37, 1}, on_device(at::kFloat)) * 10).to(at::kBFloat16);
+    const auto fused = kernels::quantize_rows_fp8_kernel(x);
+    kernels::Fp8Rows fallback;
+    {
+      const FallbacksOnly fallbacks;
+      fallback = kernels::quantize_rows_fp8(x);
+    }
+    EXPECT_TRUE(at::equal(fused.scale, fallback.scale)) << k;
+    const auto a = fused.values.view(at::kByte).to(at::kCPU), b = fallback.values.view(at::kByte).to(at::kCPU);
+    const auto differ = a.ne(b).nonzero();
+    EXPECT_EQ(differ.size(0), 0) << k << ": " << differ.size(0) << " of " << a.numel() << " codes differ";
+    const auto xs = x.to(at::kCPU).to(at::kDouble), sf = fused.scale.to(at::kCPU), sb = fallback.scale.to(at::kCPU);
+    for (std::int64_t i = 0; i < std::min<std::int64_t>(differ.size(0), 6); ++i) {
+      const auto r = differ[i][0].item<std::int64_t>(), c = differ[i][1].item<std::int64_t>();
+      ADD_FAILURE() << "K " << k << " row " << r << " col " << c << " chunk slot " << (c / 8) / 256 << ": x "
+                    << xs[r][c].item<double>() << ", scales " << sf[r][0].item<float>() << " / " << sb[r][0].item<float>()
+                    << ", x/scale " << xs[r][c].item<double>() / sb[r][0].item<float>() << ", codes "
+                    << int(a[r][c].item<std::uint8_t>()) << " / " << int(b[r][c].item<std::uint8_t>());
+    }
+  }
+#else
+  GTEST_SKIP() << "float8 needs LibTorch 2.1";
+#endif
+}
+
+// The FFN's inner activation, GELU(tanh) and quantization in one pass: within e4m3 precision of the
+// float64 GELU, and on CUDA the kernel's codes are the fallback's (GELU, then quantize) but where
+// tanhf's last bit differs from LibTorch's and flips a bf16 rounding (rare).
+TEST_F(FusedOps, GeluQuantizeIsTheQuantizedGeluOfEachRow) {
+#if SKYREELS_TORCH_AT_LEAST(2, 1)
+  for (const std::int64_t k : {1536, 8960, 13824}) {
+    const auto x = (at::randn({37, k}, on_device(at::kFloat)) * 3).to(at::kBFloat16);
+    const auto launches = kernels::fused_kernel_launches();
+    const auto q = kernels::gelu_quantize_rows_fp8(x);
+    EXPECT_EQ(kernels::fused_kernel_launches() > launches, kernels_expected()) << k;
+    const auto x64 = f64(x);
+    const auto gelu64 = x64 * 0.5 * (1 + at::tanh(std::sqrt(2.0 / M_PI) * (x64 + 0.044715 * x64.pow(3))));
+    EXPECT_LT(relative_l2(q.values.to(at::kFloat) * q.scale, gelu64), 0.04) << k;
+    if (!kernels_expected()) continue;
+    kernels::Fp8Rows fallback;
+    {
+      const FallbacksOnly fallbacks;
+      fallback = kernels::gelu_quantize_rows_fp8(x);
+    }
+    const auto differ = q.values.view(at::kByte).ne(fallback.values.view(at::kByte)).sum().item<std::int64_t>();
+    EXPECT_LT(static_cast<double>(differ) / static_cast<double>(x.numel()), 1e-3) << k << ": " << differ << " codes";
   }
 #else
   GTEST_SKIP() << "float8 needs LibTorch 2.1";

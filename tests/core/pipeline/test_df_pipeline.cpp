@@ -195,6 +195,29 @@ TEST(DfPipeline, ALongDecodeComesInBlocksOfAFewLatentsWithTheSameVideo) {
   EXPECT_TRUE(at::equal(in_blocks.video, at_once.video));
 }
 
+TEST(DfPipeline, OnAGpuTheDitWaitsInHostMemoryDuringTheLastDecode) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");  // every latent is final after the last row: the whole decode is the last one
+  const auto device = test_device();
+  int blocks = 0, parked_blocks = 0;
+  auto sink = [&](const pipeline::GenerationEvent& e) {
+    if (!std::holds_alternative<pipeline::BlockDecoded>(e)) return;
+    ++blocks;
+    parked_blocks += f.pipeline.dit()->patch_embedding->weight.device() != device ? 1 : 0;
+  };
+  const auto parked = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), sink);
+  ASSERT_GT(blocks, 0);
+  EXPECT_EQ(parked_blocks, device.is_cuda() ? blocks : 0);
+  EXPECT_EQ(f.pipeline.dit()->patch_embedding->weight.device(), device);  // back before generate() returns
+
+  f.pipeline.options().park_dit_for_last_decode = false;
+  const auto resident = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(parked.video, resident.video));
+  // And again with parking, reusing the host copies: the same video.
+  f.pipeline.options().park_dit_for_last_decode = true;
+  EXPECT_TRUE(at::equal(f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture)).video, resident.video));
+}
+
 TEST(DfPipeline, TwoGuidanceCallsMatchTheBatchedCall) {
   torch::NoGradGuard no_grad;
   Fixture f("df_sync");
