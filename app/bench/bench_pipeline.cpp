@@ -69,15 +69,17 @@ PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs
   telemetry::reset_peak_memory(device);
   PathResult r;
   r.path = name;
-  std::int64_t overall_peak = 0;
+  std::int64_t overall_peak = 0, overall_reserved = 0;
   // The sink runs on the generating thread between the phases: the peak since the last event is the
-  // phase's that this event ends.
+  // phase's that this event ends. "Rows" also holds what precedes a row: input preparation, prefix
+  // and end-image encodes, and decodes that deliver no frame (a dropped overlap).
   const auto close_phase = [&](std::int64_t& phase_peak) {
     telemetry::synchronize(device);
-    const auto peak = telemetry::memory_stats(device).peak_allocated_bytes;
-    phase_peak = std::max(phase_peak, peak);
-    overall_peak = std::max(overall_peak, peak);
-    telemetry::reset_peak_memory(device);
+    const auto stats = telemetry::memory_stats(device);
+    phase_peak = std::max(phase_peak, stats.peak_allocated_bytes);
+    overall_peak = std::max(overall_peak, stats.peak_allocated_bytes);
+    overall_reserved = std::max(overall_reserved, stats.peak_reserved_bytes);
+    telemetry::reset_peak_memory(device);  // both peaks
   };
   auto sink = [&](const pipeline::GenerationEvent& e) {
     if (std::holds_alternative<pipeline::RowDone>(e)) close_phase(r.rows_peak_bytes);
@@ -103,6 +105,7 @@ PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs
   r.cached_rows = result.cached_rows;
   r.memory = telemetry::memory_stats(device);
   r.memory.peak_allocated_bytes = std::max(r.memory.peak_allocated_bytes, overall_peak);
+  r.memory.peak_reserved_bytes = std::max(r.memory.peak_reserved_bytes, overall_reserved);
   r.latents = result.window_latents.back();
   r.video = result.video;
   return r;

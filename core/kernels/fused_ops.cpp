@@ -335,6 +335,8 @@ Fp8Rows quantize_with_kernel(const at::Tensor& x, bool gelu_tanh) {
 
 Fp8Rows quantize_rows_fp8_kernel(const at::Tensor& x) {
 #if SKYREELS_HAS_CUDA_KERNELS && SKYREELS_TORCH_AT_LEAST(2, 1)
+  if (!g_enabled.load(std::memory_order_relaxed))
+    throw Error(ErrorCode::Unsupported, "quantize_rows_fp8_kernel: the fused kernels are switched off");
   if (!quantize_kernel_takes(x))
     throw Error(ErrorCode::Unsupported, "quantize_rows_fp8_kernel takes a bf16 [M, K] CUDA tensor, K a multiple of 8 "
                                         "up to 16384");

@@ -104,6 +104,7 @@ public:
     result_.plan = plan_generation(s_, s_.extends_video && inputs_.input_video.defined() ? inputs_.input_video.size(1) : 0);
     // Other ranks decode only what a next window re-encodes as its prefix.
     decodes_ = reports_ || result_.plan.windows.size() > 1;
+    restore_dit();  // what an earlier failed generation could not bring back
     prepare_inputs();
     start_ = Clock::now();
     emit(GenerationStarted{result_.plan});
@@ -113,16 +114,16 @@ public:
         if (cancelled()) break;
         run_window(window);
       }
+      restore_dit();
     } catch (const std::exception& e) {
       try {
         parking_.restore();
       } catch (const std::exception& again) {
-        logger("pipeline")->error("could not move the DiT back to the GPU after a failure: {}", again.what());
+        logger("pipeline")->error("the DiT is still partly in host memory ({}); the next generation retries", again.what());
       }
       emit(GenerationFailed{e.what(), output_.frames()});
       throw;
     }
-    restore_dit();
     result_.video = output_.video(s_.height, s_.width);
     result_.seconds = seconds_since(start_);
     if (result_.cancelled)
@@ -165,22 +166,30 @@ private:
   }
 
   void restore_dit() {
+    if (!parking_.parked()) return;
     try {
       parking_.restore();
     } catch (const std::exception& e) {
-      throw Error(ErrorCode::Runtime, std::string("the video is complete, but the DiT could not return to the GPU: ") +
-                                          e.what());
+      throw Error(ErrorCode::Runtime, std::string("the DiT could not return to the GPU from host memory: ") + e.what());
     }
   }
 
   // Once the last window's latents are all final, the DiT waits in host memory while the rest is
-  // decoded (the step cache's residuals go too).
+  // decoded (the step cache's residuals go too). Best effort: if it cannot move, the decode runs
+  // with it resident.
   void park_dit_if_last(const WindowPlan& w, std::int64_t decoded) {
-    if (!options_.park_dit_for_last_decode || !device_.is_cuda() || !decodes_ || parking_.parked() ||
-        w.index != result_.plan.windows.back().index || decoded >= w.latent_frames)
+    if (!device_.is_cuda() || !decodes_ || parking_.parked() || w.index != result_.plan.windows.back().index ||
+        decoded >= w.latent_frames)
       return;
+    const auto bytes = model::WeightParking::device_bytes(*dit_);
+    if (bytes == 0 || bytes > options_.park_dit_up_to_bytes) return;
     step_cache_.reset();
-    parking_.park(*dit_);
+    try {
+      parking_.park(*dit_);
+    } catch (const std::exception& e) {
+      logger("pipeline")->warn("decoding with the DiT on the GPU: moving it to host memory failed ({})", e.what());
+      parking_.restore();
+    }
   }
 
   // Every rank must stop at the same row: with several, rank 0's flag decides.
@@ -387,12 +396,11 @@ private:
       // Blocks whose latents just became final are decoded now, not at the end of the window.
       if (options_.streaming_decode) {
         const auto upto = final_frames(row);
-        if (upto == F) park_dit_if_last(w, decoded);  // every frame final: this window has no DiT call left
+        if (upto == F) park_dit_if_last(w, decoded);  // every frame final: the window's last row
         decode_range(w, session, latents, decoded, upto, window_pixels);
         decoded = std::max(decoded, upto);
       }
       if (cancelled()) return;  // frames decoded so far are final and stay in the output
-      if (parking_.parked()) break;
     }
 
     park_dit_if_last(w, decoded);
@@ -445,7 +453,7 @@ PipelineOptions PipelineOptions::reference_path() {
   options.batched_cfg = false;
   options.streaming_decode = false;
   options.per_frame_solver = true;
-  options.park_dit_for_last_decode = false;
+  options.park_dit_up_to_bytes = 0;
   options.dit_call.per_token_modulation = true;
   options.dit_call.chunk_tokens = 0;  // whole-sequence temporaries, as the reference
   return options;

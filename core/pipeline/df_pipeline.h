@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -28,10 +29,12 @@ struct PipelineOptions {
   // BlockDecoded event): the decoded pixels of a whole window at once are a large transient (2 GiB
   // at 540P, 97 frames), blocks of a few frames are not. The video is the same; 0: no limit.
   std::int64_t decode_latents_per_call = 4;
-  // On a GPU, the DiT waits in host memory while the last window's remaining latents are
-  // decoded after its last row (for a sync run: the whole video), so the decode has the weights'
-  // memory; it returns before generate() does. The video is the same.
-  bool park_dit_for_last_decode = true;
+  // On a GPU, a DiT of at most this many bytes of weights waits in host memory while the last window's
+  // final latents are decoded, so the decode has its memory; it returns before generate() does. The
+  // video is the same; the copies cost about 2 s for DF-1.3B. A larger DiT stays: its rows set the peak
+  // anyway (DF-14B: 31.7 GiB for a batch-2 call against 26.7 + 4.1 for a decode beside its weights,
+  // docs/performance.md) and its copies would take seconds. 0: never.
+  std::int64_t park_dit_up_to_bytes = std::int64_t{8} << 30;
   // One solver object per latent frame, stepped frame by frame with a device sync each, as the
   // reference. Off: one batched solver for the window. The numbers are the same.
   bool per_frame_solver = false;

@@ -199,23 +199,26 @@ TEST(DfPipeline, OnAGpuTheDitWaitsInHostMemoryDuringTheLastDecode) {
   torch::NoGradGuard no_grad;
   Fixture f("df_sync");  // every latent is final after the last row: the whole decode is the last one
   const auto device = test_device();
-  int blocks = 0, parked_blocks = 0;
-  auto sink = [&](const pipeline::GenerationEvent& e) {
-    if (!std::holds_alternative<pipeline::BlockDecoded>(e)) return;
-    ++blocks;
-    parked_blocks += f.pipeline.dit()->patch_embedding->weight.device() != device ? 1 : 0;
+  // The video, after checking where the DiT was during each decoded block and after generate().
+  const auto run = [&](bool parks) {
+    int blocks = 0, parked_blocks = 0;
+    auto sink = [&](const pipeline::GenerationEvent& e) {
+      if (!std::holds_alternative<pipeline::BlockDecoded>(e)) return;
+      ++blocks;
+      parked_blocks += f.pipeline.dit()->patch_embedding->weight.device() != device ? 1 : 0;
+    };
+    auto video = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), sink).video;
+    EXPECT_GT(blocks, 0);
+    EXPECT_EQ(parked_blocks, parks ? blocks : 0);
+    EXPECT_EQ(f.pipeline.dit()->patch_embedding->weight.device(), device);  // back before generate() returns
+    return video;
   };
-  const auto parked = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), sink);
-  ASSERT_GT(blocks, 0);
-  EXPECT_EQ(parked_blocks, device.is_cuda() ? blocks : 0);
-  EXPECT_EQ(f.pipeline.dit()->patch_embedding->weight.device(), device);  // back before generate() returns
-
-  f.pipeline.options().park_dit_for_last_decode = false;
-  const auto resident = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
-  EXPECT_TRUE(at::equal(parked.video, resident.video));
-  // And again with parking, reusing the host copies: the same video.
-  f.pipeline.options().park_dit_for_last_decode = true;
-  EXPECT_TRUE(at::equal(f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture)).video, resident.video));
+  const auto parked = run(device.is_cuda());
+  f.pipeline.options().park_dit_up_to_bytes = 1;  // a DiT larger than the limit stays
+  const auto resident = run(false);
+  EXPECT_TRUE(at::equal(parked, resident));
+  f.pipeline.options().park_dit_up_to_bytes = pipeline::PipelineOptions{}.park_dit_up_to_bytes;
+  EXPECT_TRUE(at::equal(run(device.is_cuda()), resident));
 }
 
 TEST(DfPipeline, TwoGuidanceCallsMatchTheBatchedCall) {
