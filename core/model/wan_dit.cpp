@@ -267,13 +267,14 @@ WanDitImpl::WanDitImpl(const WanDitConfig& c, const at::TensorOptions& opts) : c
   head = register_module("head", WanHead(c, opts));
 }
 
+void WanAttentionBlockImpl::quantize_fp8() {
+  for (auto* l : {&self_attn->q, &self_attn->k, &self_attn->v, &self_attn->o}) (*l)->quantize_fp8();
+  for (auto* l : {&cross_attn->q, &cross_attn->k, &cross_attn->v, &cross_attn->o}) (*l)->quantize_fp8();
+  for (const std::size_t i : {0u, 2u}) ffn[i]->as<LinearImpl>()->quantize_fp8();
+}
+
 void WanDitImpl::quantize_fp8() {
-  for (const auto& block : *blocks) {
-    auto& b = *block->as<WanAttentionBlock>();
-    for (auto* attn : {&b.self_attn->q, &b.self_attn->k, &b.self_attn->v, &b.self_attn->o}) (*attn)->quantize_fp8();
-    for (auto* attn : {&b.cross_attn->q, &b.cross_attn->k, &b.cross_attn->v, &b.cross_attn->o}) (*attn)->quantize_fp8();
-    for (const std::size_t i : {0u, 2u}) b.ffn[i]->as<LinearImpl>()->quantize_fp8();
-  }
+  for (const auto& block : *blocks) block->as<WanAttentionBlock>()->quantize_fp8();
 }
 
 bool WanDitImpl::fp8() const {
@@ -372,14 +373,45 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
 
 // --- loading ---------------------------------------------------------------------------------------------
 
-WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device) {
+WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device, bool fp8) {
+  if (fp8) {
+    if (const auto why = fp8_unsupported_reason(device); !why.empty()) throw Error(ErrorCode::Unsupported, why);
+    return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl& b) { b.quantize_fp8(); });
+  }
   WanDit model(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   load_weights_strict(*model, *weights);
   model->eval();
   return model;
 }
 
-WanDit load_wan_dit(const std::string& path, c10::Device device) {
+WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
+                             const std::function<void(WanAttentionBlockImpl&)>& on_block) {
+  // Host tensors are allocated, not touched, until filled; each is freed once its part has moved.
+  WanDit model(config, at::TensorOptions().device(at::kCPU).dtype(at::kBFloat16));
+  check_weights_fit(*model, *weights);
+  for (const auto& part : model->named_children()) {
+    if (part.value().get() != model->blocks.ptr().get()) {
+      copy_weights(*part.value(), *weights, part.key() + ".");
+      part.value()->to(device);
+      continue;
+    }
+    for (std::size_t i = 0; i < model->blocks->size(); ++i) {
+      auto block = model->blocks[i];
+      copy_weights(*block, *weights, "blocks." + std::to_string(i) + ".");
+      block->to(device);
+      on_block(*block->as<WanAttentionBlockImpl>());
+    }
+  }
+  for (const auto& p : model->named_parameters()) {
+    const auto at = p.value().device();
+    if (p.value().numel() > 0 && (at.type() != device.type() || (device.has_index() && at.index() != device.index())))
+      throw Error(ErrorCode::Runtime, "load_wan_dit_by_block: " + p.key() + " did not reach " + device.str());
+  }
+  model->eval();
+  return model;
+}
+
+WanDit load_wan_dit(const std::string& path, c10::Device device, bool fp8) {
   namespace fs = std::filesystem;
   fs::path folder = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   if (fs::is_directory(folder / "transformer")) folder /= "transformer";  // a diffusers repository
@@ -391,7 +423,7 @@ WanDit load_wan_dit(const std::string& path, c10::Device device) {
   if (fs::exists(config_path)) json = io::JsonConfig::load(config_path.string());
   const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);
   logger("model")->info("loading Wan DiT ({}) from {}", config.describe(), source->describe());
-  return load_wan_dit(source, config, device);
+  return load_wan_dit(source, config, device, fp8);
 }
 
 }  // namespace skyreels::model

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -119,6 +121,8 @@ public:
   // ffn: Linear, tanh GELU, Linear (with float8 weights the GELU happens in the quantization of the
   // second GEMM's input).
   at::Tensor feed_forward(const at::Tensor& x);
+  // The block's linear layers to float8 (LinearImpl::quantize_fp8).
+  void quantize_fp8();
 
   at::Tensor modulation;  // [1, 6, dim]
   WanSelfAttention self_attn{nullptr};
@@ -181,9 +185,17 @@ private:
 TORCH_MODULE(WanDit);
 
 // Builds the model on `device` in bf16 and fills it from `weights` (official or diffusers key names),
-// strictly: missing, unexpected or mis-shaped tensors are an error listing them.
-WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device);
+// strictly: missing, unexpected or mis-shaped tensors are an error listing them. With `fp8` the blocks
+// become float8 as they load (see load_wan_dit_by_block): the device never holds the bf16 model.
+WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
+                    bool fp8 = false);
 // From a folder or file: config.json (when present) plus the DiT's safetensors.
-WanDit load_wan_dit(const std::string& path, c10::Device device);
+WanDit load_wan_dit(const std::string& path, c10::Device device, bool fp8 = false);
+
+// The model built in host memory, checked against `weights`, then filled and moved to `device` one
+// top-level part at a time, each block followed by `on_block` on the device: the device holds the
+// finished parts plus one block as loaded, the host one part at a time.
+WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
+                             const std::function<void(WanAttentionBlockImpl&)>& on_block);
 
 }  // namespace skyreels::model

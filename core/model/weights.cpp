@@ -24,12 +24,17 @@ std::string listing(const std::vector<std::string>& items, std::size_t limit = 1
   return out.str();
 }
 
-}  // namespace
-
-void load_weights_strict(torch::nn::Module& module, const io::TensorSource& source) {
+// Every parameter and buffer by its dotted name.
+torch::OrderedDict<std::string, at::Tensor> weight_targets(torch::nn::Module& module) {
   auto targets = module.named_parameters(/*recurse=*/true);
   for (const auto& item : module.named_buffers(true)) targets.insert(item.key(), item.value());
+  return targets;
+}
 
+}  // namespace
+
+void check_weights_fit(torch::nn::Module& module, const io::TensorSource& source) {
+  const auto targets = weight_targets(module);
   std::vector<std::string> missing, mismatched, unexpected;
   std::set<std::string> expected;
   for (const auto& item : targets) {
@@ -54,10 +59,17 @@ void load_weights_strict(torch::nn::Module& module, const io::TensorSource& sour
     if (!mismatched.empty()) message << "; wrong shape " << mismatched.size() << ": " << listing(mismatched);
     throw Error(mismatched.empty() ? ErrorCode::NotFound : ErrorCode::ShapeMismatch, message.str());
   }
+}
 
+void copy_weights(torch::nn::Module& submodule, const io::TensorSource& source, const std::string& prefix) {
   torch::NoGradGuard no_grad;
-  for (auto& item : targets) item.value().copy_(source.tensor(item.key()));
-  logger("model")->debug("loaded {} tensors from {}", targets.size(), source.describe());
+  for (auto& item : weight_targets(submodule)) item.value().copy_(source.tensor(prefix + item.key()));
+}
+
+void load_weights_strict(torch::nn::Module& module, const io::TensorSource& source) {
+  check_weights_fit(module, source);
+  copy_weights(module, source, "");
+  logger("model")->debug("loaded {} tensors from {}", weight_targets(module).size(), source.describe());
 }
 
 void randomize_weights(torch::nn::Module& module, std::uint64_t seed, double std) {

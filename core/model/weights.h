@@ -10,6 +10,11 @@ namespace skyreels::model {
 // converting dtype and device. Strict: if any tensor is missing, unexpected, or of the wrong shape,
 // throws skyreels::Error listing them (all three kinds, a bounded number of each) before copying.
 void load_weights_strict(torch::nn::Module& module, const io::TensorSource& source);
+// The check alone: throws as load_weights_strict would, copies nothing.
+void check_weights_fit(torch::nn::Module& module, const io::TensorSource& source);
+// Fills a submodule's parameters and buffers from the tensors named `prefix` + their names (after a
+// check_weights_fit of the whole model).
+void copy_weights(torch::nn::Module& submodule, const io::TensorSource& source, const std::string& prefix);
 
 // Size of axis `axis` of tensor `key`, for detecting a model's shape from its weights. A missing key
 // means the weights are not a `model` checkpoint (NotFound), too few axes a ShapeMismatch.

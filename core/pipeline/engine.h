@@ -57,7 +57,8 @@ public:
                             const std::atomic<bool>* cancel = nullptr);
 
   // Loads the DiT and VAE now (a front end may want the load out of the first job's timing).
-  void load(const EventSink& events = {});
+  // With fp8 the DiT's blocks become float8 as they load, so the GPU never holds the bf16 model.
+  void load(const EventSink& events = {}, bool fp8 = false);
   // Frees the DiT and VAE (and the allocator's cached blocks).
   void unload();
 

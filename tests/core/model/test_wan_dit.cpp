@@ -328,6 +328,65 @@ TEST(WanDitLoading, StrictAboutMissingUnexpectedAndMisshapedTensors) {
   expect_error(misshaped, {"wrong shape 1", "blocks.0.cross_attn.k.bias", "[65]"});
 }
 
+TEST(WanDitLoading, BlockByBlockLoadGivesTheSameModelWithEachBlockFilledOnTheDevice) {
+  torch::NoGradGuard no_grad;
+  auto source = tiny_dit(true, 23);
+  const auto in = tiny_inputs();
+  const auto expected = source->forward(in.x, in.t, in.context, 1);
+  TempDir dir;
+  const auto tensors = state_dict(*source);
+  io::write_safetensors((dir / "model.safetensors").string(), tensors);
+  const auto weights = io::open_weights((dir / "model.safetensors").string());
+
+  std::size_t blocks = 0;
+  auto loaded = model::load_wan_dit_by_block(weights, tiny_config(true), test_device(), [&](model::WanAttentionBlockImpl& b) {
+    // The hook sees its block filled and on the device, the later blocks not yet.
+    EXPECT_EQ(b.self_attn->q->weight.device().type(), test_device().type());
+    EXPECT_TRUE(at::equal(b.ffn[0]->as<model::LinearImpl>()->weight.cpu(),
+                          weights->tensor("blocks." + std::to_string(blocks) + ".ffn.0.weight")));
+    ++blocks;
+  });
+  EXPECT_EQ(blocks, 2u);
+  for (const auto& p : loaded->named_parameters()) EXPECT_EQ(p.value().device().type(), test_device().type()) << p.key();
+  EXPECT_TRUE(at::equal(loaded->forward(in.x, in.t, in.context, 1), expected));
+
+  // Weights that do not fit fail before any block is filled.
+  auto missing = tensors;
+  missing.pop_back();
+  io::write_safetensors((dir / "missing.safetensors").string(), missing);
+  blocks = 0;
+  EXPECT_THROW(model::load_wan_dit_by_block(io::open_weights((dir / "missing.safetensors").string()), tiny_config(true),
+                                            test_device(), [&](model::WanAttentionBlockImpl&) { ++blocks; }),
+               Error);
+  EXPECT_EQ(blocks, 0u);
+}
+
+TEST(WanDitLoading, Fp8LoadConvertsTheBlocksOrSaysWhyNot) {
+  torch::NoGradGuard no_grad;
+  auto source = tiny_dit(true, 29);
+  const auto in = tiny_inputs(2);
+  const auto exact = source->forward(in.x, in.t, in.context, 1);
+  TempDir dir;
+  io::write_safetensors((dir / "model.safetensors").string(), state_dict(*source));
+  skyreels::test::write_file(dir / "config.json", R"({"num_heads": 2, "dim": 64, "num_layers": 2})");
+  if (const auto why = model::fp8_unsupported_reason(test_device()); !why.empty()) {
+    skyreels::ErrorCode code{};
+    const auto message =
+        skyreels::test::error_text([&] { model::load_wan_dit(dir.path().string(), test_device(), /*fp8=*/true); }, &code);
+    EXPECT_EQ(code, skyreels::ErrorCode::Unsupported);
+    EXPECT_NE(message.find("float8"), std::string::npos) << message;
+    GTEST_SKIP() << why;
+  }
+  auto loaded = model::load_wan_dit(dir.path().string(), test_device(), /*fp8=*/true);
+  ASSERT_TRUE(loaded->fp8());
+  // The same conversion as quantize_fp8 on a loaded bf16 model: the same codes, so the same result up
+  // to the GPU's run-to-run order (a wrong conversion is off by e4m3's few percent or more).
+  source->quantize_fp8();
+  const auto converted = source->forward(in.x, in.t, in.context, 1);
+  EXPECT_LT(conf::relative_l2(loaded->forward(in.x, in.t, in.context, 1), converted), 1e-3);
+  EXPECT_LT(conf::relative_l2(converted, exact), 0.25);
+}
+
 TEST(WanDitLoading, ConfigThatDisagreesWithTheWeightsIsAnError) {
   auto source = tiny_dit(false);
   TempDir dir;
