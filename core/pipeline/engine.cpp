@@ -43,10 +43,17 @@ GenerationSettings Engine::default_settings() const {
 }
 
 void Engine::load(const EventSink& events, bool fp8) {
+  // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
+  // bf16 model's size) and cannot be undone: the other kind reloads.
+  if (pipeline_ && pipeline_->dit()->fp8() != fp8) {
+    pipeline_.reset();
+    telemetry::release_cached_memory(options_.device);
+  }
   if (pipeline_) return;
   const auto start = std::chrono::steady_clock::now();
   emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit + (fp8 ? " (float8)" : "")});
   auto dit = model::load_wan_dit(files_.dit, options_.device, fp8);
+  if (fp8) telemetry::release_cached_memory(options_.device);  // what the bf16 blocks left in the cache
   emit(events, PhaseStarted{Phase::LoadingModels, "VAE " + files_.vae});
   const auto vae_dtype = options_.vae_dtype.value_or(options_.device.is_cuda() ? at::kBFloat16 : at::kFloat);
   auto vae = model::load_wan_vae(files_.vae, options_.device, vae_dtype);
@@ -105,13 +112,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   }
   if (stop_now()) return stop();
 
-  // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
-  // bf16 model's size) and cannot be undone: switching between fp8 and exact runs reloads.
-  if (pipeline_ && pipeline_->dit()->fp8() != s.fp8) {
-    pipeline_.reset();
-    telemetry::release_cached_memory(options_.device);
-  }
-  load(reported, s.fp8);
+  load(reported, s.fp8);  // reloads when the loaded DiT is of the other kind (fp8 or exact)
   if (parallel) {
     // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.
     const auto text_dim = pipeline_->dit()->config().text_dim;

@@ -328,6 +328,24 @@ TEST(WanDitLoading, StrictAboutMissingUnexpectedAndMisshapedTensors) {
   expect_error(misshaped, {"wrong shape 1", "blocks.0.cross_attn.k.bias", "[65]"});
 }
 
+// A source that records which tensors were read, in order.
+class RecordingSource : public io::TensorSource {
+public:
+  explicit RecordingSource(io::TensorSourcePtr inner) : inner_(std::move(inner)) {}
+  std::vector<std::string> keys() const override { return inner_->keys(); }
+  bool contains(const std::string& key) const override { return inner_->contains(key); }
+  std::vector<std::int64_t> shape(const std::string& key) const override { return inner_->shape(key); }
+  at::Tensor tensor(const std::string& key) const override {
+    read.push_back(key);
+    return inner_->tensor(key);
+  }
+  std::string describe() const override { return inner_->describe(); }
+  mutable std::vector<std::string> read;
+
+private:
+  io::TensorSourcePtr inner_;
+};
+
 TEST(WanDitLoading, BlockByBlockLoadGivesTheSameModelWithEachBlockFilledOnTheDevice) {
   torch::NoGradGuard no_grad;
   auto source = tiny_dit(true, 23);
@@ -336,11 +354,13 @@ TEST(WanDitLoading, BlockByBlockLoadGivesTheSameModelWithEachBlockFilledOnTheDev
   TempDir dir;
   const auto tensors = state_dict(*source);
   io::write_safetensors((dir / "model.safetensors").string(), tensors);
-  const auto weights = io::open_weights((dir / "model.safetensors").string());
+  const auto weights = std::make_shared<RecordingSource>(io::open_weights((dir / "model.safetensors").string()));
 
   std::size_t blocks = 0;
   auto loaded = model::load_wan_dit_by_block(weights, tiny_config(true), test_device(), [&](model::WanAttentionBlockImpl& b) {
-    // The hook sees its block filled and on the device, the later blocks not yet.
+    // The hook sees its block filled and on the device, and no later block has been read yet.
+    const auto next = "blocks." + std::to_string(blocks + 1) + ".";
+    for (const auto& key : weights->read) EXPECT_NE(key.rfind(next, 0), 0u) << key << " read before block " << blocks;
     EXPECT_EQ(b.self_attn->q->weight.device().type(), test_device().type());
     EXPECT_TRUE(at::equal(b.ffn[0]->as<model::LinearImpl>()->weight.cpu(),
                           weights->tensor("blocks." + std::to_string(blocks) + ".ffn.0.weight")));
