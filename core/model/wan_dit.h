@@ -1,9 +1,8 @@
 #pragma once
 
-#include <functional>
-
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 #include <memory>
 #include <optional>

@@ -97,7 +97,7 @@ private:
   model::WanDit dit_;
   model::WanVae vae_;
   PipelineOptions options_;
-  model::WeightParking parking_;  // keeps its host copies between generations
+  model::WeightParking parking_;  // the DiT's host copies while parked (see park_dit_up_to_bytes)
 };
 
 }  // namespace skyreels::pipeline

@@ -6,7 +6,6 @@ namespace skyreels::pipeline {
 
 bool StepCache::decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
                        const std::function<bool(bool)>& agree) {
-  row_ = row;
   bool reuse = false;
   if (previous_.defined() && previous_.sizes() == e0.sizes() && !must_run && last > first) {
     const auto now = e0.narrow(0, first, last - first), before = previous_.narrow(0, first, last - first);

@@ -38,7 +38,7 @@ private:
   double threshold_;
   double accumulated_ = 0;
   at::Tensor previous_;  // e0 of the previous row
-  int row_ = -1, last_run_row_ = -1;
+  int last_run_row_ = -1;
   bool reuse_ = false;
   std::map<int, Entry> entries_;
 };
