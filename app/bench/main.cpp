@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
                  "                          [--guidance 6] [--shift 8] [--ar-step 0] [--causal-block-size 1]\n"
                  "                          [--base-frames N --overlap N --addnoise N] [--path fast|reference|both]\n"
                  "                          [--modes fp8,cfg-skip:K,step-cache:T,...  (fast modes, '+' combines)]\n"
+                 "                          [--fp8-load by-block|in-place  (how fp8 modes get float8 weights)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }

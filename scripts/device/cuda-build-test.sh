@@ -71,6 +71,8 @@ if [[ $benches == *" modes "* ]]; then
   modes=${SKYREELS_MODES:-cfg-skip:6,step-cache:0.1,fp8,fp8+cfg-skip:6+step-cache:0.1}
   [[ $runs == *" sync "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --path ${SKYREELS_PATHS:-both} --modes "$modes"
   [[ $runs == *" async "* ]] && run_bench pipeline --model 1.3b --frames 97 --steps 30 --ar-step 5 --causal-block-size 5 --path ${SKYREELS_PATHS:-both} --modes "$modes"
+  # DF-14B, 6 steps: float8 loaded block by block as the Engine loads it, against the exact fast path.
+  [[ $runs == *" 14b "* ]] && run_bench pipeline --model 14b --frames 97 --steps 6 --path fast --modes fp8 --fp8-load ${SKYREELS_FP8_LOAD:-by-block}
 fi
 if [[ $benches == *" vae540 "* ]]; then
   run_bench vae --latents 25 --height 544 --width 960 --repeat 3
