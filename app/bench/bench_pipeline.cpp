@@ -20,6 +20,7 @@
 #include "bench.h"
 #include "conformance/metrics.h"
 #include "io/tensor_source.h"
+#include "model/layers.h"
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
 #include "model/weights.h"
@@ -42,19 +43,28 @@ struct PathResult {
   double speedup = 0, latents_rel_l2 = -1, video_psnr_db = -1;
 };
 
+// The parts of `text` between `separator`s, empty ones included; none for an empty text.
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0; !text.empty() && start <= text.size();) {
+    const auto end = std::min(text.find(separator, start), text.size());
+    parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
 // A fast mode as --modes names it: "fp8", "cfg-skip:K", "step-cache:T", or several joined by "+".
 pipeline::GenerationSettings with_mode(pipeline::GenerationSettings s, const std::string& mode) {
-  std::size_t start = 0;
-  while (start <= mode.size()) {
-    const auto end = std::min(mode.find('+', start), mode.size());
-    const auto part = mode.substr(start, end - start);
+  const auto parts = split(mode, '+');
+  if (parts.empty()) throw std::invalid_argument("an empty fast mode in --modes");
+  for (const auto& part : parts) {
     const auto colon = part.find(':');
     const auto name = part.substr(0, colon), value = colon == std::string::npos ? "" : part.substr(colon + 1);
     if (name == "fp8") s.fp8 = true;
     else if (name == "cfg-skip" && !value.empty()) s.cfg_skip_last_steps = std::stoi(value);
     else if (name == "step-cache" && !value.empty()) s.step_cache_threshold = std::stod(value);
     else throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, cfg-skip:K, step-cache:T, joined by +)");
-    start = end + 1;
   }
   pipeline::require_valid(s);
   return s;
@@ -186,6 +196,16 @@ int run_pipeline(const Args& args) {
   s.addnoise_condition = static_cast<int>(args.get_int("addnoise", 0));
   const auto plan = pipeline::plan_generation(s);  // bad settings fail here, before any weights
 
+  // --modes "cfg-skip:6,step-cache:0.1,fp8": each fast mode after the exact paths, compared with the
+  // exact fast path. A DiT with float8 weights cannot run exact again, so modes with fp8 run last.
+  auto modes = split(args.get("modes", ""), ',');
+  std::stable_partition(modes.begin(), modes.end(), [](const std::string& m) { return m.find("fp8") == std::string::npos; });
+  for (const auto& m : modes)  // bad modes fail before any weights
+    if (with_mode(s, m).fp8)
+      if (const auto why = model::fp8_unsupported_reason(device); !why.empty())
+        throw std::invalid_argument("fast mode \"" + m + "\": " + why);
+  if (!modes.empty() && paths == "reference") throw std::invalid_argument("--modes compares with the fast path");
+
   const auto config = dit_preset(model_name);
   const auto build_start = std::chrono::steady_clock::now();
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
@@ -205,17 +225,6 @@ int run_pipeline(const Args& args) {
                model_name.c_str(), static_cast<long long>(s.width), static_cast<long long>(s.height),
                static_cast<long long>(s.num_frames), s.steps, s.ar_step, s.causal_block_size, plan.windows.size(),
                plan.total_rows);
-
-  // --modes "cfg-skip:6,step-cache:0.1,fp8": each fast mode after the exact paths, compared with the
-  // exact fast path. A DiT with float8 weights cannot run exact again, so modes with fp8 run last.
-  std::vector<std::string> modes;
-  for (std::size_t start = 0, end; start < args.get("modes", "").size(); start = end + 1) {
-    end = std::min(args.get("modes", "").find(',', start), args.get("modes", "").size());
-    modes.push_back(args.get("modes", "").substr(start, end - start));
-  }
-  std::stable_partition(modes.begin(), modes.end(), [](const std::string& m) { return m.find("fp8") == std::string::npos; });
-  for (const auto& m : modes) with_mode(s, m);  // bad modes fail before the runs
-  if (!modes.empty() && paths == "reference") throw std::invalid_argument("--modes compares with the fast path");
 
   auto pipe = std::make_unique<pipeline::DfPipeline>(dit, vae);
   std::vector<PathResult> results;

@@ -31,8 +31,10 @@ set +e
 
 status=0
 # SKYREELS_CTEST_ARGS narrows the run (e.g. "-R WanDit|Engine"); the fixtures are checked on CUDA below either way.
-[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure ${SKYREELS_CTEST_ARGS:-} 2>&1 | tee "$out/ctest-cuda.log" || status=1
-[ "${SKYREELS_SKIP_TESTS:-0}" != 1 ] && "$build_dir/app/skyreels-cli" check --device cuda ${SKYREELS_CHECK_CASES:-tests/fixtures/reference} 2>&1 | tee "$out/check-cuda.log"
+if [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ]; then
+  SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure ${SKYREELS_CTEST_ARGS:-} 2>&1 | tee "$out/ctest-cuda.log" || status=1
+  "$build_dir/app/skyreels-cli" check --device cuda ${SKYREELS_CHECK_CASES:-tests/fixtures/reference} 2>&1 | tee "$out/check-cuda.log" || status=1
+fi
 
 # Benchmarks at real shapes with random weights; SKYREELS_BENCH picks which ("dit vae t5 pipeline").
 bench="$build_dir/app/skyreels-bench"
