@@ -46,4 +46,10 @@ protected:
   virtual at::Tensor all_gather(const at::Tensor& input) const = 0;
 };
 
+// A decision every rank must share (stop, reuse the step cache): rank 0's `flag` when running on
+// several ranks, `flag` itself when `parallel` is null.
+inline bool rank0_decides(const SequenceParallel* parallel, bool flag) {
+  return parallel ? parallel->agree(flag) : flag;
+}
+
 }  // namespace skyreels::model

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -10,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "model/sequence_parallel.h"
 #include "pipeline/pixel_frames.h"
 #include "pipeline/step_cache.h"
 #include "sched/df_schedule.h"
@@ -195,7 +195,7 @@ private:
   // Every rank must stop at the same row: with several, rank 0's flag decides.
   bool cancelled() {
     const bool mine = cancel_ && cancel_->load();
-    if (options_.parallel ? options_.parallel->agree(mine) : mine) result_.cancelled = true;
+    if (model::rank0_decides(options_.parallel, mine)) result_.cancelled = true;
     return result_.cancelled;
   }
 
@@ -349,10 +349,8 @@ private:
           s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
       if (skip_uncond) ++result_.cfg_skipped_rows;
       // With several ranks rank 0 decides: their collectives must line up.
-      std::function<bool(bool)> agree;
-      if (options_.parallel) agree = [this](bool reuse) { return options_.parallel->agree(reuse); };
       row_cached_ = step_cache_ && step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first, last,
-                                                       first_step == 1 || last_step == N, agree);
+                                                       first_step == 1 || last_step == N, options_.parallel);
 
       const auto model_start = Clock::now();
       at::Tensor v;

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
 #include "pipeline/noise_source.h"
@@ -82,10 +83,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   const bool leader = !parallel || parallel->rank() == 0;
   const EventSink reported = leader ? events : EventSink{};
   // With several ranks, rank 0's cancel decides for all (they must stop together).
-  auto stop_now = [&] {
-    const bool mine = cancelled(cancel);
-    return parallel ? parallel->agree(mine) : mine;
-  };
+  auto stop_now = [&] { return model::rank0_decides(parallel, cancelled(cancel)); };
   GenerationResult stopped;
   stopped.cancelled = true;
   auto stop = [&]() {

@@ -5,14 +5,14 @@
 namespace skyreels::pipeline {
 
 bool StepCache::decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
-                       const std::function<bool(bool)>& agree) {
+                       const model::SequenceParallel* parallel) {
   bool reuse = false;
   if (previous_.defined() && previous_.sizes() == e0.sizes() && !must_run && last > first) {
     const auto now = e0.narrow(0, first, last - first), before = previous_.narrow(0, first, last - first);
     accumulated_ += ((now - before).abs().mean() / before.abs().mean().clamp_min(1e-12)).item<double>();
     reuse = accumulated_ < threshold_;
   }
-  reuse_ = agree ? agree(reuse) : reuse;
+  reuse_ = model::rank0_decides(parallel, reuse);
   previous_ = e0;
   if (!reuse_) {
     accumulated_ = 0;

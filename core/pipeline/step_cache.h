@@ -1,10 +1,10 @@
 #pragma once
 
-#include <functional>
 #include <map>
 
 #include <ATen/core/Tensor.h>
 
+#include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
 
 namespace skyreels::pipeline {
@@ -20,10 +20,10 @@ public:
   explicit StepCache(double threshold) : threshold_(threshold) {}
 
   // Whether row `row` may reuse: e0 [F, 6, dim] of the row's timesteps, the updated frames
-  // [first, last). One host sync (the change is a scalar the decision needs). `agree`, when given,
-  // makes the decision common to several processes (rank 0's), since their calls must match.
+  // [first, last). One host sync (the change is a scalar the decision needs). With several ranks
+  // (`parallel`), rank 0's decision is every rank's, since their calls must match.
   bool decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
-              const std::function<bool(bool)>& agree = {});
+              const model::SequenceParallel* parallel = nullptr);
 
   // The residual memory of one kind of call (cond, uncond, or both batched) for the row decide() saw:
   // set to reuse only when that kind ran the blocks at the last row that did. After the call, its
