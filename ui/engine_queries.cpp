@@ -1,25 +1,19 @@
 #include "engine_queries.h"
 
-#include <ATen/Context.h>
-
-#include "pipeline/demo_model.h"
-#include "pipeline/engine.h"
-#include "telemetry/device_memory.h"
+#include "skyreels/engine.h"
 
 namespace skyreels::ui {
 
-QString demoModelFolder() { return QString::fromStdString(pipeline::find_demo_model().string()); }
+QString demoModelFolder() { return QString::fromStdString(demo_model_folder()); }
 
 QString effectiveModelFolder(const QString& modelFolder) {
   return modelFolder.trimmed().isEmpty() ? demoModelFolder() : modelFolder.trimmed();
 }
 
-std::optional<pipeline::GenerationSettings> recommendedSettings(const QString& modelFolder, QString* error) {
-  const auto folder = effectiveModelFolder(modelFolder);
+std::optional<GenerationSettings> recommendedSettings(const QString& modelFolder, QString* error) {
   try {
-    if (folder.isEmpty()) throw std::runtime_error("no model folder given and the demo model is not installed");
-    // The constructor only locates the files; the models load on the first generation.
-    return pipeline::Engine(folder.toStdString()).default_settings();
+    // Reads the folder's settings file; no engine is built and no model loads.
+    return recommended_settings(modelFolder.trimmed().toStdString());
   } catch (const std::exception& e) {
     if (error) *error = QString::fromUtf8(e.what());
     return std::nullopt;
@@ -28,8 +22,7 @@ std::optional<pipeline::GenerationSettings> recommendedSettings(const QString& m
 
 QStringList availableDevices() {
   QStringList devices;
-  if (telemetry::cuda_built() && at::hasCUDA()) devices << QStringLiteral("cuda");
-  devices << QStringLiteral("cpu");
+  for (const auto& d : available_devices()) devices << QString::fromStdString(d);
   return devices;
 }
 

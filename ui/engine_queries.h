@@ -5,7 +5,7 @@
 #include <QString>
 #include <QStringList>
 
-#include "pipeline/generation_settings.h"
+#include "skyreels/settings.h"
 
 namespace skyreels::ui {
 
@@ -17,7 +17,7 @@ QString demoModelFolder();
 QString effectiveModelFolder(const QString& modelFolder);
 // The folder's recommended settings (skyreels-defaults.json, else the reference's defaults), or
 // nullopt with `error` naming what is wrong (a missing model part, a damaged file).
-std::optional<pipeline::GenerationSettings> recommendedSettings(const QString& modelFolder, QString* error = nullptr);
+std::optional<GenerationSettings> recommendedSettings(const QString& modelFolder, QString* error = nullptr);
 // "cuda" first when this build and machine have a CUDA device, then "cpu".
 QStringList availableDevices();
 

@@ -11,7 +11,7 @@
 
 #include "studio_job.h"
 
-namespace skyreels::pipeline {
+namespace skyreels {
 class Engine;
 }
 
@@ -79,9 +79,9 @@ Q_SIGNALS:
   void jobFinished(const skyreels::ui::JobOutcome& outcome);
 
 private:
-  pipeline::Engine& engineFor(const StudioJob& job);
+  Engine& engineFor(const StudioJob& job);
 
-  std::unique_ptr<pipeline::Engine> engine_;
+  std::unique_ptr<Engine> engine_;
   QString engineKey_;  // model folder + device of engine_
   std::atomic<bool> cancel_{false};
   QSize previewLimit_{640, 360};

@@ -21,14 +21,14 @@
 
 #include "generation_thread.h"
 #include "job_queue_widget.h"
-#include "pipeline/generation_settings.h"
+#include "skyreels/settings.h"
 #include "preview_player.h"
 #include "progress_panel.h"
 #include "settings_form.h"
 #include "settings_store.h"
 #include "skyreels/version.h"
 #include "stats_panel.h"
-#include "video/video_metadata.h"
+#include "skyreels/media.h"
 
 namespace skyreels::ui {
 namespace {
@@ -250,7 +250,7 @@ void MainWindow::onJobFinished(const JobOutcome& outcome) {
 
 bool MainWindow::restoreFromVideo(const QString& path) {
   try {
-    const auto settings = pipeline::settings_from_json(video::read_generation_settings(path.toStdString()));
+    const auto settings = read_settings_from_video(path.toStdString());
     form_->setSettings(settings);
     form_->randomSeedBox()->setChecked(false);  // restoring means this exact video's seed
     QString note = tr("Restored the settings of %1").arg(QFileInfo(path).fileName());

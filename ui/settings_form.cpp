@@ -28,7 +28,7 @@ enum Mode { kSync = 0, kAsync = 1 };
 // Output sizes users pick from; "Custom" enables the width and height fields.
 struct ResolutionPreset {
   const char* label;
-  const char* name;  // pipeline::parse_resolution's name, or "WxH"
+  const char* name;  // parse_resolution's name, or "WxH"
 };
 constexpr ResolutionPreset kPresets[] = {
     {"540p landscape (960 × 544)", "540p"},
@@ -40,7 +40,7 @@ constexpr ResolutionPreset kPresets[] = {
 
 QSize presetSize(const char* name) {
   std::int64_t h = 0, w = 0;
-  pipeline::parse_resolution(name, h, w);
+  parse_resolution(name, h, w);
   return {static_cast<int>(w), static_cast<int>(h)};
 }
 
@@ -294,7 +294,7 @@ void SettingsForm::setJob(const StudioJob& job) {
   setSettings(job.settings);
 }
 
-void SettingsForm::setSettings(const pipeline::GenerationSettings& s) {
+void SettingsForm::setSettings(const GenerationSettings& s) {
   loading_ = true;
   prompt_->setPlainText(QString::fromStdString(s.prompt));
   negativePrompt_->setPlainText(QString::fromStdString(s.negative_prompt));
@@ -345,13 +345,13 @@ bool SettingsForm::applyRecommendedSettings(QString* error) {
 }
 
 QString SettingsForm::problem() const {
-  return QString::fromStdString(pipeline::validate(job().effectiveSettings()));
+  return QString::fromStdString(validate(job().effectiveSettings()));
 }
 
 qint64 SettingsForm::frameCount() const {
   const int cbs = causalBlock_->value();
-  if (lengthUnit_->currentIndex() == kSeconds) return pipeline::frames_for_seconds(length_->value(), fps_->value(), cbs);
-  return pipeline::snap_frames(std::llround(length_->value()), cbs);
+  if (lengthUnit_->currentIndex() == kSeconds) return frames_for_seconds(length_->value(), fps_->value(), cbs);
+  return snap_frames(std::llround(length_->value()), cbs);
 }
 
 void SettingsForm::onResolutionPreset() {
@@ -369,8 +369,8 @@ void SettingsForm::onResolutionPreset() {
 void SettingsForm::onLengthUnitChanged() {
   // Keep the same length, in the other unit.
   const qint64 frames = lengthUnit_->currentIndex() == kSeconds
-                            ? pipeline::snap_frames(std::llround(length_->value()), causalBlock_->value())
-                            : pipeline::frames_for_seconds(length_->value(), fps_->value(), causalBlock_->value());
+                            ? snap_frames(std::llround(length_->value()), causalBlock_->value())
+                            : frames_for_seconds(length_->value(), fps_->value(), causalBlock_->value());
   const QSignalBlocker block(length_);
   if (lengthUnit_->currentIndex() == kSeconds) {
     length_->setDecimals(2);

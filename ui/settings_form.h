@@ -35,7 +35,7 @@ public:
   void setJob(const StudioJob& job);
   // Only the engine settings (from a model's recommendations or a video's metadata); the model,
   // files and output fields stay.
-  void setSettings(const pipeline::GenerationSettings& settings);
+  void setSettings(const GenerationSettings& settings);
   // Shows the seed a job used (a random seed is written back to the field).
   void showSeedUsed(quint64 seed);
   // The folder's recommended settings, keeping the prompt the user typed. False with `error` set

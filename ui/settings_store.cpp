@@ -15,7 +15,7 @@ QString codecName(OutputCodec codec) { return codec == OutputCodec::Ffv1Mkv ? "f
 
 void saveJob(QSettings& store, const StudioJob& job) {
   store.beginGroup(kGroup);
-  store.setValue("settings_json", QString::fromStdString(pipeline::to_json(job.settings).dump()));
+  store.setValue("settings_json", QString::fromStdString(to_json(job.settings).dump()));
   store.setValue("model_folder", job.modelFolder);
   store.setValue("device", job.device);
   store.setValue("random_seed", job.randomSeed);
@@ -37,7 +37,7 @@ std::optional<StudioJob> loadJob(QSettings& store) {
   if (!text.empty() && !json.is_discarded()) {
     try {
       StudioJob j;
-      j.settings = pipeline::settings_from_json(json);
+      j.settings = settings_from_json(json);
       j.modelFolder = store.value("model_folder").toString();
       j.device = store.value("device", j.device).toString();
       j.randomSeed = store.value("random_seed", false).toBool();

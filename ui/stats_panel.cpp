@@ -15,7 +15,7 @@
 #include <QVBoxLayout>
 
 #include "progress_panel.h"
-#include "telemetry/device_memory.h"
+#include "skyreels/engine.h"
 
 namespace skyreels::ui {
 namespace {
@@ -192,7 +192,7 @@ QString StatsPanel::summaryText() const { return summary_->text(); }
 
 void StatsPanel::sampleMemory() {
   // Reading the allocator's counters (or /proc on the CPU) is safe from any thread.
-  const auto m = telemetry::memory_stats(cuda_ ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU));
+  const auto m = memory_stats(cuda_ ? "cuda:0" : "cpu");
   addMemory(m.allocated_bytes, m.reserved_bytes, m.peak_allocated_bytes);
 }
 

@@ -16,7 +16,7 @@ QString StudioJob::summary() const {
       .arg(seed);
 }
 
-pipeline::GenerationSettings StudioJob::effectiveSettings() const {
+GenerationSettings StudioJob::effectiveSettings() const {
   auto s = settings;
   s.has_start_image = !startImage.isEmpty();
   s.has_end_image = !endImage.isEmpty();

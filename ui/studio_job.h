@@ -3,7 +3,7 @@
 #include <QMetaType>
 #include <QString>
 
-#include "pipeline/generation_settings.h"
+#include "skyreels/settings.h"
 
 namespace skyreels::ui {
 
@@ -14,7 +14,7 @@ enum class OutputCodec { H264Mp4 = 1, Ffv1Mkv };
 // knows (model folder, device, input files, where and how to write). Plain data: it travels through
 // queued signals and the job queue, and is stored in QSettings.
 struct StudioJob {
-  pipeline::GenerationSettings settings;
+  GenerationSettings settings;
   QString modelFolder;     // empty: the embedded demo model
   QString device = QStringLiteral("cpu");  // "cpu" or "cuda"
   bool randomSeed = false; // pick a fresh seed when the job starts (settings.seed is then the seed used)
@@ -26,7 +26,7 @@ struct StudioJob {
   // One line for the queue: the prompt's start, size, length and seed.
   QString summary() const;
   // The settings with the input flags set from the file fields.
-  pipeline::GenerationSettings effectiveSettings() const;
+  GenerationSettings effectiveSettings() const;
 };
 
 // ".mp4" or ".mkv".

@@ -194,7 +194,8 @@ int run_pipeline(const Args& args) {
   s.base_num_frames = args.get_int("base-frames", s.num_frames);
   if (args.has("overlap")) s.overlap_history = args.get_int("overlap", 17);
   s.addnoise_condition = static_cast<int>(args.get_int("addnoise", 0));
-  const auto plan = pipeline::plan_generation(s);  // bad settings fail here, before any weights
+  pipeline::require_valid(s);  // bad settings fail here, before any weights
+  const auto plan = pipeline::plan_generation(s);
 
   // --modes "cfg-skip:6,step-cache:0.1,fp8": each fast mode after the exact paths, compared with the
   // exact fast path. A DiT with float8 weights cannot run exact again, so modes with fp8 run last.

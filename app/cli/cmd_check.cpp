@@ -7,10 +7,9 @@
 #include <vector>
 
 #include "commands.h"
-#include "parallel/launcher.h"
-#include "parallel/process_group.h"
 #include "skyreels/conformance.h"
 #include "skyreels/error.h"
+#include "skyreels/ranks.h"
 
 namespace skyreels::cli {
 namespace {
@@ -59,11 +58,11 @@ int run_check(const std::vector<std::string>& args) {
 
   // Several ranks: this process starts them (same arguments) and waits; each rank runs the DiT and
   // pipeline cases with the tokens split across ranks, and rank 0 reports.
-  if (ranks > 1 && !parallel::launched_rank()) {
+  if (ranks > 1 && !launched_as_rank()) {
     try {
       std::vector<std::string> rank_args{"check"};
       rank_args.insert(rank_args.end(), args.begin(), args.end());
-      return parallel::launch_ranks(rank_args, {ranks, /*one_gpu_each=*/options.device == "cuda"});
+      return launch_ranks(rank_args, ranks, /*one_gpu_each=*/options.device == "cuda");
     } catch (const Error& e) {
       std::fprintf(stderr, "check: %s\n", e.what());
       return kExitFailed;
@@ -78,16 +77,16 @@ int run_check(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
 
-  std::unique_ptr<parallel::ProcessGroup> group;
-  if (parallel::launched_rank()) {
+  std::unique_ptr<RankGroup> group;
+  if (launched_as_rank()) {
     try {
       // Each rank sees its own GPU as cuda:0 (the launcher sets CUDA_VISIBLE_DEVICES).
-      group = parallel::connect(parallel::ParallelEnv::from_environment(), c10::Device(options.device));
+      group = std::make_unique<RankGroup>(options.device);
     } catch (const Error& e) {
       std::fprintf(stderr, "check: %s\n", e.what());
       return e.code() == ErrorCode::Unsupported ? kExitBadInput : kExitFailed;
     }
-    options.parallel = group.get();
+    options.parallel = group->sequence_parallel();
     // Other ranks only take part: rank 0 holds the results.
     if (group->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return kExitFailed;
   }

@@ -1,39 +1,24 @@
-// `skyreels-cli generate`: one video from the command line, written block by block as it is decoded.
+// `skyreels-cli generate`: one video from the command line. Parsing and display around the engine's
+// job runner (render_to_file), which validates, loads the inputs and writes the file as blocks decode.
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "frame_writer.h"
 #include "generate_options.h"
 #include "generation_report.h"
-#include "pipeline/demo_model.h"
-#include "parallel/launcher.h"
-#include "parallel/process_group.h"
-#include "pipeline/engine.h"
+#include "skyreels/engine.h"
 #include "skyreels/error.h"
-#include "telemetry/device_memory.h"
-
-#if defined(SKYREELS_CLI_WITH_VIDEO)
-#include "video/generation_inputs.h"
-#include "video/video_metadata.h"
-#endif
+#include "skyreels/media.h"
+#include "skyreels/ranks.h"
 
 namespace skyreels::cli {
 namespace {
-
-namespace fs = std::filesystem;
-using pipeline::GenerationSettings;
 
 std::atomic<bool> g_cancel{false};
 
@@ -42,62 +27,11 @@ extern "C" void on_interrupt(int) {
   if (g_cancel.exchange(true)) std::_Exit(kExitCancelled);
 }
 
-c10::Device choose_device(const std::string& text) {
-  if (text == "auto") return telemetry::cuda_built() && at::hasCUDA() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
-  try {
-    const c10::Device device(text);
-    if (device.is_cuda() && !(telemetry::cuda_built() && at::hasCUDA()))
-      throw Error(ErrorCode::Unsupported, "--device " + text + ": no CUDA device (this build or this machine has none)");
-    if (!device.is_cpu() && !device.is_cuda()) throw UsageError("--device must be auto, cpu or cuda[:N]");
-    return device;
-  } catch (const c10::Error&) {
-    throw UsageError("--device must be auto, cpu or cuda[:N], got \"" + text + "\"");
-  }
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorCode::NotFound, path + ": cannot read the settings file");
-  auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) throw Error(ErrorCode::CorruptFile, path + ": not valid JSON");
-  // A whole metadata document (as stored in a video) holds the settings under "settings".
-  if (json.is_object() && json.contains("settings") && json["settings"].is_object()) return json["settings"];
-  return json;
-}
-
-GenerationSettings base_settings(const GenerateOptions& o, const pipeline::Engine& engine) {
-  if (!o.from_video.empty()) {
-#if defined(SKYREELS_CLI_WITH_VIDEO)
-    return pipeline::settings_from_json(video::read_generation_settings(o.from_video));
-#else
-    throw Error(ErrorCode::Unsupported, "--from-video needs a build with FFmpeg; use --settings with the JSON instead");
-#endif
-  }
-  if (!o.settings_file.empty()) return pipeline::settings_from_json(read_json_file(o.settings_file));
-  return engine.default_settings();
-}
-
-// Start/end images and the video to extend, at the output size. A portrait start image swaps height
-// and width, as the reference does.
-pipeline::GenerationRequest load_inputs(const GenerateOptions& o, const GenerationSettings& settings) {
-  pipeline::GenerationRequest request;
-  const bool any = !o.start_image.empty() || !o.end_image.empty() || !o.extend_video.empty();
-  if (!any) {
-    request.settings = settings;
-    return request;
-  }
-#if defined(SKYREELS_CLI_WITH_VIDEO)
-  return video::load_generation_inputs(settings, o.start_image, o.end_image, o.extend_video);
-#else
-  throw Error(ErrorCode::Unsupported, "--image, --end-image and --extend need a build with FFmpeg and OpenCV");
-#endif
-}
-
-fs::path default_output(std::uint64_t seed) {
-  char stamp[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return std::string("skyreels-") + stamp + "-" + std::to_string(seed) + (video_files_supported() ? ".mp4" : ".safetensors");
+// The settings layer under the options: a produced video's, a settings file's, or the model folder's.
+GenerationSettings base_settings(const GenerateOptions& o, const Engine& engine) {
+  if (!o.from_video.empty()) return read_settings_from_video(o.from_video);
+  if (!o.settings_file.empty()) return read_settings_file(o.settings_file);
+  return engine.recommended_settings();
 }
 
 // Exit code of an error raised before the generation started: the input's fault unless it is a
@@ -115,6 +49,21 @@ void print_json(const nlohmann::json& j) {
   std::fflush(stdout);
 }
 
+// Several GPUs: one process per GPU with the same arguments (and one seed), and wait for them.
+int launch(const GenerateOptions& o, const std::vector<std::string>& args) {
+  std::vector<std::string> rank_args{"generate"};
+  rank_args.insert(rank_args.end(), args.begin(), args.end());
+  if (draws_seed(o)) rank_args.insert(rank_args.end(), {"--seed", std::to_string(draw_seed())});
+  // A terminal's Ctrl-C reaches every rank; the launcher itself just waits for them.
+  std::signal(SIGINT, SIG_IGN);
+  try {
+    return launch_ranks(rank_args, o.gpus, /*one_gpu_each=*/o.device != "cpu");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "generate: %s\n", e.what());
+    return kExitFailed;
+  }
+}
+
 }  // namespace
 
 int run_generate(const std::vector<std::string>& args) {
@@ -130,25 +79,7 @@ int run_generate(const std::vector<std::string>& args) {
     std::fprintf(stderr, "generate: %s\n", e.what());
     return kExitBadInput;
   }
-
-  // Several GPUs: start one process per GPU with the same arguments (and one seed) and wait for them.
-  if (o.gpus > 1 && !parallel::launched_rank()) {
-    std::vector<std::string> rank_args{"generate"};
-    rank_args.insert(rank_args.end(), args.begin(), args.end());
-    if (draws_seed(o)) {
-      const auto drawn = apply_options(o, {}).seed;
-      rank_args.insert(rank_args.end(), {"--seed", std::to_string(drawn)});
-    }
-    // A terminal's Ctrl-C reaches every rank; the launcher itself just waits for them.
-    std::signal(SIGINT, SIG_IGN);
-    try {
-      const bool cuda = o.device != "cpu";
-      return parallel::launch_ranks(rank_args, {o.gpus, cuda});
-    } catch (const Error& e) {
-      std::fprintf(stderr, "generate: %s\n", e.what());
-      return kExitFailed;
-    }
-  }
+  if (o.gpus > 1 && !launched_as_rank()) return launch(o, args);
 
   g_cancel = false;
   std::signal(SIGINT, on_interrupt);
@@ -158,92 +89,80 @@ int run_generate(const std::vector<std::string>& args) {
     if (o.json) print_json({{"event", "error"}, {"code", code}, {"message", message}});
   };
 
-  std::unique_ptr<FrameWriter> writer;
-  fs::path output;
-  bool started = false;
   try {
-    std::string model = o.model;
-    if (model.empty()) {
-      model = pipeline::find_demo_model().string();
-      if (model.empty())
-        throw Error(ErrorCode::NotFound, "no --model given and the demo model is not installed "
-                                         "(set SKYREELS_DEMO_MODEL or pass --model DIR)");
-    }
-    pipeline::EngineOptions engine_options;
-    engine_options.device = choose_device(o.device);
-    std::unique_ptr<parallel::ProcessGroup> group;
-    if (parallel::launched_rank()) {
-      group = parallel::connect(parallel::ParallelEnv::from_environment(), engine_options.device);
-      engine_options.parallel = group.get();
-      if (group->rank() != 0) o.quiet = true, o.json = false;  // rank 0 reports and writes
-    }
-    const bool leader = !group || group->rank() == 0;
-    if (o.reference_path) engine_options.pipeline = pipeline::PipelineOptions::reference_path();
+    EngineOptions options;
+    options.device = o.device;
+    options.reference_path = o.reference_path;
     if (o.vae_tile) {
-      engine_options.pipeline.vae_tiling.tile = o.vae_tile->first;
-      engine_options.pipeline.vae_tiling.overlap = o.vae_tile->second;
+      options.vae_tile = static_cast<int>(o.vae_tile->first);
+      options.vae_tile_overlap = static_cast<int>(o.vae_tile->second);
     }
-    engine_options.use_prompt_cache = o.prompt_cache;
-    pipeline::Engine engine(model, engine_options);
+    options.use_prompt_cache = o.prompt_cache;
+    Engine engine(o.model, options);
+    if (!engine.leader()) o.quiet = true, o.json = false;  // rank 0 reports and writes
 
-    auto settings = apply_options(o, base_settings(o, engine));
-    pipeline::require_valid(settings);
-    const auto request = load_inputs(o, settings);
-    settings = request.settings;
-    if (settings.prompt.empty())
+    RenderJob job;  // apply_options draws the seed when it is random (draw_seed(), the one rule)
+    job.request.settings = apply_options(o, base_settings(o, engine));
+    job.request.start_image = o.start_image;
+    job.request.end_image = o.end_image;
+    job.request.video_to_extend = o.extend_video;
+    job.output = o.output;
+    job.crf = o.crf;
+    job.preset = o.preset;
+    job.overwrite = o.overwrite;
+    if (job.request.settings.prompt.empty())
       std::fprintf(stderr, "generate: warning: the prompt is empty (give --prompt TEXT)\n");
 
-    output = o.output.empty() ? default_output(settings.seed) : fs::path(o.output);
-    std::error_code ec;
-    if (leader && fs::exists(output, ec) && !o.overwrite)
-      throw Error(ErrorCode::BadArgument, output.string() + " exists; choose another --output or pass --overwrite");
-    if (leader)
-      writer = open_frame_writer(output, static_cast<int>(settings.width), static_cast<int>(settings.height),
-                                 OutputFormat{settings.fps, o.crf, o.preset}, pipeline::to_json(settings));
-
-    if (!o.quiet)
-      std::fprintf(stderr, "model %s (%s layout) on %s, seed %llu, %lldx%lld, %lld frames -> %s\n", model.c_str(),
-                   pipeline::to_string(engine.files().layout), engine_options.device.str().c_str(),
-                   static_cast<unsigned long long>(settings.seed), static_cast<long long>(settings.width),
-                   static_cast<long long>(settings.height), static_cast<long long>(settings.num_frames),
-                   output.string().c_str());
     ProgressPrinter progress(stderr);
-    auto sink = [&](const pipeline::GenerationEvent& event) {
-      if (std::holds_alternative<pipeline::GenerationStarted>(event)) started = true;
-      if (const auto* block = std::get_if<pipeline::BlockDecoded>(&event); block && writer) writer->write(block->frames);
+    bool announced = false;
+    auto sink = [&](const GenerationEvent& event) {
+      if (!announced && !o.quiet) {  // the first event: the job passed its checks and runs
+        announced = true;
+        const auto& m = engine.model();
+        const auto& s = job.request.settings;
+        std::fprintf(stderr, "model %s (%s layout) on %s, seed %llu, %lldx%lld, %lld frames\n",
+                     m.demo ? "demo" : m.folder.c_str(), m.layout.c_str(), engine.device().c_str(),
+                     static_cast<unsigned long long>(s.seed), static_cast<long long>(s.width),
+                     static_cast<long long>(s.height), static_cast<long long>(s.num_frames));
+      }
       if (!o.quiet) progress(event);
       if (o.json) print_json(event_to_json(event));
     };
-    const auto result = engine.generate(request, sink, &g_cancel);
-    if (!writer) return result.cancelled ? kExitCancelled : kExitOk;  // another rank: rank 0 wrote the file
-    writer->finish();
-    const auto frames = writer->frames_written();
-    if (!o.quiet)
-      std::fprintf(stderr, "%s %lld frames to %s (%s), seed %llu\n", result.cancelled ? "kept" : "wrote",
-                   static_cast<long long>(frames), output.string().c_str(), writer->describe().c_str(),
-                   static_cast<unsigned long long>(settings.seed));
+    const auto r = render_to_file(engine, job, sink, &g_cancel);
+    if (!engine.leader()) return r.status == RenderStatus::Cancelled ? kExitCancelled : kExitOk;
+
+    const auto& s = r.settings;
+    if (r.status == RenderStatus::Failed) {
+      report_error(r.message, to_string(r.error));
+      if (!r.output.empty())
+        std::fprintf(stderr, "generate: kept %lld finished frames in %s\n", static_cast<long long>(r.frames_written),
+                     r.output.c_str());
+    } else if (!o.quiet) {
+      std::fprintf(stderr, "%s %lld frames to %s (%s), seed %llu\n",
+                   r.status == RenderStatus::Cancelled ? "kept" : "wrote", static_cast<long long>(r.frames_written),
+                   r.output.c_str(), r.format.c_str(), static_cast<unsigned long long>(s.seed));
+    }
+    for (const auto& path : r.unfinished_earlier)
+      std::fprintf(stderr, "generate: note: %s is left from an earlier run that did not finish (playable up to where it "
+                   "stopped)\n", path.c_str());
     if (o.json)
-      print_json({{"event", "output"}, {"path", output.string()}, {"frames", frames}, {"seed", settings.seed},
-                  {"cancelled", result.cancelled}, {"format", writer->describe()}});
-    return result.cancelled ? kExitCancelled : kExitOk;
+      print_json({{"event", "output"}, {"path", r.output}, {"frames", r.frames_written},
+                  {"frames_planned", r.frames_planned}, {"seed", s.seed}, {"status", to_string(r.status)},
+                  {"cancelled", r.status == RenderStatus::Cancelled}, {"format", r.format}});
+    switch (r.status) {
+      case RenderStatus::Finished: return kExitOk;
+      case RenderStatus::Cancelled: return kExitCancelled;
+      case RenderStatus::Failed: return kExitFailed;
+    }
+    return kExitFailed;
   } catch (const UsageError& e) {
     report_error(e.what(), "usage");
     return kExitBadInput;
   } catch (const Error& e) {
     report_error(e.what(), to_string(e.code()));
-    if (started) {
-      // Keep what was finished: the writer's destructor closes a playable file.
-      const auto kept = writer ? writer->frames_written() : 0;
-      if (kept > 0) std::fprintf(stderr, "generate: kept %lld finished frames in %s\n", static_cast<long long>(kept),
-                                 output.string().c_str());
-      return kExitFailed;
-    }
     return exit_code_of(e.code());
   } catch (const std::exception& e) {
     report_error(e.what(), "runtime");
-    if (writer && writer->frames_written() > 0)
-      std::fprintf(stderr, "generate: kept %lld finished frames in %s\n",
-                   static_cast<long long>(writer->frames_written()), output.string().c_str());
     return kExitFailed;
   }
 }

@@ -5,8 +5,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "pipeline/demo_model.h"
-#include "skyreels/error.h"
+#include "skyreels/engine.h"
 
 namespace skyreels::cli {
 
@@ -33,7 +32,7 @@ int run_make_demo_model(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   try {
-    pipeline::write_demo_model(dir, seed);
+    write_demo_model(dir, seed);
   } catch (const Error& e) {
     std::fprintf(stderr, "make-demo-model: %s\n", e.what());
     return e.code() == ErrorCode::Runtime ? kExitFailed : kExitBadInput;

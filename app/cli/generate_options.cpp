@@ -3,12 +3,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <random>
+
+#include <sys/stat.h>
+
+#include "skyreels/limits.h"
 
 namespace skyreels::cli {
 namespace {
-
-using pipeline::GenerationSettings;
 
 long long to_integer(const std::string& option, const std::string& text, long long min, long long max) {
   char* end = nullptr;
@@ -31,11 +32,6 @@ double to_number(const std::string& option, const std::string& text, double min,
     throw UsageError(option + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
                      text);
   return value;
-}
-
-std::uint64_t random_seed() {
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32 | device()) & ((1ULL << 53) - 1);  // exact in JSON readers
 }
 
 }  // namespace
@@ -104,38 +100,47 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     else if (name == "--prompt") set.push_back([v = value()](GenerationSettings& s) { s.prompt = v; });
     else if (name == "--prompt-file") {
       const auto path = value();
+      // Only a regular file of prompt size: /dev/zero or a FIFO would never end, a huge file is no prompt.
+      struct stat info {};
+      if (::stat(path.c_str(), &info) != 0) throw UsageError("--prompt-file: cannot read " + path);
+      if (!S_ISREG(info.st_mode)) throw UsageError("--prompt-file: " + path + " is not a regular file");
+      if (info.st_size > limits::kMaxPromptBytes)
+        throw UsageError("--prompt-file: " + path + " has " + std::to_string(info.st_size) + " bytes; a prompt has at most " +
+                         std::to_string(limits::kMaxPromptBytes));
       std::FILE* f = std::fopen(path.c_str(), "rb");
       if (!f) throw UsageError("--prompt-file: cannot read " + path);
       std::string text;
       char buffer[4096];
-      for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
+      for (std::size_t n; text.size() <= static_cast<std::size_t>(limits::kMaxPromptBytes) &&
+                          (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;)
+        text.append(buffer, n);
       std::fclose(f);
       set.push_back([text](GenerationSettings& s) { s.prompt = text; });
     } else if (name == "--negative-prompt") set.push_back([v = value()](GenerationSettings& s) { s.negative_prompt = v; });
     else if (name == "--resolution") {
       std::int64_t h = 0, w = 0;
       const auto text = value();
-      if (!pipeline::parse_resolution(text, h, w))
+      if (!parse_resolution(text, h, w))
         throw UsageError("--resolution must be 540p, 720p, 540p-portrait, 720p-portrait or WxH, got \"" + text + "\"");
       set.push_back([h, w](GenerationSettings& s) { s.height = h; s.width = w; });
-    } else if (name == "--height") set.push_back([v = integer(16, 8192)](GenerationSettings& s) { s.height = v; });
-    else if (name == "--width") set.push_back([v = integer(16, 8192)](GenerationSettings& s) { s.width = v; });
+    } else if (name == "--height") set.push_back([v = integer(16, limits::kMaxSide)](GenerationSettings& s) { s.height = v; });
+    else if (name == "--width") set.push_back([v = integer(16, limits::kMaxSide)](GenerationSettings& s) { s.width = v; });
     else if (name == "--frames") {
-      const auto v = integer(1, 100000);
+      const auto v = integer(1, limits::kMaxFrames);
       o.seconds.reset();
       set.push_back([v](GenerationSettings& s) { s.num_frames = v; });
     } else if (name == "--seconds") o.seconds = number(0.05, 3600);
-    else if (name == "--fps") set.push_back([v = integer(1, 240)](GenerationSettings& s) { s.fps = static_cast<int>(v); });
-    else if (name == "--steps") set.push_back([v = integer(1, 1000)](GenerationSettings& s) { s.steps = static_cast<int>(v); });
-    else if (name == "--shift") set.push_back([v = number(1e-3, 1e3)](GenerationSettings& s) { s.shift = v; });
-    else if (name == "--guidance") set.push_back([v = number(0, 100)](GenerationSettings& s) { s.guidance_scale = v; });
+    else if (name == "--fps") set.push_back([v = integer(1, limits::kMaxFps)](GenerationSettings& s) { s.fps = static_cast<int>(v); });
+    else if (name == "--steps") set.push_back([v = integer(1, limits::kMaxSteps)](GenerationSettings& s) { s.steps = static_cast<int>(v); });
+    else if (name == "--shift") set.push_back([v = number(1e-3, limits::kMaxShift)](GenerationSettings& s) { s.shift = v; });
+    else if (name == "--guidance") set.push_back([v = number(0, limits::kMaxGuidance)](GenerationSettings& s) { s.guidance_scale = v; });
     else if (name == "--seed") {
       const auto text = value();
       o.seed_given = true;
       if (text == "random") {
         o.random_seed = true;
       } else {
-        const auto v = static_cast<std::uint64_t>(to_integer(name, text, 0, (1LL << 53) - 1));
+        const auto v = static_cast<std::uint64_t>(to_integer(name, text, 0, static_cast<long long>(limits::kMaxSeed)));
         o.random_seed = false;
         set.push_back([v](GenerationSettings& s) { s.seed = v; });
       }
@@ -144,16 +149,16 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
       if (mode == "sync") set.push_back([](GenerationSettings& s) { s.ar_step = 0; s.causal_block_size = 1; });
       else if (mode == "async") set.push_back([](GenerationSettings& s) { s.ar_step = 5; s.causal_block_size = 5; });
       else throw UsageError("--mode must be sync or async, got \"" + mode + "\"");
-    } else if (name == "--ar-step") set.push_back([v = integer(0, 1000)](GenerationSettings& s) { s.ar_step = static_cast<int>(v); });
+    } else if (name == "--ar-step") set.push_back([v = integer(0, limits::kMaxArStep)](GenerationSettings& s) { s.ar_step = static_cast<int>(v); });
     else if (name == "--causal-block-size")
-      set.push_back([v = integer(1, 1000)](GenerationSettings& s) { s.causal_block_size = static_cast<int>(v); });
-    else if (name == "--base-frames") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.base_num_frames = v; });
-    else if (name == "--overlap") set.push_back([v = integer(1, 100000)](GenerationSettings& s) { s.overlap_history = v; });
+      set.push_back([v = integer(1, limits::kMaxWindowLatents)](GenerationSettings& s) { s.causal_block_size = static_cast<int>(v); });
+    else if (name == "--base-frames") set.push_back([v = integer(1, limits::kMaxFrames)](GenerationSettings& s) { s.base_num_frames = v; });
+    else if (name == "--overlap") set.push_back([v = integer(1, limits::kMaxFrames)](GenerationSettings& s) { s.overlap_history = v; });
     else if (name == "--addnoise") set.push_back([v = integer(0, 999)](GenerationSettings& s) { s.addnoise_condition = static_cast<int>(v); });
     else if (name == "--fp8") set.push_back([](GenerationSettings& s) { s.fp8 = true; });
     else if (name == "--cfg-skip-last-steps")
-      set.push_back([v = integer(0, 1000)](GenerationSettings& s) { s.cfg_skip_last_steps = static_cast<int>(v); });
-    else if (name == "--step-cache") set.push_back([v = number(0, 100)](GenerationSettings& s) { s.step_cache_threshold = v; });
+      set.push_back([v = integer(0, limits::kMaxSteps)](GenerationSettings& s) { s.cfg_skip_last_steps = static_cast<int>(v); });
+    else if (name == "--step-cache") set.push_back([v = number(0, limits::kMaxStepCacheThreshold)](GenerationSettings& s) { s.step_cache_threshold = v; });
     else if (name == "--exact")
       set.push_back([](GenerationSettings& s) { s.fp8 = false; s.cfg_skip_last_steps = 0; s.step_cache_threshold = 0; });
     else if (name == "--image") o.start_image = value();
@@ -188,10 +193,10 @@ GenerationSettings apply_options(const GenerateOptions& options, GenerationSetti
   // Inputs are given per run: a restored settings file does not bring its images along.
   s.has_start_image = s.has_end_image = s.extends_video = false;
   for (const auto& override_setting : options.overrides) override_setting(s);
-  if (options.seconds) s.num_frames = pipeline::frames_for_seconds(*options.seconds, s.fps, s.causal_block_size);
+  if (options.seconds) s.num_frames = frames_for_seconds(*options.seconds, s.fps, s.causal_block_size);
   // Without --overlap a long video is one window of all frames.
   if (!s.overlap_history) s.base_num_frames = s.num_frames;
-  if (draws_seed(options)) s.seed = random_seed();
+  if (draws_seed(options)) s.seed = draw_seed();
   return s;
 }
 

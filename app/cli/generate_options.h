@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/generation_settings.h"
+#include "skyreels/settings.h"
 
 namespace skyreels::cli {
 
@@ -23,7 +23,7 @@ struct GenerateOptions {
   std::string model;          // empty: the embedded demo model
   std::string settings_file;  // JSON as written by to_json(GenerationSettings)
   std::string from_video;     // a video this program made: its settings are restored
-  std::vector<std::function<void(pipeline::GenerationSettings&)>> overrides;
+  std::vector<std::function<void(GenerationSettings&)>> overrides;
   std::optional<double> seconds;  // length in seconds, snapped to a valid frame count after the overrides
   bool random_seed = false;       // --seed random (also when no seed is set anywhere)
   bool seed_given = false;
@@ -49,7 +49,7 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args);
 
 // The settings the options describe on top of `base` (overrides, then seconds); the seed is drawn
 // when random. Not validated: the engine does that with its own messages.
-pipeline::GenerationSettings apply_options(const GenerateOptions& options, pipeline::GenerationSettings base);
+GenerationSettings apply_options(const GenerateOptions& options, GenerationSettings base);
 
 // Whether apply_options draws a random seed (every rank of a multi-process run must get the same one).
 bool draws_seed(const GenerateOptions& options);

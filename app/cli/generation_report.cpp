@@ -4,14 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "telemetry/device_memory.h"
 
 namespace skyreels::cli {
 namespace {
 
-using namespace skyreels::pipeline;
+double gib(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
 
-nlohmann::json memory_json(const telemetry::MemoryStats& m) {
+nlohmann::json memory_json(const MemoryStats& m) {
   return {{"allocated_bytes", m.allocated_bytes},
           {"reserved_bytes", m.reserved_bytes},
           {"peak_allocated_bytes", m.peak_allocated_bytes},
@@ -45,7 +44,7 @@ struct ToJson {
   }
   nlohmann::json operator()(const BlockDecoded& e) const {
     return {{"event", "block_decoded"}, {"window", e.window}, {"first_frame", e.first_frame},
-            {"frames", e.frames.defined() ? e.frames.size(0) : 0}, {"decode_s", e.decode_seconds}};
+            {"frames", e.frames.count()}, {"decode_s", e.decode_seconds}};
   }
   nlohmann::json operator()(const WindowDone& e) const {
     return {{"event", "window_done"}, {"window", e.window}, {"elapsed_s", e.elapsed_seconds},
@@ -90,7 +89,7 @@ void ProgressPrinter::operator()(const GenerationEvent& event) {
                        std::to_string(e->row + 1) + "/" + std::to_string(e->rows) +
                        format("  %3.0f%%  elapsed %.1f s  ETA %.1f s", 100.0 * e->rows_done / std::max(1, e->rows_total),
                               e->elapsed_seconds, eta) +
-                       format("  memory %.2f GiB", telemetry::to_gib(e->memory.allocated_bytes)) +
+                       format("  memory %.2f GiB", gib(e->memory.allocated_bytes)) +
                        (e->cached ? "  (step cache)" : "") + (e->unguided ? "  (no guidance)" : "");
     if (terminal_) {
       std::fprintf(out_, "\r%s\033[K", text.c_str());
@@ -104,7 +103,7 @@ void ProgressPrinter::operator()(const GenerationEvent& event) {
          std::to_string(e->frames_so_far) + " frames" + format(" at %.1f s", e->elapsed_seconds));
   } else if (const auto* e = std::get_if<GenerationFinished>(&event)) {
     line("finished " + std::to_string(e->frames) + " frames" + format(" in %.1f s, peak memory %.2f GiB", e->elapsed_seconds,
-                                                                     telemetry::to_gib(e->memory.peak_allocated_bytes)));
+                                                                     gib(e->memory.peak_allocated_bytes)));
   } else if (const auto* e = std::get_if<GenerationCancelled>(&event)) {
     line("cancelled: keeping " + std::to_string(e->frames_kept) + " finished frames");
   } else if (const auto* e = std::get_if<GenerationFailed>(&event)) {

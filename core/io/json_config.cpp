@@ -22,10 +22,19 @@ std::string kind_of(const Json& value) {
   return value.type_name();
 }
 
+// Config, settings and manifest files are small; anything larger is not one of them (and reading
+// it whole could exhaust memory).
+constexpr std::int64_t kMaxJsonFileBytes = std::int64_t{16} << 20;
+
 std::string read_config_text(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw Error(ErrorCode::NotFound, path + ": no such file");
   if (S_ISDIR(info.st_mode)) throw Error(ErrorCode::BadArgument, path + ": is a directory, expected a JSON file");
+  // A FIFO or a device would block or never end: only regular files are read.
+  if (!S_ISREG(info.st_mode)) throw Error(ErrorCode::BadArgument, path + ": not a regular file, expected a JSON file");
+  if (info.st_size > kMaxJsonFileBytes)
+    throw Error(ErrorCode::BadArgument, path + ": " + std::to_string(info.st_size) + " bytes is too large for a JSON " +
+                                            "config (at most " + std::to_string(kMaxJsonFileBytes) + ")");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorCode::NotFound, path + ": cannot open");
   std::ostringstream text;

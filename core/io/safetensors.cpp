@@ -7,6 +7,9 @@
 #include <cstring>
 #include <set>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
@@ -129,14 +132,29 @@ std::string header_text(const std::string& path, const std::vector<PlannedTensor
 }
 
 // A file written under a temporary name and renamed into place by commit(); removed if never committed.
+// The temporary name is unique and created exclusively (mkstemps): a file or link planted at a
+// predictable name is never written through.
 class AtomicFileWriter {
 public:
-  explicit AtomicFileWriter(std::string path) : path_(std::move(path)), temp_path_(path_ + ".tmp") {
-    file_ = std::fopen(temp_path_.c_str(), "wb");
-    if (file_ == nullptr) {
+  explicit AtomicFileWriter(std::string path) : path_(std::move(path)) {
+    std::string name = path_ + ".XXXXXX.tmp";
+    const int fd = ::mkstemps(name.data(), 4);
+    if (fd < 0) {
       const int error = errno;
       throw Error(error == ENOENT ? ErrorCode::NotFound : ErrorCode::Runtime,
-                  temp_path_ + ": cannot create: " + std::strerror(error));
+                  path_ + ": cannot create a file beside it: " + std::strerror(error));
+    }
+    temp_path_ = name;
+    // mkstemps makes the file private (0600); the result gets the usual permissions.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
+    file_ = ::fdopen(fd, "wb");
+    if (file_ == nullptr) {
+      const int error = errno;
+      ::close(fd);
+      std::remove(temp_path_.c_str());
+      throw Error(ErrorCode::Runtime, temp_path_ + ": cannot open: " + std::strerror(error));
     }
   }
   ~AtomicFileWriter() {

@@ -1,7 +1,6 @@
 #include "model/t5_encoder.h"
 
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <map>
 #include <regex>
@@ -289,19 +288,12 @@ T5Encoder load_t5_encoder(const io::TensorSourcePtr& weights, c10::Device device
   return model;
 }
 
-T5Encoder load_t5_encoder(const std::string& path, c10::Device device, const T5LoadOptions& options) {
-  namespace fs = std::filesystem;
-  fs::path target = path;
-  if (fs::is_directory(target)) {
-    if (fs::is_directory(target / "text_encoder")) target /= "text_encoder";  // a diffusers repository
-    else if (fs::exists(target / "models_t5_umt5-xxl-enc-bf16.pth")) target /= "models_t5_umt5-xxl-enc-bf16.pth";
-  }
+T5Encoder load_t5_encoder(const std::string& weights, const std::string& config_json, c10::Device device,
+                          const T5LoadOptions& options) {
   T5LoadOptions opts = options;
-  // An HF config.json next to the weights states heads, epsilon and the bucket range. The official
-  // .pth sits next to the DiT's config.json, so only a T5 config is read.
-  const auto folder = fs::is_directory(target) ? target : target.parent_path();
-  if (fs::exists(folder / "config.json")) {
-    const auto json = io::JsonConfig::load((folder / "config.json").string());
+  // An HF config.json states heads, epsilon and the bucket range (the official .pth has none).
+  if (!config_json.empty()) {
+    const auto json = io::JsonConfig::load(config_json);
     const auto type = json.get_string("model_type", "");
     if (type == "umt5" || type == "t5" || type == "mt5") {
       if (!opts.num_heads && json.has("num_heads")) opts.num_heads = json.get_int("num_heads");
@@ -310,7 +302,7 @@ T5Encoder load_t5_encoder(const std::string& path, c10::Device device, const T5L
         opts.max_dist = json.get_int("relative_attention_max_distance");
     }
   }
-  const auto source = io::open_weights(target.string());
+  const auto source = io::open_weights(weights);
   logger("model")->info("loading umT5 encoder from {}", source->describe());
   return load_t5_encoder(source, device, opts);
 }

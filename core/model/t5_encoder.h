@@ -165,8 +165,9 @@ struct T5LoadOptions {
 // Builds the encoder on `device` and fills it from `weights` (official or HF names), strictly:
 // missing, unexpected or mis-shaped tensors are an error listing them.
 T5Encoder load_t5_encoder(const io::TensorSourcePtr& weights, c10::Device device, const T5LoadOptions& options = {});
-// From models_t5_umt5-xxl-enc-bf16.pth, an HF safetensors file, an index.json or a folder of shards
-// (a diffusers repository's text_encoder/ folder is found from the repository root).
-T5Encoder load_t5_encoder(const std::string& path, c10::Device device, const T5LoadOptions& options = {});
+// From models_t5_umt5-xxl-enc-bf16.pth, an HF safetensors file, an index.json or a folder of shards,
+// with the HF config.json beside them (empty: none); pipeline/model_folder.h finds both in a download.
+T5Encoder load_t5_encoder(const std::string& weights, const std::string& config_json, c10::Device device,
+                          const T5LoadOptions& options = {});
 
 }  // namespace skyreels::model

@@ -1,7 +1,6 @@
 #include "model/wan_dit.h"
 
 #include <cmath>
-#include <filesystem>
 #include <regex>
 #include <set>
 
@@ -42,6 +41,13 @@ at::Tensor sinusoidal_embedding(const at::Tensor& t, std::int64_t dim) {
   return at::cat({at::cos(sinusoid), at::sin(sinusoid)}, 1);
 }
 
+// Latents [B, in_dim, F, H, W] whose sizes the patch divides.
+void check_latent_shape(const WanDitConfig& c, const at::Tensor& x) {
+  if (x.dim() != 5 || x.size(1) != c.in_dim || x.size(2) % c.patch_t || x.size(3) % c.patch_h || x.size(4) % c.patch_w)
+    throw Error(ErrorCode::ShapeMismatch, "DiT input must be [B, " + std::to_string(c.in_dim) +
+                                              ", F, H, W] with H, W divisible by the patch; got " + c10::str(x.sizes()));
+}
+
 // [F] (or [1]) timesteps -> one per token, frame-major: [F * hw].
 at::Tensor per_token(const at::Tensor& t, std::int64_t frames, std::int64_t hw) {
   return t.flatten().expand({frames}).repeat_interleave(hw);
@@ -69,7 +75,20 @@ WanDitConfig WanDitConfig::detect(const io::TensorSource& w, const io::JsonConfi
   c.text_dim = size("text_embedding.0.weight", 1);
   c.freq_dim = size("time_embedding.0.weight", 1);
   c.ffn_dim = size("blocks.0.ffn.0.weight", 0);
-  c.out_dim = size("head.head.weight", 0) / (c.patch_t * c.patch_h * c.patch_w);
+  // A crafted checkpoint can have empty axes; every size below divides or is divided by these.
+  for (const auto& [name, value] : {std::pair<const char*, std::int64_t>{"dim", c.dim}, {"in_dim", c.in_dim},
+                                    {"patch_t", c.patch_t}, {"patch_h", c.patch_h}, {"patch_w", c.patch_w},
+                                    {"text_dim", c.text_dim}, {"freq_dim", c.freq_dim}, {"ffn_dim", c.ffn_dim}})
+    if (value <= 0)
+      throw Error(ErrorCode::ShapeMismatch, w.describe() + ": the Wan DiT's " + name + " is " + std::to_string(value) +
+                                                " (patch_embedding.weight, text_embedding.0.weight, time_embedding.0.weight "
+                                                "and blocks.0.ffn.0.weight must have no empty axis)");
+  const auto patch = c.patch_t * c.patch_h * c.patch_w;
+  const auto head_rows = size("head.head.weight", 0);
+  if (head_rows <= 0 || head_rows % patch != 0)
+    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": head.head.weight has " + std::to_string(head_rows) +
+                                              " rows, not a positive multiple of the patch's " + std::to_string(patch));
+  c.out_dim = head_rows / patch;
   c.inject_sample_info = w.contains("fps_embedding.weight");
   c.num_layers = count_blocks(w);
   c.num_heads = c.dim / 128;
@@ -285,7 +304,7 @@ at::Tensor WanDitImpl::embed_text(const at::Tensor& context) {
   return text_embedding->forward(context.to(at::kBFloat16));
 }
 
-std::pair<at::Tensor, at::Tensor> WanDitImpl::embed_time(const at::Tensor& t, int fps_index) {
+TimeEmbedding WanDitImpl::embed_time(const at::Tensor& t, int fps_index) {
   const auto device = patch_embedding->weight.device();
   // The sinusoid is rounded to bf16 (the weights' dtype), then the MLPs run in float32.
   const auto sinusoid = sinusoidal_embedding(t.to(device).flatten(), config_.freq_dim).to(at::kBFloat16).to(at::kFloat);
@@ -300,12 +319,29 @@ std::pair<at::Tensor, at::Tensor> WanDitImpl::embed_time(const at::Tensor& t, in
   return {e, e0};
 }
 
+TimeEmbedding WanDitImpl::time_embedding_for(const at::Tensor& t, std::int64_t frames, std::int64_t tokens_per_frame,
+                                             int fps_index, const WanDitCall& call) {
+  // The reference embeds the timestep of every token (its float32 tables are [L, 6, dim]); the same
+  // rows per frame are what the fast path computes.
+  return embed_time(call.per_token_modulation ? per_token(t, frames, tokens_per_frame) : t, fps_index);
+}
+
 at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, int fps_index,
                                const WanDitCall& call) {
   const auto& c = config_;
-  if (x.dim() != 5 || x.size(1) != c.in_dim || x.size(2) % c.patch_t || x.size(3) % c.patch_h || x.size(4) % c.patch_w)
-    throw Error(ErrorCode::ShapeMismatch, "DiT input must be [B, " + std::to_string(c.in_dim) +
-                                              ", F, H, W] with H, W divisible by the patch; got " + c10::str(x.sizes()));
+  check_latent_shape(c, x);
+  const auto frames = x.size(2) / c.patch_t;
+  if (t.numel() != frames && t.numel() != 1)
+    throw Error(ErrorCode::ShapeMismatch, "timesteps must be one per latent frame (" + std::to_string(frames) +
+                                              ") or one for all, got " + std::to_string(t.numel()));
+  const auto time = time_embedding_for(t, frames, (x.size(3) / c.patch_h) * (x.size(4) / c.patch_w), fps_index, call);
+  return forward_embedded(x, time, context, call).v;
+}
+
+DitOutput WanDitImpl::forward_embedded(const at::Tensor& x, const TimeEmbedding& time, const at::Tensor& context,
+                                       const WanDitCall& call, const BlockReuse& reuse) {
+  const auto& c = config_;
+  check_latent_shape(c, x);
   if (context.dim() != 3 || context.size(2) != c.text_dim)
     throw Error(ErrorCode::ShapeMismatch, "text context must be [B, L, " + std::to_string(c.text_dim) + "], got " +
                                               c10::str(context.sizes()));
@@ -314,18 +350,17 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
     throw Error(ErrorCode::ShapeMismatch, "latent batch " + std::to_string(x.size(0)) + " does not match context batch " +
                                               std::to_string(batch));
   const auto frames = x.size(2) / c.patch_t, height = x.size(3) / c.patch_h, width = x.size(4) / c.patch_w;
-  if (t.numel() != frames && t.numel() != 1)
-    throw Error(ErrorCode::ShapeMismatch, "timesteps must be one per latent frame (" + std::to_string(frames) +
-                                              ") or one for all, got " + std::to_string(t.numel()));
+  const auto rows = time.e0.defined() && time.e0.dim() == 3 ? time.e0.size(0) : -1;
+  if (rows != 1 && rows != frames && rows != frames * height * width)
+    throw Error(ErrorCode::ShapeMismatch, "the time embedding must have a row per latent frame (" + std::to_string(frames) +
+                                              "), per token or one for all; got " + std::to_string(rows));
   if (call.causal_block_frames < 0) throw Error(ErrorCode::BadArgument, "causal block size must not be negative");
 
   // Latents shared by cond and uncond are embedded once.
   auto tokens = patch_embedding(x.to(at::kBFloat16));  // [B or 1, F, HW, dim]
   if (tokens.size(0) != batch) tokens = tokens.expand({batch, -1, -1, -1}).contiguous();
   const auto ctx = embed_text(context);
-  // The reference embeds the timestep of every token (its float32 tables are [L, 6, dim]); the same
-  // rows per frame are what the fast path computes.
-  auto [e, e0] = embed_time(call.per_token_modulation ? per_token(t, frames, height * width) : t, fps_index);
+  auto e = time.e, e0 = time.e0;
   auto rope = rope_.table(frames, height, width, tokens.device());
 
   // Sequence parallel: keep this rank's frames of the tokens and of every per-frame table.
@@ -350,14 +385,14 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
     rope = rope.rows(first * hw, count * hw);
   }
 
-  auto* cache = call.cache;
-  if (cache) cache->reused = cache->reuse && cache->residual.defined() && cache->residual.sizes() == tokens.sizes();
-  if (cache && cache->reused) {
-    tokens = tokens + cache->residual;  // the step cache: the blocks' last contribution, reused
+  DitOutput result;
+  result.reused = reuse.residual.defined() && reuse.residual.sizes() == tokens.sizes();
+  if (result.reused) {
+    tokens = tokens + reuse.residual;  // the step cache: the blocks' last contribution, reused
   } else {
-    const auto before = cache ? tokens : at::Tensor();
+    const auto before = reuse.keep_residual ? tokens : at::Tensor();
     for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
-    if (cache) cache->residual = tokens - before;
+    if (reuse.keep_residual) result.block_residual = tokens - before;
   }
 
   // Head, then unpatchify: [B, F, h*w, pt*ph*pw*C] -> [B, C, F*pt, h*ph, w*pw].
@@ -365,10 +400,14 @@ at::Tensor WanDitImpl::forward(const at::Tensor& x, const at::Tensor& t, const a
                        .view({batch, count, height, width, c.patch_t, c.patch_h, c.patch_w, c.out_dim})
                        .permute({0, 7, 1, 4, 2, 5, 3, 6})
                        .reshape({batch, c.out_dim, count * c.patch_t, height * c.patch_h, width * c.patch_w});
-  if (!call.parallel) return out;
+  if (!call.parallel) {
+    result.v = out;
+    return result;
+  }
   std::vector<std::int64_t> out_frames;
   for (const auto f : call.parallel->frames_per_rank(frames)) out_frames.push_back(f * c.patch_t);
-  return call.parallel->gather_frames(out, out_frames);
+  result.v = call.parallel->gather_frames(out, out_frames);
+  return result;
 }
 
 // --- loading ---------------------------------------------------------------------------------------------
@@ -411,16 +450,12 @@ WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitCon
   return model;
 }
 
-WanDit load_wan_dit(const std::string& path, c10::Device device, bool fp8) {
-  namespace fs = std::filesystem;
-  fs::path folder = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
-  if (fs::is_directory(folder / "transformer")) folder /= "transformer";  // a diffusers repository
-  auto source = io::open_weights(fs::is_directory(path) ? folder.string() : path);
+WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8) {
+  auto source = io::open_weights(weights);
   if (io::is_diffusers_dit(source->keys()))
     source = io::renamed_view(source, io::dit_key_from_diffusers, source->describe() + " (diffusers layout)");
-  const auto config_path = folder / "config.json";
   std::optional<io::JsonConfig> json;
-  if (fs::exists(config_path)) json = io::JsonConfig::load(config_path.string());
+  if (!config_json.empty()) json = io::JsonConfig::load(config_json);
   const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);
   logger("model")->info("loading Wan DiT ({}) from {}", config.describe(), source->describe());
   return load_wan_dit(source, config, device, fp8);

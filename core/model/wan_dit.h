@@ -39,12 +39,23 @@ struct WanDitConfig {
   std::string describe() const;
 };
 
-// The step cache's memory (a fast mode, pipeline/step_cache.h): what the transformer blocks added to
-// the tokens at the last call that ran them.
-struct BlockResidualCache {
-  bool reuse = false;   // this call: skip the blocks and add `residual` instead
-  bool reused = false;  // set by the call: whether it did (a residual of this shape existed)
-  at::Tensor residual;  // [B, F, HW, dim] bf16 (this rank's frames), set by every call that runs the blocks
+// The time conditioning of one call, float32: e [Fe, dim] for the head and e0 [Fe, 6, dim] for the
+// blocks, with Fe = 1 (one timestep), the frames, or the tokens (the reference's per-token tables).
+struct TimeEmbedding {
+  at::Tensor e, e0;
+};
+
+// The step cache's part in one call (a fast mode, pipeline/step_cache.h decides it).
+struct BlockReuse {
+  at::Tensor residual;         // defined: add this instead of running the blocks, when its shape fits
+  bool keep_residual = false;  // return what the blocks added, for a later call to reuse
+};
+
+// One call's result.
+struct DitOutput {
+  at::Tensor v;               // the flow prediction [B, 16, F, H, W] float32
+  bool reused = false;        // the blocks were skipped and BlockReuse::residual added instead
+  at::Tensor block_residual;  // what the blocks added, [B, F, HW, dim] bf16 (this rank's frames), when kept
 };
 
 // Per-call options of the forward.
@@ -61,9 +72,7 @@ struct WanDitCall {
   // Ulysses sequence parallelism over several processes (each runs this forward on the same inputs and
   // gets the same output); null: this process computes every token.
   const SequenceParallel* parallel = nullptr;
-  std::int64_t parallel_frames = 0;  // set by the forward: frames of the whole sequence
-  // The step cache: null runs the blocks, as the reference.
-  BlockResidualCache* cache = nullptr;
+  std::int64_t parallel_frames = 0;  // set by the forward on its own copy: frames of the whole sequence
 };
 
 // Consecutive runs of whole frames holding about `token_budget` tokens each (at least one frame).
@@ -157,10 +166,18 @@ public:
   // fps embedding. Returns the flow prediction [B, 16, F, H, W] float32.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context, int fps_index = 1,
                      const WanDitCall& call = {});
+  // The same on a time embedding computed beforehand (time_embedding_for, once per row however many
+  // calls the row makes), with the step cache's reuse. Input-only: what the blocks did is returned.
+  DitOutput forward_embedded(const at::Tensor& x, const TimeEmbedding& time, const at::Tensor& context,
+                             const WanDitCall& call = {}, const BlockReuse& reuse = {});
+  // The time embedding a call with per-frame timesteps t ([F] or [1]) on latents of `frames` x
+  // `tokens_per_frame` tokens uses: per frame, or per token when `call` asks for the reference's tables.
+  TimeEmbedding time_embedding_for(const at::Tensor& t, std::int64_t frames, std::int64_t tokens_per_frame,
+                                   int fps_index, const WanDitCall& call);
 
   // The pieces of forward, exposed for tests that bisect against the reference's mid.* tensors.
-  at::Tensor embed_text(const at::Tensor& context);               // [B, Lc, dim] bf16
-  std::pair<at::Tensor, at::Tensor> embed_time(const at::Tensor& t, int fps_index);  // e [Fe, dim], e0 [Fe, 6, dim]
+  at::Tensor embed_text(const at::Tensor& context);             // [B, Lc, dim] bf16
+  TimeEmbedding embed_time(const at::Tensor& t, int fps_index);  // a row per timestep in t
 
   const WanDitConfig& config() const noexcept { return config_; }
 
@@ -188,8 +205,9 @@ TORCH_MODULE(WanDit);
 // become float8 as they load (see load_wan_dit_by_block): the device never holds the bf16 model.
 WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
                     bool fp8 = false);
-// From a folder or file: config.json (when present) plus the DiT's safetensors.
-WanDit load_wan_dit(const std::string& path, c10::Device device, bool fp8 = false);
+// From the DiT's weights (a safetensors file, a shard index or a folder of shards) and its config.json
+// (empty: none); pipeline/model_folder.h finds both in a download.
+WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8 = false);
 
 // The model built in host memory, checked against `weights`, then filled and moved to `device` one
 // top-level part at a time, each block followed by `on_block` on the device: the device holds the

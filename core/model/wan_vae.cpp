@@ -1,7 +1,6 @@
 #include "model/wan_vae.h"
 
 #include <cmath>
-#include <filesystem>
 #include <optional>
 
 #include <ATen/ATen.h>
@@ -505,13 +504,9 @@ WanVae load_wan_vae(const io::TensorSourcePtr& weights, c10::Device device, at::
   return vae;
 }
 
-WanVae load_wan_vae(const std::string& path, c10::Device device, at::ScalarType dtype) {
-  namespace fs = std::filesystem;
-  fs::path target(path);
-  if (fs::is_directory(target) && fs::is_directory(target / "vae")) target /= "vae";  // a diffusers repository
-  if (fs::is_directory(target) && fs::exists(target / "Wan2.1_VAE.pth")) target /= "Wan2.1_VAE.pth";
-  logger("model")->info("loading Wan VAE from {}", target.string());
-  return load_wan_vae(io::open_weights(target.string()), device, dtype);
+WanVae load_wan_vae(const std::string& weights, c10::Device device, at::ScalarType dtype) {
+  logger("model")->info("loading Wan VAE from {}", weights);
+  return load_wan_vae(io::open_weights(weights), device, dtype);
 }
 
 }  // namespace skyreels::model

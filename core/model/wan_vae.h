@@ -216,7 +216,7 @@ private:
 // Builds the VAE on `device` with convolutions in `dtype` and fills it from `weights` (official or
 // diffusers names), strictly.
 WanVae load_wan_vae(const io::TensorSourcePtr& weights, c10::Device device, at::ScalarType dtype);
-// From Wan2.1_VAE.pth, a safetensors file, or a folder (a diffusers repository's vae/).
-WanVae load_wan_vae(const std::string& path, c10::Device device, at::ScalarType dtype);
+// From Wan2.1_VAE.pth, a safetensors file or a folder of shards (pipeline/model_folder.h finds it).
+WanVae load_wan_vae(const std::string& weights, c10::Device device, at::ScalarType dtype);
 
 }  // namespace skyreels::model

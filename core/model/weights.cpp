@@ -100,7 +100,10 @@ std::int64_t count_blocks(const io::TensorSource& w) {
   static const std::regex block_key(R"(^blocks\.(\d+)\.)");
   for (const auto& key : w.keys()) {
     std::smatch m;
-    if (std::regex_search(key, m, block_key)) block_ids.insert(std::stoi(m[1]));
+    if (!std::regex_search(key, m, block_key)) continue;
+    // No real model has a million blocks; a longer number is a crafted key, not an overflow to crash on.
+    if (m[1].length() > 6) throw Error(ErrorCode::CorruptFile, w.describe() + ": tensor \"" + key + "\" names an impossible block");
+    block_ids.insert(std::stoi(m[1]));
   }
   return static_cast<std::int64_t>(block_ids.size());
 }

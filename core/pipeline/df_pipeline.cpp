@@ -86,6 +86,29 @@ private:
   at::Tensor tail_;
 };
 
+// One denoising window in progress: its latents, schedule, solver and decode state.
+struct Window {
+  Window(const WindowPlan& plan, at::Tensor latents, at::Tensor end_latent, sched::DfSchedule schedule, int steps,
+         double shift, bool per_frame_solver, model::VaeDecodeSession session)
+      : plan(plan), latents(std::move(latents)), end_latent(std::move(end_latent)), schedule(std::move(schedule)),
+        solver(steps, shift, this->latents), session(std::move(session)),
+        t_row(static_cast<std::size_t>(plan.latent_frames + (this->end_latent.defined() ? 1 : 0))) {
+    if (per_frame_solver)  // the reference path: one solver per frame
+      for (std::int64_t f = 0; f < plan.latent_frames; ++f) frame_solvers.emplace_back(steps, shift, this->latents.narrow(1, f, 1));
+  }
+
+  const WindowPlan& plan;
+  at::Tensor latents;     // [16, F, h, w] bf16, updated in place by the solver
+  at::Tensor end_latent;  // [16, 1, h, w] of the end image, or undefined
+  sched::DfSchedule schedule;
+  sched::FlowUniPC solver;
+  std::vector<sched::FlowUniPC> frame_solvers;
+  model::VaeDecodeSession session;
+  std::int64_t decoded = 0;  // latents decoded so far
+  std::int64_t pixels = 0;   // pixel frames those gave (before dropping the overlap)
+  std::vector<std::int64_t> t_row;  // the row's timesteps, one per input frame
+};
+
 // One call of generate(): the state shared by its windows.
 class GenerationRun {
 public:
@@ -208,29 +231,30 @@ private:
     return vae_->encode(pixels.unsqueeze(0).to(device_, at::kFloat)).squeeze(0).to(at::kBFloat16);
   }
 
-  // One DiT call; `kind` names its stream for the step cache (0 cond, 1 uncond, 2 both batched).
-  at::Tensor run_dit(const at::Tensor& input, const at::Tensor& t, const at::Tensor& context, int kind) {
-    auto call = call_;
-    if (step_cache_) call.cache = step_cache_->entry(kind);
+  // One DiT call on the row's time embedding; `kind` names its stream for the step cache (0 cond,
+  // 1 uncond, 2 both batched).
+  at::Tensor run_dit(const at::Tensor& input, const model::TimeEmbedding& time, const at::Tensor& context, int kind) {
     result_.model_calls_run += static_cast<int>(context.size(0));
-    auto v = dit_->forward(input, t, context, s_.fps_index(), call);
-    row_cached_ = row_cached_ && call.cache && call.cache->reused;
-    return v;
+    if (!step_cache_) return dit_->forward_embedded(input, time, context, call_).v;
+    const auto out = dit_->forward_embedded(input, time, context, call_, step_cache_->reuse_for(kind));
+    step_cache_->record(kind, out);
+    row_cached_ = row_cached_ && out.reused;
+    return out.v;
   }
 
-  // Flow prediction for the window input x [16, F, h, w] at per-frame timesteps t [F]: guided, or the
+  // Flow prediction for the window input x [16, F, h, w] at the row's time embedding: guided, or the
   // conditional prediction alone on rows the fast mode cfg_skip_last_steps skips.
-  at::Tensor predict(const at::Tensor& x, const at::Tensor& t, bool guided) {
+  at::Tensor predict(const at::Tensor& x, const model::TimeEmbedding& time, bool guided) {
     const auto input = x.unsqueeze(0);
-    if (!guided) return run_dit(input, t, context_, 0)[0];
+    if (!guided) return run_dit(input, time, context_, 0)[0];
     at::Tensor cond, uncond;
     if (cfg_context_.defined()) {
-      const auto both = run_dit(input, t, cfg_context_, 2);
+      const auto both = run_dit(input, time, cfg_context_, 2);
       cond = both[0];
       uncond = both[1];
     } else {
-      cond = run_dit(input, t, context_, 0)[0];
-      uncond = run_dit(input, t, negative_context_, 1)[0];
+      cond = run_dit(input, time, context_, 0)[0];
+      uncond = run_dit(input, time, negative_context_, 1)[0];
     }
     // In float32, in the reference's order: uncond + g * (cond - uncond).
     return uncond + (cond - uncond) * s_.guidance_scale;
@@ -240,42 +264,63 @@ private:
   void deliver(int window, const at::Tensor& pixels, double decode_seconds = 0) {
     const auto first = output_.frames();
     auto frames = output_.append(pixels);
-    emit(BlockDecoded{window, first, std::move(frames), decode_seconds});
+    emit(BlockDecoded{window, first, frames_from_tensor(frames), decode_seconds});
   }
 
   // Decodes latents [from, upto) of the window and delivers the frames past the dropped overlap.
-  void decode_range(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
-                    std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
+  void decode_range(Window& win, std::int64_t from, std::int64_t upto) {
     const auto limit = options_.streaming_decode ? options_.decode_latents_per_call : 0;
-    for (; limit > 0 && upto - from > limit; from += limit) decode_block(w, session, latents, from, from + limit, window_pixels);
-    decode_block(w, session, latents, from, upto, window_pixels);
+    for (; limit > 0 && upto - from > limit; from += limit) decode_block(win, from, from + limit);
+    decode_block(win, from, upto);
+    win.decoded = std::max(win.decoded, upto);
   }
 
   // One VAE call for latents [from, upto), delivered as one block.
-  void decode_block(const WindowPlan& w, model::VaeDecodeSession& session, const at::Tensor& latents,
-                    std::int64_t from, std::int64_t upto, std::int64_t& window_pixels) {
+  void decode_block(Window& win, std::int64_t from, std::int64_t upto) {
     if (upto <= from || !decodes_) return;
     const telemetry::TraceRange trace("vae decode");
     const auto start = Clock::now();
-    auto pixels = session.decode(latents.narrow(1, from, upto - from).unsqueeze(0)).squeeze(0);  // [3, f, H, W]
-    const auto first = window_pixels;
-    window_pixels += pixels.size(1);
-    const auto skip = std::max<std::int64_t>(0, w.pixel_frames_dropped - first);
+    auto pixels = win.session.decode(win.latents.narrow(1, from, upto - from).unsqueeze(0)).squeeze(0);  // [3, f, H, W]
+    const auto first = win.pixels;
+    win.pixels += pixels.size(1);
+    const auto skip = std::max<std::int64_t>(0, win.plan.pixel_frames_dropped - first);
     if (skip >= pixels.size(1)) return;
     pixels = pixels.narrow(1, skip, pixels.size(1) - skip);
     telemetry::synchronize(device_);
-    deliver(w.index, pixels, seconds_since(start));
+    deliver(win.plan.index, pixels, seconds_since(start));
   }
 
-  void run_window(const WindowPlan& w) {
+  // --- one window: the algorithm, step by step ---
+
+  void run_window(const WindowPlan& plan) {
     const auto window_start = Clock::now();
     const telemetry::TraceRange trace("window");
-    const auto F = w.latent_frames, p = w.prefix_latents;
-    const auto h = s_.height / 8, wl = s_.width / 8;
-    const int N = s_.steps;
+    Window win = start_window(plan);
+    if (options_.streaming_decode) decode_range(win, 0, plan.prefix_latents);  // a clean prefix is final at once
+    for (int row = 0; row < win.schedule.rows(); ++row) {
+      const auto [first, last] = win.schedule.updated_frames(row);
+      if (first == last) continue;  // nothing would change: the reference runs such rows, we don't
+      denoise_row(win, row, first, last);
+      // Blocks whose latents just became final are decoded now, not at the end of the window.
+      if (options_.streaming_decode) {
+        const auto upto = final_frames(win, row);
+        if (upto == plan.latent_frames) park_dit_if_last(plan, win.decoded);  // the window's last row
+        decode_range(win, win.decoded, upto);
+      }
+      if (cancelled()) return;  // frames decoded so far are final and stay in the output
+    }
+    park_dit_if_last(plan, win.decoded);
+    decode_range(win, win.decoded, plan.latent_frames);
+    result_.window_latents.push_back(win.latents.unsqueeze(0).cpu());
+    emit(WindowDone{plan.index, seconds_since(window_start), output_.frames()});
+  }
 
+  // Noise with the clean prefix (start image or the previous window's overlap) written in, the end
+  // image's latent, the schedule and the solver.
+  Window start_window(const WindowPlan& w) {
+    const auto F = w.latent_frames, p = w.prefix_latents;
     // A copy the solver owns: the noise source may hand out its own tensor (recorded draws).
-    auto latents = noise_.window_noise(w.index, {dit_->config().in_dim, F, h, wl}, device_)
+    auto latents = noise_.window_noise(w.index, {dit_->config().in_dim, F, s_.height / 8, s_.width / 8}, device_)
                        .to(at::kBFloat16)
                        .clone(at::MemoryFormat::Contiguous);
     if (w.prefix == PrefixSource::StartImage) {
@@ -287,124 +332,118 @@ private:
                                             " latent frames, the window needs " + std::to_string(p));
       latents.narrow(1, 0, p).copy_(prefix.narrow(1, 0, p));
     }
-    const auto end_latent = w.end_image ? encode(inputs_.end_image) : at::Tensor();
-
     sched::DfScheduleParams params;
     params.num_frames = static_cast<int>(F);
     params.base_num_frames = static_cast<int>(F);
     params.ar_step = s_.ar_step;
     params.num_pre_ready = static_cast<int>(p);
     params.causal_block_size = s_.causal_block_size;
-    const sched::DfSchedule schedule(params, timesteps_);
-    sched::FlowUniPC solver(N, s_.shift, latents);
-    std::vector<sched::FlowUniPC> frame_solvers;  // reference path: one per frame
-    if (options_.per_frame_solver)
-      for (std::int64_t f = 0; f < F; ++f) frame_solvers.emplace_back(N, s_.shift, latents.narrow(1, f, 1));
-
     step_cache_.reset();
     if (s_.step_cache_threshold > 0) step_cache_ = std::make_unique<StepCache>(s_.step_cache_threshold);
-    model::VaeDecodeSession session(vae_, options_.vae_tiling);
-    std::int64_t decoded = 0, window_pixels = 0;
-    const auto final_frames = [&](int row) {  // leading frames whose latents are final after `row`
-      std::int64_t n = 0;
-      while (n < F && (n < p || schedule.counter(row, static_cast<int>(n)) >= N)) ++n;
-      return n;
-    };
-    if (options_.streaming_decode && p > 0) {  // a clean prefix is final from the start
-      decode_range(w, session, latents, 0, p, window_pixels);
-      decoded = p;
-    }
+    return Window(w, latents, w.end_image ? encode(inputs_.end_image) : at::Tensor(), sched::DfSchedule(params, timesteps_),
+                  s_.steps, s_.shift, options_.per_frame_solver, model::VaeDecodeSession(vae_, options_.vae_tiling));
+  }
 
-    const auto frames_in = F + (end_latent.defined() ? 1 : 0);
-    std::vector<std::int64_t> t_row(static_cast<std::size_t>(frames_in));
-    const double a = s_.addnoise_condition;
-    for (int row = 0; row < schedule.rows(); ++row) {
-      const auto [first, last] = schedule.updated_frames(row);
-      if (first == last) continue;  // nothing would change: the reference runs such rows, we don't
-      const auto row_start = Clock::now();
-      const telemetry::TraceRange row_trace("row");
+  // One row of the schedule: the model's prediction for the updated frames, then a solver step.
+  void denoise_row(Window& win, int row, int first, int last) {
+    const auto row_start = Clock::now();
+    const telemetry::TraceRange row_trace("row");
+    const auto [x, t] = row_input(win, row);
+    const auto hw = (s_.height / 8 / dit_->config().patch_h) * (s_.width / 8 / dit_->config().patch_w);
+    const auto time = dit_->time_embedding_for(t, x.size(1), hw, s_.fps_index(), call_);  // once for the row's calls
 
-      for (std::int64_t f = 0; f < F; ++f) t_row[static_cast<std::size_t>(f)] = schedule.timestep(row, static_cast<int>(f));
-      if (end_latent.defined()) t_row.back() = 0;  // the end image is always clean
-      auto x = end_latent.defined() ? at::cat({latents, end_latent}, 1) : latents;
-      if (a > 0 && p > 0) {
-        // addnoise_condition: a little fresh noise on the clean prefix, in the model input only.
-        x = x.clone();
-        auto prefix = x.narrow(1, 0, p);
-        const auto draw = noise_.condition_noise(condition_draws_++, prefix);
-        prefix.copy_(prefix * (1.0 - 0.001 * a) + draw * (0.001 * a));
-        for (std::int64_t f = 0; f < p; ++f) t_row[static_cast<std::size_t>(f)] = s_.addnoise_condition;
-      }
-      const auto t = at::tensor(t_row, at::TensorOptions().dtype(at::kLong)).to(device_);
+    const auto [first_step, last_step] = step_range(win, row, first, last);
+    const int N = s_.steps;
+    // Fast modes: a row whose updated frames are all in their last steps skips the unconditional
+    // call; the step cache runs the blocks when the time embedding moved, and at every frame's first
+    // and last step (with several ranks rank 0 decides: their collectives must line up).
+    const bool skip_uncond =
+        s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
+    if (skip_uncond) ++result_.cfg_skipped_rows;
+    const auto rows_per_frame = time.e0.size(0) == x.size(1) ? 1 : hw;
+    row_cached_ = step_cache_ && step_cache_->decide(row, time.e0, first * rows_per_frame, (last - first) * rows_per_frame,
+                                                     first_step == 1 || last_step == N, options_.parallel);
 
-      // Fast modes: a row whose updated frames are all in their last steps skips the unconditional
-      // call; the step cache runs the blocks when the time embedding moved, and at every frame's first
-      // and last step.
-      int first_step = N, last_step = 0;  // counters (1..N) of the updated frames
-      for (int f = first; f < last; ++f) {
-        first_step = std::min(first_step, schedule.counter(row, f));
-        last_step = std::max(last_step, schedule.counter(row, f));
-      }
-      const bool skip_uncond =
-          s_.guidance_enabled() && s_.cfg_skip_last_steps > 0 && first_step > N - s_.cfg_skip_last_steps;
-      if (skip_uncond) ++result_.cfg_skipped_rows;
-      // With several ranks rank 0 decides: their collectives must line up.
-      row_cached_ = step_cache_ && step_cache_->decide(row, dit_->embed_time(t, s_.fps_index()).second, first, last,
-                                                       first_step == 1 || last_step == N, options_.parallel);
-
-      const auto model_start = Clock::now();
-      at::Tensor v;
-      {
-        const telemetry::TraceRange trace("model call");
-        v = predict(x, t, s_.guidance_enabled() && !skip_uncond);
-        telemetry::synchronize(device_);
-      }
-      const double model_seconds = seconds_since(model_start);
-      {
-        const telemetry::TraceRange trace("solver");
-        if (options_.per_frame_solver) {
-          for (int f = first; f < last; ++f) {
-            auto frame = latents.narrow(1, f, 1);
-            frame_solvers[static_cast<std::size_t>(f)].step(v.narrow(1, f, 1), frame, 0, 1);
-            telemetry::synchronize(device_);  // the reference's blocking host<->device copies per frame
-          }
-        } else {
-          solver.step(v.narrow(1, first, last - first), latents, first, last);
-        }
-      }
-      ++result_.rows_run;
-
+    const auto model_start = Clock::now();
+    at::Tensor v;
+    {
+      const telemetry::TraceRange trace("model call");
+      v = predict(x, time, s_.guidance_enabled() && !skip_uncond);
       telemetry::synchronize(device_);
-      RowDone done;
-      done.window = w.index;
-      done.row = row;
-      done.rows = schedule.rows();
-      done.rows_done = result_.rows_run;
-      done.rows_total = result_.plan.total_rows;
-      done.elapsed_seconds = seconds_since(start_);
-      done.row_seconds = seconds_since(row_start);
-      done.model_seconds = model_seconds;
-      done.unguided = skip_uncond;
-      done.cached = row_cached_;  // every call of the row skipped the blocks
-      result_.cached_rows += row_cached_;
-      done.memory = telemetry::memory_stats(device_);
-      done.latents = latents;
-      emit(done);
-
-      // Blocks whose latents just became final are decoded now, not at the end of the window.
-      if (options_.streaming_decode) {
-        const auto upto = final_frames(row);
-        if (upto == F) park_dit_if_last(w, decoded);  // every frame final: the window's last row
-        decode_range(w, session, latents, decoded, upto, window_pixels);
-        decoded = std::max(decoded, upto);
-      }
-      if (cancelled()) return;  // frames decoded so far are final and stay in the output
     }
+    const double model_seconds = seconds_since(model_start);
+    solver_step(win, v, first, last);
+    ++result_.rows_run;
+    report_row(win, row, skip_uncond, seconds_since(row_start), model_seconds);
+  }
 
-    park_dit_if_last(w, decoded);
-    decode_range(w, session, latents, decoded, F, window_pixels);
-    result_.window_latents.push_back(latents.unsqueeze(0).cpu());
-    emit(WindowDone{w.index, seconds_since(window_start), output_.frames()});
+  // The model input of a row: the latents (with the end image's latent after them), and the per-frame
+  // timesteps; addnoise_condition puts a little fresh noise on the clean prefix, in the input only.
+  std::pair<at::Tensor, at::Tensor> row_input(Window& win, int row) {
+    const auto F = win.plan.latent_frames, p = win.plan.prefix_latents;
+    auto& t_row = win.t_row;
+    for (std::int64_t f = 0; f < F; ++f) t_row[static_cast<std::size_t>(f)] = win.schedule.timestep(row, static_cast<int>(f));
+    if (win.end_latent.defined()) t_row.back() = 0;  // the end image is always clean
+    auto x = win.end_latent.defined() ? at::cat({win.latents, win.end_latent}, 1) : win.latents;
+    const double a = s_.addnoise_condition;
+    if (a > 0 && p > 0) {
+      x = x.clone();
+      auto prefix = x.narrow(1, 0, p);
+      const auto draw = noise_.condition_noise(condition_draws_++, prefix);
+      prefix.copy_(prefix * (1.0 - 0.001 * a) + draw * (0.001 * a));
+      for (std::int64_t f = 0; f < p; ++f) t_row[static_cast<std::size_t>(f)] = s_.addnoise_condition;
+    }
+    return {x, at::tensor(t_row, at::TensorOptions().dtype(at::kLong)).to(device_)};
+  }
+
+  // The lowest and highest step counter (1..steps) among the updated frames [first, last).
+  std::pair<int, int> step_range(const Window& win, int row, int first, int last) const {
+    int first_step = s_.steps, last_step = 0;
+    for (int f = first; f < last; ++f) {
+      first_step = std::min(first_step, win.schedule.counter(row, f));
+      last_step = std::max(last_step, win.schedule.counter(row, f));
+    }
+    return {first_step, last_step};
+  }
+
+  void solver_step(Window& win, const at::Tensor& v, int first, int last) {
+    const telemetry::TraceRange trace("solver");
+    if (!options_.per_frame_solver) {
+      win.solver.step(v.narrow(1, first, last - first), win.latents, first, last);
+      return;
+    }
+    for (int f = first; f < last; ++f) {
+      auto frame = win.latents.narrow(1, f, 1);
+      win.frame_solvers[static_cast<std::size_t>(f)].step(v.narrow(1, f, 1), frame, 0, 1);
+      telemetry::synchronize(device_);  // the reference's blocking host<->device copies per frame
+    }
+  }
+
+  void report_row(const Window& win, int row, bool unguided, double row_seconds, double model_seconds) {
+    telemetry::synchronize(device_);
+    RowDone done;
+    done.window = win.plan.index;
+    done.row = row;
+    done.rows = win.schedule.rows();
+    done.rows_done = result_.rows_run;
+    done.rows_total = result_.plan.total_rows;
+    done.elapsed_seconds = seconds_since(start_);
+    done.row_seconds = row_seconds;
+    done.model_seconds = model_seconds;
+    done.unguided = unguided;
+    done.cached = row_cached_;  // every call of the row skipped the blocks
+    result_.cached_rows += row_cached_;
+    done.memory = telemetry::memory_stats(device_);
+    done.latents = latent_view(win.latents);
+    emit(done);
+  }
+
+  // Leading frames whose latents are final after `row`.
+  std::int64_t final_frames(const Window& win, int row) const {
+    const auto F = win.plan.latent_frames, p = win.plan.prefix_latents;
+    std::int64_t n = 0;
+    while (n < F && (n < p || win.schedule.counter(row, static_cast<int>(n)) >= s_.steps)) ++n;
+    return n;
   }
 
   model::WanDit& dit_;
@@ -464,6 +503,12 @@ c10::Device DfPipeline::device() const { return dit_->patch_embedding->weight.de
 
 GenerationResult DfPipeline::generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events,
                                       const std::atomic<bool>* cancel) {
+  require_valid(inputs.settings);
+  return generate_validated(inputs, noise, events, cancel);
+}
+
+GenerationResult DfPipeline::generate_validated(const GenerationInputs& inputs, NoiseSource& noise,
+                                                const EventSink& events, const std::atomic<bool>* cancel) {
   return GenerationRun(dit_, vae_, parking_, options_, inputs, noise, events, cancel).run();
 }
 

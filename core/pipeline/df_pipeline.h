@@ -87,6 +87,9 @@ public:
   // is reported as GenerationFailed and rethrown; frames already delivered by BlockDecoded stay valid.
   GenerationResult generate(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events = {},
                             const std::atomic<bool>* cancel = nullptr);
+  // The same for settings the caller has validated (validate()), as Engine does.
+  GenerationResult generate_validated(const GenerationInputs& inputs, NoiseSource& noise, const EventSink& events = {},
+                                      const std::atomic<bool>* cancel = nullptr);
 
   const model::WanDit& dit() const noexcept { return dit_; }
   const PipelineOptions& options() const noexcept { return options_; }

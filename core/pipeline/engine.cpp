@@ -34,14 +34,7 @@ Engine::Engine(const std::string& model_folder, EngineOptions options)
 
 Engine::~Engine() = default;
 
-GenerationSettings Engine::default_settings() const {
-  if (files_.settings.empty()) return {};
-  std::ifstream in(files_.settings);
-  const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded())
-    throw Error(ErrorCode::CorruptFile, files_.settings + ": not valid JSON (the folder's recommended settings)");
-  return settings_from_json(json);
-}
+GenerationSettings Engine::default_settings() const { return read_recommended_settings(files_); }
 
 void Engine::load(const EventSink& events, bool fp8) {
   // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
@@ -53,7 +46,7 @@ void Engine::load(const EventSink& events, bool fp8) {
   if (pipeline_) return;
   const auto start = std::chrono::steady_clock::now();
   emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit + (fp8 ? " (float8)" : "")});
-  auto dit = model::load_wan_dit(files_.dit, options_.device, fp8);
+  auto dit = model::load_wan_dit(files_.dit, files_.dit_config, options_.device, fp8);
   if (fp8) telemetry::release_cached_memory(options_.device);  // what the bf16 blocks left in the cache
   emit(events, PhaseStarted{Phase::LoadingModels, "VAE " + files_.vae});
   const auto vae_dtype = options_.vae_dtype.value_or(options_.device.is_cuda() ? at::kBFloat16 : at::kFloat);
@@ -71,9 +64,14 @@ void Engine::unload() {
 
 GenerationResult Engine::generate(const GenerationRequest& request, const EventSink& events,
                                   const std::atomic<bool>* cancel) {
-  const auto& s = request.settings;
   // Everything the user can get wrong is checked before minutes of model loading.
-  require_valid(s);
+  require_valid(request.settings);
+  return generate_validated(request, events, cancel);
+}
+
+GenerationResult Engine::generate_validated(const GenerationRequest& request, const EventSink& events,
+                                            const std::atomic<bool>* cancel) {
+  const auto& s = request.settings;
   check_conditioning(s, request.start_image, request.end_image, request.input_video);
   if (s.fp8)
     if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
@@ -104,6 +102,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
       if (options_.device.is_cuda()) text.gpu = options_.device;
       text.use_cache = options_.use_prompt_cache;
       text.cache_dir = options_.prompt_cache_dir;
+      text.t5_config = files_.t5_config;
       text_ = std::make_unique<TextEncoder>(files_.t5, files_.tokenizer, text);
     }
     contexts = text_->encode(prompts);
@@ -133,7 +132,7 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   inputs.end_image = request.end_image;
   inputs.input_video = request.input_video;
   SeededNoise noise(s.seed, options_.device);
-  return pipeline_->generate(inputs, noise, events, cancel);
+  return pipeline_->generate_validated(inputs, noise, events, cancel);
 }
 
 }  // namespace skyreels::pipeline

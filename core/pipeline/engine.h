@@ -55,6 +55,9 @@ public:
   // BlockDecoded stay valid, and a cancel returns the finished part.
   GenerationResult generate(const GenerationRequest& request, const EventSink& events = {},
                             const std::atomic<bool>* cancel = nullptr);
+  // The same for settings the caller has validated (the job runner validates once, before the inputs).
+  GenerationResult generate_validated(const GenerationRequest& request, const EventSink& events = {},
+                                      const std::atomic<bool>* cancel = nullptr);
 
   // Loads the DiT and VAE now (a front end may want the load out of the first job's timing).
   // With fp8 the DiT's blocks become float8 as they load, so the GPU never holds the bf16 model.

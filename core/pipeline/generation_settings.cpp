@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <random>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "skyreels/error.h"
+#include "skyreels/limits.h"
 
-namespace skyreels::pipeline {
+namespace skyreels {
 namespace {
 
 std::string frames_hint(std::int64_t frames) {
@@ -16,13 +20,75 @@ std::string frames_hint(std::int64_t frames) {
   return " (nearest valid counts: " + std::to_string(below) + " or " + std::to_string(below + 4) + ")";
 }
 
+// Whether `text` is well-formed UTF-8, as the JSON writer that stores the settings checks it.
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+std::string text_problem(const std::string& text, const char* what) {
+  if (static_cast<std::int64_t>(text.size()) > limits::kMaxPromptBytes)
+    return std::string(what) + " is " + std::to_string(text.size()) + " bytes; at most " +
+           std::to_string(limits::kMaxPromptBytes) + " (the text encoder reads only its first 512 tokens)";
+  if (!valid_utf8(text)) return std::string(what) + " is not valid UTF-8 text";
+  return "";
+}
+
+// Every number within its bound (limits.h), before any relation between them is checked.
+std::string range_problem(const GenerationSettings& s) {
+  using namespace limits;
+  if (s.height > kMaxSide || s.width > kMaxSide)
+    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) + " is too large: at most " +
+           std::to_string(kMaxSide) + " pixels a side";
+  if (s.height > 0 && s.width > 0 && s.height * s.width > kMaxPixelsPerFrame)
+    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) + " is too large: at most " +
+           std::to_string(kMaxPixelsPerFrame) + " pixels a frame";
+  if (s.num_frames > kMaxFrames)
+    return "num_frames " + std::to_string(s.num_frames) + " is more than " + std::to_string(kMaxFrames) + " frames";
+  if (s.base_num_frames > kMaxFrames)
+    return "base_num_frames " + std::to_string(s.base_num_frames) + " is more than " + std::to_string(kMaxFrames);
+  if (s.overlap_history && *s.overlap_history > kMaxFrames)
+    return "overlap_history " + std::to_string(*s.overlap_history) + " is more than " + std::to_string(kMaxFrames);
+  if (s.fps > kMaxFps) return "fps must be at most " + std::to_string(kMaxFps) + ", not " + std::to_string(s.fps);
+  if (s.steps > kMaxSteps) return "steps must be between 1 and " + std::to_string(kMaxSteps) + ", not " + std::to_string(s.steps);
+  if (!(s.shift <= kMaxShift)) return "shift must be at most " + std::to_string(kMaxShift);
+  if (!(s.guidance_scale <= kMaxGuidance)) return "guidance_scale must be at most " + std::to_string(kMaxGuidance);
+  if (s.ar_step > kMaxArStep) return "ar_step must be at most " + std::to_string(kMaxArStep);
+  if (s.causal_block_size > kMaxWindowLatents)
+    return "causal_block_size must be at most " + std::to_string(kMaxWindowLatents);
+  if (!(s.step_cache_threshold <= kMaxStepCacheThreshold))
+    return "step_cache_threshold must be at most " + std::to_string(kMaxStepCacheThreshold);
+  if (s.seed > kMaxSeed) return "seed must be at most 2^53 - 1 (" + std::to_string(kMaxSeed) + ")";
+  if (auto why = text_problem(s.prompt, "the prompt"); !why.empty()) return why;
+  if (auto why = text_problem(s.negative_prompt, "the negative prompt"); !why.empty()) return why;
+  return "";
+}
+
+// A window's latent frames must fit the DiT's position table.
+std::string window_problem(std::int64_t window_frames, const char* what) {
+  if (window_frames <= limits::kMaxWindowFrames) return "";
+  return std::string(what) + " " + std::to_string(window_frames) + " frames is more than one window holds (" +
+         std::to_string(limits::kMaxWindowFrames) + "); make a long video of windows with base_num_frames and "
+         "overlap_history";
+}
+
 }  // namespace
+
+std::uint64_t draw_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32 | device()) & ((std::uint64_t{1} << 53) - 1);
+}
 
 bool GenerationSettings::long_mode() const {
   return extends_video || (overlap_history.has_value() && num_frames > base_num_frames);
 }
 
 std::string validate(const GenerationSettings& s) {
+  if (auto why = range_problem(s); !why.empty()) return why;
   if (s.height <= 0 || s.width <= 0 || s.height % 16 != 0 || s.width % 16 != 0)
     return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
            " is not possible: width and height must be positive multiples of 16";
@@ -58,7 +124,7 @@ std::string validate(const GenerationSettings& s) {
              " (frames = 1 + 4 * latents; e.g. " + std::to_string(1 + 4 * ((latents / cbs) * cbs - 1)) + " or " +
              std::to_string(1 + 4 * ((latents / cbs + 1) * cbs - 1)) + ")";
     if (s.has_start_image && latents < 2) return "num_frames must be at least 5 with a start image";
-    return "";
+    return window_problem(s.num_frames, "a single window of");
   }
 
   // Long video: windows of B latents overlapping by O latents.
@@ -82,7 +148,7 @@ std::string validate(const GenerationSettings& s) {
   if (s.latent_frames() % cbs != 0 || (s.latent_frames() - overlap_latents) % cbs != 0)
     return "num_frames " + std::to_string(s.num_frames) + " leaves a last window that is not a multiple of "
            "causal_block_size " + cbs_text + " latent frames";
-  return "";
+  return window_problem(s.base_num_frames, "base_num_frames");
 }
 
 std::int64_t snap_frames(std::int64_t frames, int causal_block_size) {
@@ -157,15 +223,47 @@ nlohmann::json to_json(const GenerationSettings& s) {
 
 namespace {
 
+[[noreturn]] void wrong_value(const char* key, const std::string& why) {
+  throw Error(ErrorCode::BadArgument, std::string("generation settings: \"") + key + "\" " + why);
+}
+
+// One value, checked before it is converted: a whole number that fits T for integers (never a
+// fraction, 1e30 or a negative seed), a finite number for doubles. Missing or null keeps `out`.
 template <typename T>
 void read(const nlohmann::json& j, const char* key, T& out) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(ErrorCode::BadArgument, std::string("generation settings: \"") + key + "\" has the wrong type (" +
-                                            it->type_name() + ")");
+  const auto& v = *it;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) wrong_value(key, std::string("must be true or false, not ") + v.type_name());
+    out = v.get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) wrong_value(key, std::string("must be text, not ") + v.type_name());
+    out = v.get<std::string>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) wrong_value(key, std::string("must be a number, not ") + v.type_name());
+    const double d = v.get<double>();
+    if (!std::isfinite(d)) wrong_value(key, "must be a finite number");
+    out = static_cast<T>(d);
+  } else {
+    static_assert(std::is_integral_v<T>);
+    const auto range = " (" + std::to_string(std::numeric_limits<T>::min()) + ".." +
+                       std::to_string(std::numeric_limits<T>::max()) + ")";
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) wrong_value(key, "is out of range" + range);
+      out = static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      if (i < 0 && std::is_unsigned_v<T>) wrong_value(key, "must not be negative");
+      if constexpr (std::is_signed_v<T>)
+        if (i < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+            i > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+          wrong_value(key, "is out of range" + range);
+      out = static_cast<T>(i);
+    } else {
+      wrong_value(key, std::string("must be a whole number, not ") + (v.is_number() ? "a fraction" : v.type_name()));
+    }
   }
 }
 
@@ -202,4 +300,4 @@ GenerationSettings settings_from_json(const nlohmann::json& j) {
   return s;
 }
 
-}  // namespace skyreels::pipeline
+}  // namespace skyreels

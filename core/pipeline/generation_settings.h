@@ -1,91 +1,19 @@
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-
-#include <nlohmann/json_fwd.hpp>
+// The generation settings are part of the public API (skyreels/settings.h); the engine's internals
+// name them in their own namespace.
+#include "skyreels/settings.h"
 
 namespace skyreels::pipeline {
 
-// The reference's default negative prompt (Wan's sample_neg_prompt).
-inline constexpr const char* kDefaultNegativePrompt =
-    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
-    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
-    "杂乱的背景，三条腿，背景人很多，倒着走";
-
-// Every knob of one diffusion-forcing generation (names as the reference's generate_video_df.py).
-// Frame counts are pixel frames; the engine works in latent frames: latents = (frames - 1) / 4 + 1.
-struct GenerationSettings {
-  // What to show. The engine itself takes embeddings (TextEncoder); the text travels with the settings
-  // so a produced video's metadata can restore them.
-  std::string prompt;
-  std::string negative_prompt = kDefaultNegativePrompt;
-
-  std::int64_t height = 544, width = 960;  // multiples of 16 (540P; 720P is 720 x 1280)
-  std::int64_t num_frames = 97;            // 1 + 4k
-  int steps = 30;
-  double shift = 8.0;
-  double guidance_scale = 6.0;             // classifier-free guidance is on when > 1
-  int fps = 24;                            // output rate; the 1.3B model's fps embedding: 16 -> 0, else 1
-  std::uint64_t seed = 0;
-
-  // Diffusion forcing: ar_step 0 = synchronous; > 0 = each causal block starts ar_step rows after
-  // the previous one.
-  int ar_step = 0;
-  int causal_block_size = 1;
-
-  // Long video: windows of base_num_frames sharing overlap_history frames (none = one window).
-  std::int64_t base_num_frames = 97;
-  std::optional<std::int64_t> overlap_history;
-  int addnoise_condition = 0;  // noise (x 0.001) added to the clean prefix on every row; 20 is typical
-
-  // Opt-in fast modes; all off is the exact path. Each changes the video by a measured amount
-  // (docs/performance.md).
-  bool fp8 = false;               // float8 weights and GEMMs in the DiT's blocks (CUDA, compute 8.9+)
-  int cfg_skip_last_steps = 0;    // a row whose updated frames are all in their last k steps skips the
-                                  // unconditional call and uses the conditional prediction alone
-  double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
-                                    // change of the updated frames' time embedding stays below this
-
-  // Conditioning inputs are passed as tensors (GenerationInputs); these say which are expected.
-  bool has_start_image = false;
-  bool has_end_image = false;
-  bool extends_video = false;
-
-  std::int64_t latent_frames() const { return (num_frames - 1) / 4 + 1; }
-  bool guidance_enabled() const { return guidance_scale > 1.0; }
-  int fps_index() const { return fps == 16 ? 0 : 1; }
-  bool long_mode() const;  // windows of base_num_frames (or a video to extend)
-  bool exact() const { return !fp8 && cfg_skip_last_steps == 0 && step_cache_threshold == 0; }
-};
-
-// Why the settings cannot be generated, or an empty string. Checked before any heavy work.
-// Where the reference silently mangles a setting (spec §5.3/§5.4) it is rejected here with the
-// reason, rather than reproduced:
-//  - frames not 1 + 4k (the reference rounds down), latent frames or windows not a multiple of
-//    causal_block_size (the reference drops trailing frames or fails in the forward);
-//  - a start or end image with causal_block_size > 1 (the reference drops the image, or with an end
-//    image denoises nothing);
-//  - an overlap whose latents are not a multiple of causal_block_size (the reference truncates it);
-//  - overlap_history >= base_num_frames (the reference never ends).
-std::string validate(const GenerationSettings& settings);
-// Throws skyreels::Error(BadArgument) with validate()'s text.
-void require_valid(const GenerationSettings& settings);
-
-// The valid frame count (1 + 4k, latents a multiple of causal_block_size) nearest to `seconds` of video
-// at `fps`; at least one block.
-std::int64_t frames_for_seconds(double seconds, int fps, int causal_block_size = 1);
-// The nearest valid frame count to `frames` (as frames_for_seconds).
-std::int64_t snap_frames(std::int64_t frames, int causal_block_size = 1);
-
-// Named output sizes: "540p" (544 x 960, the 540P models' size), "720p" (720 x 1280), their portrait
-// forms "540p-portrait" / "720p-portrait", and "WxH". False for anything else.
-bool parse_resolution(const std::string& text, std::int64_t& height, std::int64_t& width);
-
-nlohmann::json to_json(const GenerationSettings& settings);
-// Unknown keys are ignored and missing ones keep their defaults (files written by other versions);
-// wrongly typed values are an error naming the key.
-GenerationSettings settings_from_json(const nlohmann::json& json);
+using skyreels::frames_for_seconds;
+using skyreels::GenerationSettings;
+using skyreels::kDefaultNegativePrompt;
+using skyreels::parse_resolution;
+using skyreels::require_valid;
+using skyreels::settings_from_json;
+using skyreels::snap_frames;
+using skyreels::to_json;
+using skyreels::validate;
 
 }  // namespace skyreels::pipeline

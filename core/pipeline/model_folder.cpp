@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "io/json_config.h"
 #include "skyreels/error.h"
 #include "skyreels/strings.h"
 
@@ -33,6 +34,16 @@ std::vector<std::string> files_ending(const fs::path& dir, const std::string& su
       found.push_back(entry.path().string());
   std::sort(found.begin(), found.end());
   return found;
+}
+
+// The weights inside a diffusers part folder: its one safetensors file, its shard index, or the folder
+// itself (shards without an index).
+std::string weights_in(const fs::path& dir) {
+  const auto indexes = files_ending(dir, ".safetensors.index.json");
+  if (indexes.size() == 1) return indexes.front();
+  const auto files = files_ending(dir, ".safetensors");
+  if (files.size() == 1) return files.front();
+  return files.empty() ? std::string() : dir.string();
 }
 
 // The DiT of the official layout: its shard index, its single file, or (shards without an index) the
@@ -68,12 +79,13 @@ ModelFiles locate_model_files(const std::string& root_text) {
 
   if (fs::is_directory(root / "transformer", ec)) {
     files.layout = ModelFiles::Layout::Diffusers;
-    auto dir_or_empty = [&](const char* name) { return fs::is_directory(root / name, ec) ? (root / name).string() : ""; };
-    require(files.dit, dir_or_empty("transformer"), "transformer/");
-    require(files.vae, dir_or_empty("vae"), "vae/");
-    require(files.t5, dir_or_empty("text_encoder"), "text_encoder/");
-    require(files.tokenizer, is_there(root / "tokenizer" / "spiece.model") ? (root / "tokenizer").string() : "",
-            "tokenizer/spiece.model");
+    auto weights_under = [&](const char* name) { return fs::is_directory(root / name, ec) ? weights_in(root / name) : ""; };
+    require(files.dit, weights_under("transformer"), "transformer/ (config.json and *.safetensors)");
+    files.dit_config = first_existing(root / "transformer", {"config.json"});
+    require(files.vae, weights_under("vae"), "vae/ (*.safetensors)");
+    require(files.t5, weights_under("text_encoder"), "text_encoder/ (*.safetensors)");
+    files.t5_config = first_existing(root / "text_encoder", {"config.json"});
+    require(files.tokenizer, first_existing(root / "tokenizer", {"spiece.model"}), "tokenizer/spiece.model");
   } else {
     files.layout = ModelFiles::Layout::Official;
     require(files.vae, first_existing(root, {"Wan2.1_VAE.safetensors", "Wan2.1_VAE.pth"}),
@@ -84,8 +96,9 @@ ModelFiles locate_model_files(const std::string& root_text) {
     const bool converted = ends_with(files.vae, ".safetensors") || ends_with(files.t5, ".safetensors");
     require(files.dit, official_dit(root, converted),
             "the DiT (model.safetensors, diffusion_pytorch_model.safetensors or shards with *.safetensors.index.json)");
-    require(files.tokenizer,
-            is_there(root / "google" / "umt5-xxl" / "spiece.model") ? (root / "google" / "umt5-xxl").string() : "",
+    // The official config.json describes the DiT; the umT5 .pth beside it has none of its own.
+    files.dit_config = first_existing(root, {"config.json"});
+    require(files.tokenizer, first_existing(root / "google" / "umt5-xxl", {"spiece.model"}),
             "google/umt5-xxl/spiece.model");
   }
   files.settings = first_existing(root, {"skyreels-defaults.json"});
@@ -96,6 +109,11 @@ ModelFiles locate_model_files(const std::string& root_text) {
     throw Error(ErrorCode::NotFound, text);
   }
   return files;
+}
+
+GenerationSettings read_recommended_settings(const ModelFiles& files) {
+  if (files.settings.empty()) return {};
+  return settings_from_json(io::JsonConfig::load(files.settings).json());
 }
 
 }  // namespace skyreels::pipeline

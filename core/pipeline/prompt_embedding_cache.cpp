@@ -222,7 +222,7 @@ model::T5Encoder& TextEncoder::model() {
     const auto device = encode_device(options_);
     const auto start = std::chrono::steady_clock::now();
     model_ = std::make_unique<model::T5Encoder>(weights_ ? model::load_t5_encoder(weights_, device, load)
-                                                         : model::load_t5_encoder(checkpoint_, device, load));
+                                                         : model::load_t5_encoder(checkpoint_, options_.t5_config, device, load));
     ++stats_.model_loads;
     logger("pipeline")->info("umT5 encoder on {} in {:.1f} s", device.str(),
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

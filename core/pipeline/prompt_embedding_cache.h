@@ -92,6 +92,8 @@ struct TextEncoderOptions {
   // rows are the same either way (padded keys get exactly zero attention weight) up to GEMM rounding,
   // and the reference itself trims then zero-pads (T5EncoderModel returns u[:seq_len]).
   bool trim_padding = true;
+  // The HF config.json beside a checkpoint in that layout (model_folder.h finds it); empty: none.
+  std::string t5_config;
 };
 
 class TextEncoder {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 
 #include <ATen/core/Tensor.h>
@@ -15,24 +16,29 @@ namespace skyreels::pipeline {
 // frames it updates with the previous row's, accumulates that relative L1 change, and while the sum
 // stays under the threshold the DiT adds its blocks' last residual instead of running them. Rows where
 // a frame takes its first or last step always run the blocks.
+//
+// One seam per row: decide() on the row's time embedding (computed once for all the row's calls),
+// then for each call reuse_for() before and record() after it.
 class StepCache {
 public:
   explicit StepCache(double threshold) : threshold_(threshold) {}
 
-  // Whether row `row` may reuse: e0 [F, 6, dim] of the row's timesteps, the updated frames
-  // [first, last). One host sync (the change is a scalar the decision needs). With several ranks
-  // (`parallel`), rank 0's decision is every rank's, since their calls must match.
-  bool decide(int row, const at::Tensor& e0, int first, int last, bool must_run,
+  // Whether row `row` may reuse: e0 [rows, 6, dim] of the row's time embedding, whose rows
+  // [first_row, first_row + row_count) belong to the updated frames. One host sync (the change is a
+  // scalar the decision needs). With several ranks (`parallel`), rank 0's decision is every rank's,
+  // since their calls must match.
+  bool decide(int row, const at::Tensor& e0, std::int64_t first_row, std::int64_t row_count, bool must_run,
               const model::SequenceParallel* parallel = nullptr);
 
-  // The residual memory of one kind of call (cond, uncond, or both batched) for the row decide() saw:
-  // set to reuse only when that kind ran the blocks at the last row that did. After the call, its
-  // `reused` says whether the DiT really skipped the blocks.
-  model::BlockResidualCache* entry(int kind);
+  // What a call of `kind` (cond, uncond, or both batched) does with the blocks in the row decide() saw:
+  // reuse a residual only when that kind ran the blocks at the last row that did; always keep its own.
+  model::BlockReuse reuse_for(int kind);
+  // After that call: its residual becomes the one to reuse when it ran the blocks.
+  void record(int kind, const model::DitOutput& output);
 
 private:
   struct Entry {
-    model::BlockResidualCache cache;
+    at::Tensor residual;
     int ran_at = -1;  // row whose blocks the residual comes from
   };
   double threshold_;

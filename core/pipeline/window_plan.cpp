@@ -29,7 +29,6 @@ int schedule_rows(const GenerationSettings& s, const WindowPlan& w) {
 }  // namespace
 
 GenerationPlan plan_generation(const GenerationSettings& s, std::int64_t input_video_frames) {
-  require_valid(s);
   GenerationPlan plan;
   const auto latents = s.latent_frames();
   if (s.extends_video) {

@@ -4,16 +4,12 @@
 
 #include <c10/core/Device.h>
 
+#include "skyreels/events.h"
+
 namespace skyreels::telemetry {
 
-// Memory of the device the engine runs on. On CUDA: the caching allocator's counters (allocated =
-// tensors alive, reserved = held by the allocator). On the CPU: the process's resident set for both.
-struct MemoryStats {
-  std::int64_t allocated_bytes = 0;
-  std::int64_t reserved_bytes = 0;
-  std::int64_t peak_allocated_bytes = 0;
-  std::int64_t peak_reserved_bytes = 0;
-};
+// Memory of the device the engine runs on (public: skyreels/events.h).
+using skyreels::MemoryStats;
 
 MemoryStats memory_stats(c10::Device device);
 // Starts a new peak window (CUDA); on the CPU the peak is the process's high-water mark.

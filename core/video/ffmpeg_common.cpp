@@ -63,6 +63,8 @@ void check_readable_file(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw Error(ErrorCode::NotFound, path + ": no such file");
   if (S_ISDIR(info.st_mode)) throw Error(ErrorCode::BadArgument, path + ": is a directory, expected a video file");
+  // A FIFO or a device would block the reader (and ignore signals while it waits).
+  if (!S_ISREG(info.st_mode)) throw Error(ErrorCode::BadArgument, path + ": not a regular file, expected a video file");
 }
 
 }  // namespace skyreels::video::ffmpeg

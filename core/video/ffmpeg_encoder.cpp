@@ -56,10 +56,11 @@ std::string size_text(int width, int height) { return std::to_string(width) + "x
 class FfmpegEncoder final : public VideoEncoder {
 public:
   FfmpegEncoder(std::filesystem::path path, int width, int height, const EncoderSettings& settings,
-                const nlohmann::json& settings_metadata);
+                const nlohmann::json& settings_metadata, const nlohmann::json& extra_metadata);
   ~FfmpegEncoder() override;
 
   void write(const at::Tensor& frames) override;
+  void flush() override;
   void finish() override;
 
   std::int64_t frames_written() const noexcept override { return frames_; }
@@ -99,12 +100,12 @@ private:
 };
 
 FfmpegEncoder::FfmpegEncoder(std::filesystem::path path, int width, int height, const EncoderSettings& settings,
-                             const nlohmann::json& settings_metadata)
+                             const nlohmann::json& settings_metadata, const nlohmann::json& extra_metadata)
     : path_(std::move(path)), name_(path_.string()), width_(width), height_(height), settings_(settings) {
   route_log_to_spdlog();
   check_settings();
   // Before anything touches the disk, so bad settings never leave a file behind.
-  const std::string metadata_text = metadata_to_text(make_video_metadata(settings_metadata));
+  const std::string metadata_text = metadata_to_text(make_video_metadata(settings_metadata, extra_metadata));
 
   const char* muxer = settings_.format == VideoFormat::Ffv1Mkv ? "matroska" : "mp4";
   AVFormatContext* raw = nullptr;
@@ -267,7 +268,7 @@ void FfmpegEncoder::open_file(const std::string& metadata_text) {
   }
   Options options;
   if (settings_.format == VideoFormat::H264Mp4) {
-    options.set("movflags", fragmented() ? "+frag_keyframe+empty_moov+default_base_moof"
+    options.set("movflags", fragmented() ? "+frag_keyframe+frag_custom+empty_moov+default_base_moof"
                                 : "+faststart");
   }
   if (fragmented()) {
@@ -304,6 +305,17 @@ void FfmpegEncoder::write(const at::Tensor& frames) {
   const std::size_t frame_bytes = static_cast<std::size_t>(width_) * height_ * 3;
   const std::uint8_t* data = rgb.data_ptr<std::uint8_t>();
   for (std::int64_t f = 0; f < rgb.size(0); ++f) encode_frame(data + f * frame_bytes);
+}
+
+void FfmpegEncoder::flush() {
+  if (finished_ || !output_ || frames_ == 0) return;
+  const bool matroska = settings_.format == VideoFormat::Ffv1Mkv;
+  if (!matroska && !fragmented()) return;
+  // A null packet ends the current Matroska cluster or MP4 fragment (frag_custom) with what it holds.
+  const int rc = av_write_frame(output_.get(), nullptr);
+  if (rc < 0) fail("writing to the file failed", rc);
+  avio_flush(output_->pb);
+  if (output_->pb->error < 0) fail("writing to the file failed", output_->pb->error);
 }
 
 void FfmpegEncoder::encode_frame(const std::uint8_t* rgb) {
@@ -371,8 +383,15 @@ void FfmpegEncoder::discard() noexcept {
 
 std::unique_ptr<VideoEncoder> open_video_encoder(const std::filesystem::path& path, int width, int height,
                                                 const EncoderSettings& settings,
+                                                const nlohmann::json& settings_metadata,
+                                                const nlohmann::json& extra_metadata) {
+  return std::make_unique<FfmpegEncoder>(path, width, height, settings, settings_metadata, extra_metadata);
+}
+
+std::unique_ptr<VideoEncoder> open_video_encoder(const std::filesystem::path& path, int width, int height,
+                                                const EncoderSettings& settings,
                                                 const nlohmann::json& settings_metadata) {
-  return std::make_unique<FfmpegEncoder>(path, width, height, settings, settings_metadata);
+  return open_video_encoder(path, width, height, settings, settings_metadata, nlohmann::json());
 }
 
 std::string preferred_encoder(VideoFormat format) {

@@ -19,8 +19,8 @@ enum class VideoFormat {
 // How an MP4 is laid out (Matroska ignores it).
 enum class Mp4Layout {
   Standard,    // one index, written when the encoder is finalised and moved to the front (fast start)
-  Fragmented,  // an index per fragment (one per keyframe, every 2 s): even a killed process leaves the
-               // fragments written so far playable, and the growing file can be previewed
+  Fragmented,  // an index per fragment (at each keyframe, every 2 s, and at each flush()): even a killed
+               // process leaves the fragments written so far playable, and the growing file can be previewed
 };
 
 struct EncoderSettings {
@@ -54,6 +54,11 @@ public:
   // Throws skyreels::Error: ShapeMismatch (layout, dtype or size), BadArgument (after finish()),
   // Runtime (the encoder or the disk failed; the file keeps the frames before the failure).
   virtual void write(const at::Tensor& frames) = 0;
+  // Hands what was written so far to the operating system as a readable part of the file, so a process
+  // killed later still leaves it playable: a Matroska cluster, or an MP4 fragment (Fragmented layout)
+  // of the packets the encoder has produced (an H.264 encoder holds some frames back for look-ahead).
+  // Does nothing for a Standard MP4.
+  virtual void flush() = 0;
   // Drains the encoder and writes the index. Throws skyreels::Error(BadArgument) when no frame was
   // written (the empty file is removed), Runtime when writing fails. A second call does nothing.
   virtual void finish() = 0;
@@ -68,6 +73,11 @@ public:
 // or null) stored as make_video_metadata(settings_metadata). Throws skyreels::Error: BadArgument (odd
 // size for yuv420p, bad frame rate or CRF, a missing folder), Unsupported (no usable encoder), Runtime
 // (the file cannot be created).
+// `extra_metadata` goes beside the settings (make_video_metadata's `extra`).
+std::unique_ptr<VideoEncoder> open_video_encoder(const std::filesystem::path& path, int width, int height,
+                                                const EncoderSettings& settings,
+                                                const nlohmann::json& settings_metadata,
+                                                const nlohmann::json& extra_metadata);
 std::unique_ptr<VideoEncoder> open_video_encoder(const std::filesystem::path& path, int width, int height,
                                                 const EncoderSettings& settings,
                                                 const nlohmann::json& settings_metadata);

@@ -8,7 +8,7 @@ namespace skyreels::video {
 
 using Json = nlohmann::json;
 
-Json make_video_metadata(const Json& settings) {
+Json make_video_metadata(const Json& settings, const Json& extra) {
   if (!settings.is_object() && !settings.is_null()) {
     throw Error(ErrorCode::BadArgument,
                 std::string("video metadata: the settings must be a JSON object, got ") + settings.type_name());
@@ -18,6 +18,9 @@ Json make_video_metadata(const Json& settings) {
   document["metadata_format"] = kMetadataFormat;
   document["engine_version"] = kVersion;
   document["settings"] = settings.is_null() ? Json::object() : settings;
+  if (extra.is_object())
+    for (const auto& [key, value] : extra.items())
+      if (!document.contains(key)) document[key] = value;
   return document;
 }
 

@@ -16,8 +16,10 @@ inline constexpr int kMetadataFormat = 1;
 
 // The stored document: {"generator": "SkyReels Studio", "metadata_format": 1, "engine_version": "0.1.0",
 // "settings": <the caller's settings: prompt, negative prompt, seed, every generation setting>}.
-// `settings` must be a JSON object or null; throws skyreels::Error(BadArgument) otherwise.
-nlohmann::json make_video_metadata(const nlohmann::json& settings);
+// `settings` must be a JSON object or null; throws skyreels::Error(BadArgument) otherwise. The keys of
+// `extra` (an object, or null) are added beside them: the job runner adds "model" (which model made the
+// video) and "output" (the frames planned, so a reader can tell a partial file).
+nlohmann::json make_video_metadata(const nlohmann::json& settings, const nlohmann::json& extra = nullptr);
 
 // The tag text: compact UTF-8 JSON (invalid UTF-8 in strings is replaced, never thrown on).
 std::string metadata_to_text(const nlohmann::json& document);

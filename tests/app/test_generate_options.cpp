@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "generate_options.h"
@@ -14,7 +13,7 @@ using namespace skyreels;
 using cli::apply_options;
 using cli::parse_generate_options;
 using cli::UsageError;
-using pipeline::GenerationSettings;
+
 
 std::string usage_error(const std::vector<std::string>& args) {
   try {
@@ -84,7 +83,7 @@ TEST(GenerateOptions, BadCommandLinesNameTheOption) {
 }
 
 TEST(GenerationReport, EventsAreOneJsonObjectEach) {
-  pipeline::RowDone row;
+  RowDone row;
   row.window = 1;
   row.row = 4;
   row.rows = 30;
@@ -97,13 +96,14 @@ TEST(GenerationReport, EventsAreOneJsonObjectEach) {
   EXPECT_EQ(j["rows_total"], 60);
   EXPECT_EQ(j["memory"]["peak_allocated_bytes"], 123);
 
-  pipeline::BlockDecoded block{0, 8, at::zeros({4, 2, 2, 3}, at::kByte), 0.5};
+  const std::vector<std::uint8_t> pixels(4 * 2 * 2 * 3, 0);
+  BlockDecoded block{0, 8, Frames(4, 2, 2, pixels.data(), nullptr), 0.5};
   j = cli::event_to_json(block);
   EXPECT_EQ(j["event"], "block_decoded");
   EXPECT_EQ(j["first_frame"], 8);
   EXPECT_EQ(j["frames"], 4);  // a count, not the pixels
 
-  j = cli::event_to_json(pipeline::PhaseStarted{pipeline::Phase::LoadingModels, "DiT"});
+  j = cli::event_to_json(PhaseStarted{Phase::LoadingModels, "DiT"});
   EXPECT_EQ(j["phase"], "loading models");
   // Lines parse back (what a script reading stdout does).
   EXPECT_EQ(nlohmann::json::parse(j.dump()), j);

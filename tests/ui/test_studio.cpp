@@ -22,7 +22,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "engine_queries.h"
@@ -31,13 +30,12 @@
 #include "job_queue_widget.h"
 #include "main_window.h"
 #include "path_field.h"
-#include "pipeline/generation_settings.h"
 #include "preview_player.h"
 #include "progress_panel.h"
 #include "settings_form.h"
 #include "stats_panel.h"
-#include "video/video_metadata.h"
-#include "video/video_reader.h"
+#include "skyreels/media.h"
+#include "skyreels/settings.h"
 
 using namespace skyreels;
 using namespace skyreels::ui;
@@ -184,18 +182,18 @@ private Q_SLOTS:
     // Typed 10 frames: not 1 + 4k; the field snaps when editing ends.
     typeInto(form->lengthSpin(), QStringLiteral("10"));
     QTest::keyClick(form->lengthSpin(), Qt::Key_Return);
-    QCOMPARE(form->frameCount(), pipeline::snap_frames(10, 1));
-    QCOMPARE(form->lengthSpin()->value(), static_cast<double>(pipeline::snap_frames(10, 1)));
+    QCOMPARE(form->frameCount(), snap_frames(10, 1));
+    QCOMPARE(form->lengthSpin()->value(), static_cast<double>(snap_frames(10, 1)));
     // With blocks of 3 latent frames the count moves to a whole block.
     child<QSpinBox>(form, "causalBlockSize")->setValue(3);
-    QCOMPARE(form->frameCount(), pipeline::snap_frames(std::llround(form->lengthSpin()->value()), 3));
+    QCOMPARE(form->frameCount(), snap_frames(std::llround(form->lengthSpin()->value()), 3));
     QCOMPARE((form->frameCount() - 1) % 4, 0);
     QCOMPARE(((form->frameCount() - 1) / 4 + 1) % 3, 0);
     // Seconds: the nearest valid count at the frame rate.
     form->lengthUnitBox()->setCurrentIndex(1);
     form->lengthSpin()->setValue(2.0);
-    QCOMPARE(form->frameCount(), pipeline::frames_for_seconds(2.0, 24, 3));
-    QCOMPARE(form->job().settings.num_frames, pipeline::frames_for_seconds(2.0, 24, 3));
+    QCOMPARE(form->frameCount(), frames_for_seconds(2.0, 24, 3));
+    QCOMPARE(form->job().settings.num_frames, frames_for_seconds(2.0, 24, 3));
     QVERIFY(child<QLabel>(form, "lengthNote")->text().contains(QString::number(form->frameCount())));
   }
 
@@ -239,10 +237,10 @@ private Q_SLOTS:
     QVERIFY(child<QLabel>(window->form(), "seedUsed")->text().contains(QString::number(outcome.seed)));
 
     // The file decodes to the frames generated.
-    const auto video = video::read_video_frames(outcome.outputPath.toStdString());
-    QCOMPARE(video.size(0), 9);
-    QCOMPARE(video.size(1), 192);
-    QCOMPARE(video.size(2), 320);
+    const auto video = read_video_frames(outcome.outputPath.toStdString());
+    QCOMPARE(video.count(), 9);
+    QCOMPARE(video.height(), 192);
+    QCOMPARE(video.width(), 320);
 
     // Its metadata brings the settings back into the form.
     typeInto(window->form()->promptEdit(), QStringLiteral("something else"));
@@ -300,8 +298,8 @@ private Q_SLOTS:
     QVERIFY(outcome.framesWritten < 33);
     QCOMPARE(window->progress()->phaseText(), QStringLiteral("Cancelled"));
     QVERIFY(window->errorText().isEmpty());  // a cancel is not an error
-    const auto video = video::read_video_frames(outcome.outputPath.toStdString());
-    QCOMPARE(video.size(0), shown);
+    const auto video = read_video_frames(outcome.outputPath.toStdString());
+    QCOMPARE(video.count(), shown);
     QCOMPARE(window->player()->frameCount(), shown);
   }
 
@@ -327,12 +325,12 @@ private Q_SLOTS:
     const auto outcome = window->lastOutcome();
     QVERIFY2(outcome.status == JobOutcome::Status::Finished, qPrintable(outcome.message));
     QVERIFY(outcome.outputPath.endsWith(QStringLiteral(".mkv")));
-    const auto video = video::read_video_frames(outcome.outputPath.toStdString());
-    QCOMPARE(video.size(0), 5);
-    QCOMPARE(video.size(1), 320);  // portrait: height and width swapped
-    QCOMPARE(video.size(2), 192);
+    const auto video = read_video_frames(outcome.outputPath.toStdString());
+    QCOMPARE(video.count(), 5);
+    QCOMPARE(video.height(), 320);  // portrait: height and width swapped
+    QCOMPARE(video.width(), 192);
     // The file's metadata holds the settings as generated: the start image flag and the swapped size.
-    const auto stored = pipeline::settings_from_json(video::read_generation_settings(outcome.outputPath.toStdString()));
+    const auto stored = read_settings_from_video(outcome.outputPath.toStdString());
     QVERIFY(stored.has_start_image);
     QCOMPARE(stored.height, 320);
     QCOMPARE(stored.width, 192);
@@ -374,7 +372,7 @@ private Q_SLOTS:
       QCOMPARE(queue->state(row), JobQueueWidget::State::Done);
       const auto outcome = done.at(row).at(0).value<JobOutcome>();
       QVERIFY2(outcome.status == JobOutcome::Status::Finished, qPrintable(outcome.message));
-      QCOMPARE(video::read_video_frames(outcome.outputPath.toStdString()).size(0), 5);
+      QCOMPARE(read_video_frames(outcome.outputPath.toStdString()).count(), 5);
     }
     QVERIFY(!window->isBusy());
   }
@@ -413,8 +411,8 @@ private Q_SLOTS:
     QVERIFY(QFileInfo::exists(ini));
     auto window = newWindow(ini);
     const auto got = window->form()->job();
-    QCOMPARE(QString::fromStdString(pipeline::to_json(got.settings).dump()),
-             QString::fromStdString(pipeline::to_json(expected.settings).dump()));
+    QCOMPARE(QString::fromStdString(to_json(got.settings).dump()),
+             QString::fromStdString(to_json(expected.settings).dump()));
     QCOMPARE(got.settings.num_frames, 257);
     QCOMPARE(got.settings.width, 1280);
     QCOMPARE(got.modelFolder, expected.modelFolder);

@@ -143,7 +143,7 @@ TEST(T5Encoder, LoadsTheOfficialPthLayout) {
   conf::FixtureCase fixture(dir);
   model::T5LoadOptions o;
   o.num_heads = 4;
-  auto from_pth = model::load_t5_encoder((dir / "weights.pth").string(), test_device(), o);
+  auto from_pth = model::load_t5_encoder((dir / "weights.pth").string(), "", test_device(), o);
   auto file = std::make_shared<io::SafetensorsFile>((dir / "tensors.safetensors").string());
   auto from_st = model::load_t5_encoder(io::prefixed_view(io::safetensors_source(file), "w."), test_device(), o);
   const auto ids = fixture.tensor("in.ids"), mask = fixture.tensor("in.mask");
@@ -258,7 +258,7 @@ TEST(T5EncoderLoading, HfLayoutEqualsOfficialLayout) {
   TempDir dir;
 
   io::write_safetensors((dir / "official.safetensors").string(), tensors);
-  auto official = model::load_t5_encoder((dir / "official.safetensors").string(), test_device());
+  auto official = model::load_t5_encoder((dir / "official.safetensors").string(), "", test_device());
   EXPECT_TRUE(at::equal(official->forward(p.ids, p.mask), expected));
 
   // HF names, with the tied embedding stored under both of its names, and HF's config.json.
@@ -272,7 +272,8 @@ TEST(T5EncoderLoading, HfLayoutEqualsOfficialLayout) {
   skyreels::test::write_file(dir / "hf" / "text_encoder" / "config.json",
                              R"({"model_type": "umt5", "num_heads": 4, "layer_norm_epsilon": 1e-6,
                                  "relative_attention_max_distance": 128})");
-  auto from_hf = model::load_t5_encoder((dir / "hf").string(), test_device());  // a diffusers repository root
+  auto from_hf = model::load_t5_encoder((dir / "hf" / "text_encoder" / "model.safetensors").string(),
+                                        (dir / "hf" / "text_encoder" / "config.json").string(), test_device());
   EXPECT_TRUE(at::equal(from_hf->forward(p.ids, p.mask), expected));
 
   // Only encoder.embed_tokens.weight (no shared.weight) is fine too.
@@ -280,7 +281,7 @@ TEST(T5EncoderLoading, HfLayoutEqualsOfficialLayout) {
   for (const auto& kv : hf)
     if (kv.first != "shared.weight") embed_only.push_back(kv);
   io::write_safetensors((dir / "embed_only.safetensors").string(), embed_only);
-  auto from_embed_only = model::load_t5_encoder((dir / "embed_only.safetensors").string(), test_device());
+  auto from_embed_only = model::load_t5_encoder((dir / "embed_only.safetensors").string(), "", test_device());
   EXPECT_TRUE(at::equal(from_embed_only->forward(p.ids, p.mask), expected));
 
   EXPECT_EQ(model::t5_key_from_hf("encoder.block.13.layer.1.DenseReluDense.wi_0.weight"), "blocks.13.ffn.gate.0.weight");

@@ -142,18 +142,44 @@ TEST(WanDit, StepCacheReuseAddsTheBlocksLastResidual) {
   torch::NoGradGuard no_grad;
   auto dit = tiny_dit();
   const auto in = tiny_inputs(2);
-  model::BlockResidualCache cache;
-  model::WanDitCall call;
-  call.cache = &cache;
-  const auto computed = dit->forward(in.x, in.t, in.context, 1, call);
-  ASSERT_TRUE(cache.residual.defined());
-  EXPECT_TRUE(at::equal(computed, dit->forward(in.x, in.t, in.context, 1)));  // storing it changes nothing
-  cache.reuse = true;
-  const auto reused = dit->forward(in.x, in.t, in.context, 1, call);
-  EXPECT_LT(conf::relative_l2(reused, computed), skyreels::test::kBf16NoiseRelL2);
+  const auto tokens_per_frame = (in.x.size(3) / 2) * (in.x.size(4) / 2);  // the tiny DiT's 2x2 patches
+  const auto time = dit->time_embedding_for(in.t, in.x.size(2), tokens_per_frame, 1, {});
+  model::BlockReuse keep;
+  keep.keep_residual = true;
+  const auto computed = dit->forward_embedded(in.x, time, in.context, {}, keep);
+  ASSERT_TRUE(computed.block_residual.defined());
+  EXPECT_FALSE(computed.reused);
+  EXPECT_TRUE(at::equal(computed.v, dit->forward(in.x, in.t, in.context, 1)));  // keeping it changes nothing
+  model::BlockReuse reuse;
+  reuse.residual = computed.block_residual;
+  const auto reused = dit->forward_embedded(in.x, time, in.context, {}, reuse);
+  EXPECT_TRUE(reused.reused);
+  EXPECT_LT(conf::relative_l2(reused.v, computed.v), skyreels::test::kBf16NoiseRelL2);
   // Reused for other latents, the head sees new tokens plus the old residual: not the exact output.
   const auto x2 = at::randn_like(in.x);
-  EXPECT_GT(conf::relative_l2(dit->forward(x2, in.t, in.context, 1, call), dit->forward(x2, in.t, in.context, 1)), 1e-2);
+  EXPECT_GT(conf::relative_l2(dit->forward_embedded(x2, time, in.context, {}, reuse).v, dit->forward(x2, in.t, in.context, 1)),
+            1e-2);
+  // A residual of another shape (another window) is not added: the blocks run.
+  model::BlockReuse stale;
+  stale.residual = computed.block_residual.narrow(1, 0, 1);
+  EXPECT_FALSE(dit->forward_embedded(in.x, time, in.context, {}, stale).reused);
+}
+
+TEST(WanDit, PrecomputedTimeEmbeddingIsTheSameCall) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  const auto frames = in.x.size(2), tokens = (in.x.size(3) / 2) * (in.x.size(4) / 2);
+  model::WanDitCall per_token;
+  per_token.per_token_modulation = true;
+  for (const auto& call : {model::WanDitCall{}, per_token}) {
+    const auto time = dit->time_embedding_for(in.t, frames, tokens, 1, call);
+    EXPECT_EQ(time.e0.size(0), call.per_token_modulation ? frames * tokens : frames);
+    EXPECT_TRUE(at::equal(dit->forward_embedded(in.x, time, in.context, call).v, dit->forward(in.x, in.t, in.context, 1, call)));
+  }
+  // A time embedding of another length is a shape error, not a silent broadcast.
+  const auto wrong = dit->embed_time(in.t.narrow(0, 0, 2), 1);
+  EXPECT_THROW(dit->forward_embedded(in.x, wrong, in.context), Error);
 }
 
 TEST(WanDit, Fp8ForwardStaysCloseToBf16) {
@@ -279,7 +305,8 @@ TEST(WanDitLoading, OfficialAndDiffusersLayoutsGiveTheSameModel) {
   std::filesystem::create_directories(dir / "official");
   io::write_safetensors((dir / "official" / "model.safetensors").string(), tensors);
   skyreels::test::write_file(dir / "official" / "config.json", R"({"num_heads": 2, "dim": 64, "num_layers": 2})");
-  auto official = model::load_wan_dit((dir / "official").string(), test_device());
+  auto official = model::load_wan_dit((dir / "official" / "model.safetensors").string(),
+                                      (dir / "official" / "config.json").string(), test_device());
   EXPECT_TRUE(at::equal(official->forward(in.x, in.t, in.context, 1), expected));
 
   // Diffusers: renamed keys in two shards with an index, under transformer/.
@@ -298,7 +325,8 @@ TEST(WanDitLoading, OfficialAndDiffusersLayoutsGiveTheSameModel) {
   io::write_safetensors((folder / "diffusion_pytorch_model-00002-of-00002.safetensors").string(), shard2);
   skyreels::test::write_file(folder / "diffusion_pytorch_model.safetensors.index.json", index.dump());
   skyreels::test::write_file(folder / "config.json", R"({"num_attention_heads": 2, "attention_head_dim": 32})");
-  auto diffusers = model::load_wan_dit((dir / "diffusers").string(), test_device());
+  auto diffusers = model::load_wan_dit((folder / "diffusion_pytorch_model.safetensors.index.json").string(),
+                                       (folder / "config.json").string(), test_device());
   EXPECT_TRUE(at::equal(diffusers->forward(in.x, in.t, in.context, 1), expected));
 }
 
@@ -310,7 +338,7 @@ TEST(WanDitLoading, StrictAboutMissingUnexpectedAndMisshapedTensors) {
     io::write_safetensors((dir / "model.safetensors").string(), ts);
     skyreels::test::write_file(dir / "config.json", R"({"num_heads": 2})");
     try {
-      model::load_wan_dit(dir.path().string(), test_device());
+      model::load_wan_dit((dir / "model.safetensors").string(), (dir / "config.json").string(), test_device());
       FAIL() << "expected a loading error";
     } catch (const Error& e) {
       for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
@@ -392,12 +420,12 @@ TEST(WanDitLoading, Fp8LoadConvertsTheBlocksOrSaysWhyNot) {
   if (const auto why = model::fp8_unsupported_reason(test_device()); !why.empty()) {
     skyreels::ErrorCode code{};
     const auto message =
-        skyreels::test::error_text([&] { model::load_wan_dit(dir.path().string(), test_device(), /*fp8=*/true); }, &code);
+        skyreels::test::error_text([&] { model::load_wan_dit((dir / "model.safetensors").string(), (dir / "config.json").string(), test_device(), /*fp8=*/true); }, &code);
     EXPECT_EQ(code, skyreels::ErrorCode::Unsupported);
     EXPECT_NE(message.find("float8"), std::string::npos) << message;
     GTEST_SKIP() << why;
   }
-  auto loaded = model::load_wan_dit(dir.path().string(), test_device(), /*fp8=*/true);
+  auto loaded = model::load_wan_dit((dir / "model.safetensors").string(), (dir / "config.json").string(), test_device(), /*fp8=*/true);
   ASSERT_TRUE(loaded->fp8());
   // The same conversion as quantize_fp8 on a loaded bf16 model: the same codes, so the same result up
   // to the GPU's run-to-run order (a wrong conversion is off by e4m3's few percent or more).
@@ -413,13 +441,13 @@ TEST(WanDitLoading, ConfigThatDisagreesWithTheWeightsIsAnError) {
   io::write_safetensors((dir / "model.safetensors").string(), state_dict(*source));
   skyreels::test::write_file(dir / "config.json", R"({"num_heads": 2, "num_layers": 30})");
   try {
-    model::load_wan_dit(dir.path().string(), test_device());
+    model::load_wan_dit((dir / "model.safetensors").string(), (dir / "config.json").string(), test_device());
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("num_layers"), std::string::npos) << e.what();
   }
   skyreels::test::write_file(dir / "config.json", R"({"num_heads": 3})");  // 64 not divisible by 3
-  EXPECT_THROW(model::load_wan_dit(dir.path().string(), test_device()), Error);
+  EXPECT_THROW(model::load_wan_dit((dir / "model.safetensors").string(), (dir / "config.json").string(), test_device()), Error);
 }
 
 TEST(WanDit, RejectsWrongInputShapes) {

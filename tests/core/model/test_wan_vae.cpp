@@ -143,7 +143,8 @@ TEST(WanVaeLoading, DiffusersLayoutGivesTheSameModel) {
   TempDir dir;
   std::filesystem::create_directories(dir / "repo" / "vae");
   io::write_safetensors((dir / "repo" / "vae" / "diffusion_pytorch_model.safetensors").string(), renamed);
-  auto diffusers = model::load_wan_vae((dir / "repo").string(), test_device(), at::kFloat);
+  auto diffusers = model::load_wan_vae((dir / "repo" / "vae" / "diffusion_pytorch_model.safetensors").string(),
+                                       test_device(), at::kFloat);
   const auto z = random_latents(2).to(test_device());
   EXPECT_TRUE(at::equal(diffusers->decode(z), vae->decode(z)));
 }

@@ -146,9 +146,8 @@ TEST(DfPipeline, EventsDescribeTheRunAndFramesStreamInOrder) {
   std::vector<at::Tensor> frames;
   for (const auto& block : rec.all<pipeline::BlockDecoded>()) {
     EXPECT_EQ(block.first_frame, next);
-    EXPECT_EQ(block.frames.scalar_type(), at::kByte);
-    next += block.frames.size(0);
-    frames.push_back(block.frames);
+    next += block.frames.count();
+    frames.push_back(pipeline::tensor_of(block.frames));
   }
   EXPECT_EQ(next, 33);
   EXPECT_TRUE(at::equal(at::cat(frames), result.video));
@@ -184,8 +183,8 @@ TEST(DfPipeline, ALongDecodeComesInBlocksOfAFewLatentsWithTheSameVideo) {
   const auto in_blocks = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture), blocks.sink());
   const auto decoded = blocks.all<pipeline::BlockDecoded>();
   ASSERT_EQ(decoded.size(), 2u);
-  EXPECT_EQ(decoded[0].frames.size(0), 1 + 4 * 3);  // latents 0..3: the first gives 1 frame, the others 4
-  EXPECT_EQ(decoded[1].frames.size(0), 4);
+  EXPECT_EQ(decoded[0].frames.count(), 1 + 4 * 3);  // latents 0..3: the first gives 1 frame, the others 4
+  EXPECT_EQ(decoded[1].frames.count(), 4);
   EXPECT_EQ(decoded[1].first_frame, 1 + 4 * 3);
 
   f.pipeline.options().decode_latents_per_call = 0;

@@ -54,7 +54,7 @@ TEST(Engine, DemoModelGeneratesAVideoWithPhasesAndBlocks) {
   bool finished = false;
   const auto result = engine.generate(request, [&](const pipeline::GenerationEvent& e) {
     if (const auto* p = std::get_if<pipeline::PhaseStarted>(&e)) phases.push_back(p->phase);
-    if (const auto* b = std::get_if<pipeline::BlockDecoded>(&e)) blocks.push_back(b->frames);
+    if (const auto* b = std::get_if<pipeline::BlockDecoded>(&e)) blocks.push_back(pipeline::tensor_of(b->frames));
     if (std::holds_alternative<pipeline::GenerationFinished>(e)) finished = true;
   });
   ASSERT_TRUE(finished);

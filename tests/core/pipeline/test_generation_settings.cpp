@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/generation_settings.h"
+#include "skyreels/error.h"
 
 namespace {
 
@@ -93,6 +94,64 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   old_json.erase("cfg_skip_last_steps");
   old_json.erase("step_cache_threshold");
   EXPECT_TRUE(settings_from_json(old_json).exact());
+}
+
+}  // namespace
+
+// --- limits: one validation whatever the settings' source (issue 21) ------------------------------
+
+namespace {
+
+using namespace skyreels::pipeline;
+
+std::string problem_of(const nlohmann::json& overrides) {
+  try {
+    auto j = to_json(GenerationSettings{});
+    for (const auto& [key, value] : overrides.items()) j[key] = value;
+    return validate(settings_from_json(j));
+  } catch (const skyreels::Error& e) {
+    return e.what();
+  }
+}
+
+TEST(GenerationSettingsLimits, EveryNumberIsRangeCheckedBeforeConversion) {
+  // Values a hostile settings file or video metadata carried through unchecked before.
+  EXPECT_NE(problem_of({{"fps", 2000000000}}).find("fps"), std::string::npos);
+  EXPECT_NE(problem_of({{"width", 4294967312LL}}).find("too large"), std::string::npos);  // 2^32 + 16
+  EXPECT_NE(problem_of({{"num_frames", 17179869193LL}}).find("num_frames"), std::string::npos);
+  EXPECT_NE(problem_of({{"steps", 1e30}}).find("whole number"), std::string::npos);
+  EXPECT_NE(problem_of({{"steps", 4294967297LL}}).find("out of range"), std::string::npos);  // past int
+  EXPECT_NE(problem_of({{"seed", -1}}).find("negative"), std::string::npos);
+  EXPECT_NE(problem_of({{"seed", 9007199254740992ULL}}).find("seed"), std::string::npos);  // 2^53
+  EXPECT_NE(problem_of({{"shift", "8"}}).find("number"), std::string::npos);
+  EXPECT_NE(problem_of({{"guidance_scale", 1e9}}).find("guidance_scale"), std::string::npos);
+  EXPECT_NE(problem_of({{"height", 8208}, {"width", 16}}).find("too large"), std::string::npos);
+  EXPECT_NE(problem_of({{"height", 4096}, {"width", 4112}}).find("pixels a frame"), std::string::npos);
+  // The largest values within the limits are still fine, so the limits are not off by one.
+  EXPECT_EQ(problem_of({{"seed", 9007199254740991ULL}, {"fps", 240}, {"steps", 1000}}), "");
+  EXPECT_EQ(problem_of({{"height", 4096}, {"width", 4096}}), "");
+}
+
+TEST(GenerationSettingsLimits, FramesPerJobAndPerWindow) {
+  // One window holds at most 1024 latent frames (the DiT's RoPE table): 4093 frames.
+  EXPECT_EQ(problem_of({{"num_frames", 4093}, {"base_num_frames", 4093}}), "");
+  const auto one_window = problem_of({{"num_frames", 4097}, {"base_num_frames", 4097}});
+  EXPECT_NE(one_window.find("base_num_frames"), std::string::npos) << one_window;  // says how to make it
+  EXPECT_NE(problem_of({{"num_frames", 100001}, {"base_num_frames", 97}, {"overlap_history", 17}}).find("100000"),
+            std::string::npos);
+  EXPECT_EQ(problem_of({{"num_frames", 100001 - 4}, {"base_num_frames", 97}, {"overlap_history", 17}}), "");
+}
+
+TEST(GenerationSettingsLimits, PromptsAreBoundedUtf8Text) {
+  EXPECT_NE(problem_of({{"prompt", std::string(16385, 'a')}}).find("16384"), std::string::npos);
+  EXPECT_EQ(problem_of({{"prompt", std::string(16384, 'a')}}), "");
+  GenerationSettings s;
+  s.prompt = "a red \xff\xfe circle";  // what a binary prompt file gives
+  EXPECT_NE(validate(s).find("UTF-8"), std::string::npos);
+  s.prompt = "un cercle rouge \xc3\xa9";  // é is fine
+  EXPECT_EQ(validate(s), "");
+  s.negative_prompt = std::string("\xc3", 1);  // cut in the middle of a character
+  EXPECT_NE(validate(s).find("negative prompt"), std::string::npos);
 }
 
 }  // namespace

@@ -30,7 +30,9 @@ TEST(ModelFolder, FindsTheOfficialLayout) {
   EXPECT_EQ(files.dit, (dir / "model.safetensors").string());
   EXPECT_EQ(files.vae, (dir / "Wan2.1_VAE.pth").string());
   EXPECT_EQ(files.t5, (dir / "models_t5_umt5-xxl-enc-bf16.pth").string());
-  EXPECT_EQ(files.tokenizer, (dir.path() / "google" / "umt5-xxl").string());
+  EXPECT_EQ(files.tokenizer, (dir.path() / "google" / "umt5-xxl" / "spiece.model").string());
+  EXPECT_EQ(files.dit_config, (dir / "config.json").string());
+  EXPECT_TRUE(files.t5_config.empty());  // the official config.json is the DiT's, never the umT5's
   EXPECT_TRUE(files.settings.empty());
 }
 
@@ -53,14 +55,44 @@ TEST(ModelFolder, PrefersConvertedFilesAndShardIndexes) {
 
 TEST(ModelFolder, FindsTheDiffusersLayout) {
   TempDir dir;
-  for (const char* sub : {"transformer", "vae", "text_encoder", "scheduler"}) fs::create_directories(dir / sub);
+  touch(dir.path() / "transformer" / "config.json");
+  touch(dir.path() / "transformer" / "diffusion_pytorch_model-00001-of-00002.safetensors");
+  touch(dir.path() / "transformer" / "diffusion_pytorch_model-00002-of-00002.safetensors");
+  touch(dir.path() / "transformer" / "diffusion_pytorch_model.safetensors.index.json");
+  touch(dir.path() / "vae" / "diffusion_pytorch_model.safetensors");
+  touch(dir.path() / "text_encoder" / "config.json");
+  touch(dir.path() / "text_encoder" / "model-00001-of-00002.safetensors");
+  touch(dir.path() / "text_encoder" / "model-00002-of-00002.safetensors");  // shards without an index
+  fs::create_directories(dir / "scheduler");
   touch(dir.path() / "tokenizer" / "spiece.model");
   const auto files = pipeline::locate_model_files(dir.path().string());
   EXPECT_EQ(files.layout, pipeline::ModelFiles::Layout::Diffusers);
-  EXPECT_EQ(files.dit, (dir / "transformer").string());
-  EXPECT_EQ(files.vae, (dir / "vae").string());
+  EXPECT_EQ(files.dit, (dir.path() / "transformer" / "diffusion_pytorch_model.safetensors.index.json").string());
+  EXPECT_EQ(files.dit_config, (dir.path() / "transformer" / "config.json").string());
+  EXPECT_EQ(files.vae, (dir.path() / "vae" / "diffusion_pytorch_model.safetensors").string());
   EXPECT_EQ(files.t5, (dir / "text_encoder").string());
-  EXPECT_EQ(files.tokenizer, (dir / "tokenizer").string());
+  EXPECT_EQ(files.t5_config, (dir.path() / "text_encoder" / "config.json").string());
+  EXPECT_EQ(files.tokenizer, (dir.path() / "tokenizer" / "spiece.model").string());
+}
+
+TEST(ModelFolder, RecommendedSettingsWithoutLoadingAnything) {
+  TempDir dir;
+  touch(dir / "model.safetensors");  // not a checkpoint at all: nothing reads it
+  touch(dir / "Wan2.1_VAE.pth");
+  touch(dir / "models_t5_umt5-xxl-enc-bf16.pth");
+  touch(dir.path() / "google" / "umt5-xxl" / "spiece.model");
+  auto files = pipeline::locate_model_files(dir.path().string());
+  EXPECT_EQ(pipeline::read_recommended_settings(files).steps, GenerationSettings{}.steps);  // none: defaults
+  write_file(dir / "skyreels-defaults.json", R"({"steps": 8, "height": 192, "width": 320})");
+  files = pipeline::locate_model_files(dir.path().string());
+  const auto s = pipeline::read_recommended_settings(files);
+  EXPECT_EQ(s.steps, 8);
+  EXPECT_EQ(s.width, 320);
+  write_file(dir / "skyreels-defaults.json", "{ not json");
+  ErrorCode code{};
+  const auto text = error_text([&] { pipeline::read_recommended_settings(files); }, &code);
+  EXPECT_EQ(code, ErrorCode::CorruptFile);
+  EXPECT_NE(text.find("skyreels-defaults.json"), std::string::npos) << text;
 }
 
 TEST(ModelFolder, ListsEveryMissingPart) {
