@@ -13,6 +13,15 @@ if(SKYREELS_USE_CCACHE)
   endif()
 endif()
 
+# AddressSanitizer + UndefinedBehaviorSanitizer over everything built here (LibTorch itself is not
+# instrumented). README, "Sanitizers", says how to run the suite with it.
+option(SKYREELS_SANITIZE "Build with -fsanitize=address,undefined" OFF)
+if(SKYREELS_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+  message(STATUS "SkyReels: AddressSanitizer and UndefinedBehaviorSanitizer on")
+endif()
+
 # Warnings for our own targets only (LibTorch headers are system includes).
 function(skyreels_warnings target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")

@@ -156,6 +156,7 @@ void GenerationWorker::run(const StudioJob& requested) {
     }
     outcome.framesWritten = result.frames_written;
     outcome.outputPath = QString::fromStdString(result.output);
+    for (const auto& path : result.unfinished_earlier) outcome.unfinishedEarlier << QString::fromStdString(path);
   } catch (const Error& e) {
     outcome.status = JobOutcome::Status::Failed;
     outcome.message = describe(e.code(), QString::fromUtf8(e.what()));

@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QSize>
 #include <QString>
+#include <QStringList>
 #include <QVector>
 
 #include "studio_job.h"
@@ -42,6 +43,7 @@ struct JobOutcome {
   quint64 seed = 0;         // the seed used
   QString message;          // why it failed (names the setting or the missing model part)
   qint64 peakBytes = 0;     // peak allocated (CUDA) or peak RSS (CPU)
+  QStringList unfinishedEarlier;  // NAME.partial files that killed earlier runs to the same file left
 };
 
 // Runs jobs on the thread it lives on (moved to a QThread by GenerationThread): owns the engine,

@@ -239,7 +239,11 @@ void MainWindow::onJobFinished(const JobOutcome& outcome) {
   if (!outcome.outputPath.isEmpty()) note += QStringLiteral(", ") + QFileInfo(outcome.outputPath).fileName();
   if (outcome.status == JobOutcome::Status::Failed) note = outcome.message;
   if (runningQueueRow_ >= 0) queue_->setState(runningQueueRow_, queueState(outcome.status), note);
-  statusBar()->showMessage(outcome.outputPath.isEmpty() ? note : tr("Wrote %1").arg(outcome.outputPath));
+  QString message = outcome.outputPath.isEmpty() ? note : tr("Wrote %1").arg(outcome.outputPath);
+  // A killed earlier run's file stays (playable up to where it stopped); say so rather than hide it.
+  for (const auto& path : outcome.unfinishedEarlier)
+    message += tr(" · an earlier run did not finish: %1").arg(QFileInfo(path).fileName());
+  statusBar()->showMessage(message);
   runningQueueRow_ = -1;
   runningFromForm_ = false;
   updateButtons();

@@ -27,11 +27,13 @@ extern "C" void on_interrupt(int) {
   if (g_cancel.exchange(true)) std::_Exit(kExitCancelled);
 }
 
-// The settings layer under the options: a produced video's, a settings file's, or the model folder's.
+// The layers under the options: the model folder's recommended settings, then a settings file's,
+// then a produced video's (each replaces what it states).
 GenerationSettings base_settings(const GenerateOptions& o, const Engine& engine) {
-  if (!o.from_video.empty()) return read_settings_from_video(o.from_video);
-  if (!o.settings_file.empty()) return read_settings_file(o.settings_file);
-  return engine.recommended_settings();
+  auto s = engine.recommended_settings();
+  if (!o.settings_file.empty()) s = read_settings_file(o.settings_file, s);
+  if (!o.from_video.empty()) s = read_settings_from_video(o.from_video, s);
+  return s;
 }
 
 // Exit code of an error raised before the generation started: the input's fault unless it is a

@@ -107,7 +107,7 @@ void ProgressPrinter::operator()(const GenerationEvent& event) {
   } else if (const auto* e = std::get_if<GenerationCancelled>(&event)) {
     line("cancelled: keeping " + std::to_string(e->frames_kept) + " finished frames");
   } else if (const auto* e = std::get_if<GenerationFailed>(&event)) {
-    line("failed: " + e->message + " (" + std::to_string(e->frames_kept) + " finished frames kept)");
+    line("failed: " + e->message + " (after " + std::to_string(e->frames_kept) + " decoded frames)");
   }
 }
 

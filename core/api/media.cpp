@@ -29,19 +29,20 @@ namespace {
 
 bool video_files_supported() { return api::video_files_supported(); }
 
-GenerationSettings read_settings_from_video(const std::string& path) {
+GenerationSettings read_settings_from_video(const std::string& path, const GenerationSettings& base) {
 #if defined(SKYREELS_API_WITH_VIDEO)
-  return settings_from_json(video::read_generation_settings(path));
+  return settings_from_json(video::read_generation_settings(path), base);
 #else
+  (void)base;
   no_video("reading settings from a video (" + path + ")");
 #endif
 }
 
-GenerationSettings read_settings_file(const std::string& path) {
+GenerationSettings read_settings_file(const std::string& path, const GenerationSettings& base) {
   const auto json = io::JsonConfig::load(path).json();
   // A whole metadata document (as stored in a video) holds the settings under "settings".
-  if (json.contains("settings") && json["settings"].is_object()) return settings_from_json(json["settings"]);
-  return settings_from_json(json);
+  if (json.contains("settings") && json["settings"].is_object()) return settings_from_json(json["settings"], base);
+  return settings_from_json(json, base);
 }
 
 Frames read_video_frames(const std::string& path, int max_width, int max_height) {

@@ -48,8 +48,9 @@ std::vector<fs::path> unfinished_outputs(const fs::path& target) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
     const auto name = entry.path().filename().string();
-    if (name.size() > prefix.size() + ext.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-        name.compare(name.size() - ext.size(), ext.size(), ext) == 0 && entry.is_regular_file(ec))
+    if (name.size() >= prefix.size() + ext.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.compare(name.size() - ext.size(), ext.size(), ext) == 0 && !entry.is_symlink(ec) &&
+        entry.is_regular_file(ec))
       found.push_back(entry.path());
   }
   std::sort(found.begin(), found.end());
@@ -228,15 +229,16 @@ public:
     encoder_->write(pipeline::tensor_of(frames));
     encoder_->flush();  // each block becomes a readable part of the file at once
   }
-  std::int64_t frames_written() const override { return encoder_->frames_written(); }
-  std::string describe() const override { return format_ + " (" + encoder_->encoder_name() + ")"; }
+  std::int64_t frames_written() const override { return encoder_ ? encoder_->frames_written() : 0; }
+  std::string describe() const override { return format_ + " (" + (encoder_ ? encoder_->encoder_name() : "closed") + ")"; }
   fs::path publish() override {
     encoder_->finish();
     move_to_target();
     return target_;
   }
   void discard() override {
-    encoder_.reset();  // with no frame written the encoder removes its file
+    if (encoder_) encoder_->discard();  // closes without finishing, removes the file
+    encoder_.reset();
     std::error_code ec;
     fs::remove(temporary_, ec);
   }
@@ -292,9 +294,7 @@ void OutputFile::move_to_target() {
   throw Error(ErrorCode::Runtime, "cannot move " + temporary_.string() + " onto " + target_.string() + ": " + errno_text());
 }
 
-std::unique_ptr<OutputFile> OutputFile::open(const fs::path& target, const OutputFormat& format,
-                                             const OutputMetadata& metadata, std::int64_t frames_planned,
-                                             bool overwrite) {
+void OutputFile::check_target(const fs::path& target, bool overwrite) {
   const auto ext = lower_extension(target);
   if (ext != ".safetensors" && ext != ".mp4" && ext != ".mkv")
     throw Error(ErrorCode::BadArgument, target.string() + ": unknown output type \"" + ext +
@@ -313,7 +313,14 @@ std::unique_ptr<OutputFile> OutputFile::open(const fs::path& target, const Outpu
     throw Error(ErrorCode::BadArgument, target.string() + " exists; choose another output or pass --overwrite");
   if (fs::exists(status) && fs::is_directory(status))
     throw Error(ErrorCode::BadArgument, target.string() + " is a folder");
+}
 
+std::unique_ptr<OutputFile> OutputFile::open(const fs::path& target, const OutputFormat& format,
+                                             const OutputMetadata& metadata, std::int64_t frames_planned,
+                                             bool overwrite) {
+  check_target(target, overwrite);
+  const auto ext = lower_extension(target);
+  std::error_code ec;
   const auto leftovers = unfinished_outputs(target);
   auto temporary = create_temporary(target);
   try {

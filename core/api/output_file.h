@@ -40,6 +40,9 @@ public:
   static std::unique_ptr<OutputFile> open(const std::filesystem::path& target, const OutputFormat& format,
                                           const OutputMetadata& metadata, std::int64_t frames_planned,
                                           bool overwrite);
+  // The checks open() starts with (type, folder, an existing target), for a caller that wants them
+  // before slower work.
+  static void check_target(const std::filesystem::path& target, bool overwrite);
   virtual ~OutputFile() = default;
 
   virtual void write(const Frames& frames) = 0;

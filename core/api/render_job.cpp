@@ -77,6 +77,8 @@ RenderResult render_to_file(Engine& engine, const RenderJob& job, const EventSin
 
   std::unique_ptr<api::OutputFile> output;
   if (engine.leader()) {
+    const auto target = output_path(job, internal.settings.seed);
+    api::OutputFile::check_target(target, job.overwrite);  // before the weights are hashed for the metadata
     const auto settings_json = to_json(internal.settings);
     const auto extra = output_metadata(engine, result.frames_planned);
     api::OutputFormat format;
@@ -85,8 +87,7 @@ RenderResult render_to_file(Engine& engine, const RenderJob& job, const EventSin
     format.fps = internal.settings.fps;
     format.crf = job.crf;
     format.preset = job.preset;
-    output = api::OutputFile::open(output_path(job, internal.settings.seed), format, {&settings_json, &extra},
-                                   result.frames_planned, job.overwrite);
+    output = api::OutputFile::open(target, format, {&settings_json, &extra}, result.frames_planned, job.overwrite);
     result.format = output->describe();
     for (const auto& path : output->leftovers()) result.unfinished_earlier.push_back(path.string());
   }
@@ -121,10 +122,12 @@ RenderResult render_to_file(Engine& engine, const RenderJob& job, const EventSin
     } catch (const Error& e) {
       // A finished file that found its target taken stays where it is (the message names it); a file
       // whose writing failed (a full disk) is not worth keeping: nothing is claimed as kept.
-      if (e.code() != ErrorCode::BadArgument) output->discard();
+      const bool finished_file = e.code() == ErrorCode::BadArgument;
+      if (!finished_file) output->discard();
       result.status = RenderStatus::Failed;
       result.error = e.code();
-      result.message = (result.message.empty() ? "" : result.message + "; ") + "the video was not kept: " + e.what();
+      result.message = (result.message.empty() ? "" : result.message + "; ") +
+                       (finished_file ? std::string(e.what()) : "the video was discarded: " + std::string(e.what()));
       result.output.clear();
     }
   }

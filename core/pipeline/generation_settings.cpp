@@ -269,9 +269,8 @@ void read(const nlohmann::json& j, const char* key, T& out) {
 
 }  // namespace
 
-GenerationSettings settings_from_json(const nlohmann::json& j) {
+GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSettings s) {
   if (!j.is_object()) throw Error(ErrorCode::BadArgument, "generation settings must be a JSON object");
-  GenerationSettings s;
   read(j, "prompt", s.prompt);
   read(j, "negative_prompt", s.negative_prompt);
   read(j, "height", s.height);

@@ -62,6 +62,8 @@ public:
   void write(const at::Tensor& frames) override;
   void flush() override;
   void finish() override;
+  // Closes and deletes the file (nothing useful in it).
+  void discard() noexcept override;
 
   std::int64_t frames_written() const noexcept override { return frames_; }
   const std::filesystem::path& path() const noexcept override { return path_; }
@@ -80,8 +82,6 @@ private:
   [[noreturn]] void fail(const std::string& what, int rc) const;
   // Drains the encoder, writes the index and closes the file; the first error is thrown after closing.
   void finalise();
-  // Closes and deletes the file (nothing useful in it).
-  void discard() noexcept;
 
   std::filesystem::path path_;
   std::string name_;

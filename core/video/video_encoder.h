@@ -59,6 +59,8 @@ public:
   // of the packets the encoder has produced (an H.264 encoder holds some frames back for look-ahead).
   // Does nothing for a Standard MP4.
   virtual void flush() = 0;
+  // Closes the file without finishing it and removes it (a file whose writing failed).
+  virtual void discard() = 0;
   // Drains the encoder and writes the index. Throws skyreels::Error(BadArgument) when no frame was
   // written (the empty file is removed), Runtime when writing fails. A second call does nothing.
   virtual void finish() = 0;

@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -44,7 +47,9 @@ struct CliRun {
 // Starts skyreels-cli with stdout on a pipe and stderr in a file; the prompt cache in `cache`.
 class Process {
 public:
-  Process(const std::vector<std::string>& args, const fs::path& cache, const fs::path& err_file) {
+  // `max_file_bytes` > 0 limits the size of any file the process writes (RLIMIT_FSIZE): a full disk.
+  Process(const std::vector<std::string>& args, const fs::path& cache, const fs::path& err_file,
+          long max_file_bytes = 0) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
@@ -54,6 +59,11 @@ public:
       dup2(err, 2);
       close(fds[0]);
       setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+      if (max_file_bytes > 0) {
+        const rlimit limit{static_cast<rlim_t>(max_file_bytes), static_cast<rlim_t>(max_file_bytes)};
+        setrlimit(RLIMIT_FSIZE, &limit);
+        std::signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG, as on a full disk
+      }
       std::vector<char*> argv{const_cast<char*>(SKYREELS_CLI_EXE)};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -92,8 +102,8 @@ private:
 
 class CliGenerate : public ::testing::Test {
 protected:
-  CliRun run(const std::vector<std::string>& args) {
-    Process p(args, dir_ / "cache", dir_ / "stderr.txt");
+  CliRun run(const std::vector<std::string>& args, long max_file_bytes = 0) {
+    Process p(args, dir_ / "cache", dir_ / "stderr.txt", max_file_bytes);
     CliRun r;
     for (std::string line; p.read_line(line);) r.out += line + "\n";
     r.code = p.wait();
@@ -241,6 +251,149 @@ TEST_F(CliGenerate, CtrlCKeepsTheFinishedBlocks) {
   const auto frames = file.tensor("frames").size(0);
   EXPECT_GE(frames, first_block);
   EXPECT_LT(frames, 33);
+}
+
+
+// --- hostile and careless input (issue 21): every case ends in a clear error, nothing is lost ---
+
+// The demo model copied into the test's folder, for damaging one part of it.
+fs::path demo_copy(const fs::path& dir) {
+  const auto copy = dir / "model";
+  fs::copy(SKYREELS_DEMO_MODEL_DIR, copy, fs::copy_options::recursive);
+  return copy;
+}
+
+TEST_F(CliGenerate, HostileOptionsAndFilesFailFastWithTwo) {
+  const auto out = (dir_ / "x.safetensors").string();
+  auto expect_bad = [&](const std::vector<std::string>& args, const std::string& fragment) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+  };
+  expect_bad(demo({"--prompt-file", "/dev/zero", "--output", out}), "not a regular file");
+  skyreels::test::write_file(dir_ / "long.txt", std::string(20000, 'a'));
+  expect_bad(demo({"--prompt-file", (dir_ / "long.txt").string(), "--output", out}), "at most");
+  expect_bad(demo({"--prompt", "a \xff\xfe bird", "--output", out}), "UTF-8");
+  expect_bad(demo({"--resolution", "100000x100000", "--output", out}), "too large");
+  expect_bad(demo({"--seconds", "3600", "--fps", "240", "--output", out}), "more than 100000");
+  expect_bad(demo({"--preset", "ultrafats", "--output", out}), "ultrafats");
+  expect_bad(demo({"--output", "/proc/x.safetensors"}), "/proc/x");
+  // Settings files are checked like options.
+  skyreels::test::write_file(dir_ / "fps.json", R"({"fps": 2000000000})");
+  expect_bad(demo({"--settings", (dir_ / "fps.json").string(), "--output", out}), "fps");
+  skyreels::test::write_file(dir_ / "seed.json", R"({"seed": -1})");
+  expect_bad({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--settings", (dir_ / "seed.json").string(), "--output", out},
+             "negative");
+  // A FIFO where a JSON file belongs would block forever: only regular files are read.
+  const auto fifo = dir_ / "settings.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  expect_bad(demo({"--settings", fifo.string(), "--output", out}), "not a regular file");
+}
+
+TEST_F(CliGenerate, DamagedModelFoldersAreNamedNotCrashed) {
+  const auto out = (dir_ / "x.safetensors").string();
+  const auto model = demo_copy(dir_.path());
+  // A FIFO for the recommended settings.
+  fs::remove(model / "skyreels-defaults.json");
+  ASSERT_EQ(mkfifo((model / "skyreels-defaults.json").c_str(), 0644), 0);
+  auto r = run({"generate", "--model", model.string(), "--device", "cpu", "--output", out});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  fs::remove(model / "skyreels-defaults.json");
+
+  // A DiT whose patch embedding has an empty axis (it divided by zero: SIGFPE), then one with an
+  // impossible block index (std::stoi threw "stoi").
+  const auto weights = skyreels::io::SafetensorsFile((model / "model.safetensors").string());
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& e : weights.entries()) tensors.emplace_back(e.name, weights.tensor(e.name).clone());
+  auto damaged = tensors;
+  for (auto& [name, t] : damaged)
+    if (name == "patch_embedding.weight") t = at::zeros({t.size(0), t.size(1), 0, t.size(3), t.size(4)}, t.options());
+  skyreels::io::write_safetensors((model / "model.safetensors").string(), damaged);
+  r = run({"generate", "--model", model.string(), "--device", "cpu", "--frames", "9", "--steps", "1", "--output", out});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("patch_t"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  damaged = tensors;
+  damaged.emplace_back("blocks.99999999999.x", at::zeros({1}));
+  skyreels::io::write_safetensors((model / "model.safetensors").string(), damaged);
+  r = run({"generate", "--model", model.string(), "--device", "cpu", "--frames", "9", "--steps", "1", "--output", out});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("blocks.99999999999.x"), std::string::npos) << r.err;
+  // Nothing half-written is left beside the output.
+  for (const auto& entry : fs::directory_iterator(dir_.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".partial"), std::string::npos) << entry.path();
+}
+
+TEST_F(CliGenerate, SettingsFilesLayerOnTheModelsRecommendedSettings) {
+  skyreels::test::write_file(dir_ / "steps.json", R"({"steps": 1, "num_frames": 5, "base_num_frames": 5, "ar_step": 0, "causal_block_size": 1})");
+  const auto out = dir_ / "layered.safetensors";
+  const auto r = run({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--settings", (dir_ / "steps.json").string(),
+                      "--device", "cpu", "--seed", "1", "--output", out.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  skyreels::io::SafetensorsFile file(out.string());
+  // The demo's recommended size (192 x 320), not the reference's 544 x 960: the file only set steps.
+  EXPECT_EQ(file.tensor("frames").sizes(), (std::vector<std::int64_t>{5, 192, 320, 3}));
+  EXPECT_EQ(nlohmann::json::parse(file.metadata().at("skyreels_settings"))["steps"], 1);
+}
+
+TEST_F(CliGenerate, APlantedLinkIsNeverWrittenThrough) {
+  skyreels::test::write_file(dir_ / "victim.txt", "precious");
+  fs::create_symlink(dir_ / "victim.txt", dir_ / "v.partial.safetensors");
+  const auto r = run(demo({"--steps", "1", "--output", (dir_ / "v.safetensors").string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(skyreels::test::read_file(dir_ / "victim.txt"), "precious");
+  EXPECT_EQ(skyreels::io::SafetensorsFile((dir_ / "v.safetensors").string()).tensor("frames").size(0), 9);
+}
+
+TEST_F(CliGenerate, AFullDiskIsAFailureThatKeepsNothingItCannotVouchFor) {
+  // 200 KB of file: the safetensors output (9 x 192 x 320 x 3 = 1.6 MB) does not fit.
+  const auto out = dir_ / "full.safetensors";
+  auto r = run(demo({"--steps", "1", "--no-prompt-cache", "--output", out.string()}), 200 * 1024);
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("too large"), std::string::npos) << r.err;  // strerror(EFBIG): "File too large"
+  EXPECT_EQ(r.err.find("kept"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+#if defined(SKYREELS_TEST_HAVE_VIDEO)
+  // A video file fails while blocks are written: a failure naming the cause, never "kept".
+  const auto mkv = dir_ / "full.mkv";
+  r = run(demo({"--steps", "1", "--no-prompt-cache", "--output", mkv.string()}), 200 * 1024);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("too large"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("kept"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(mkv));
+#endif
+}
+
+TEST_F(CliGenerate, AKilledRunLeavesAReadablePartialFileThatTheNextRunReports) {
+  const auto out = dir_ / "killed.safetensors";
+  Process p({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
+             "--json", "--output", out.string()},
+            dir_ / "cache", dir_ / "stderr.txt");
+  std::int64_t first_block = 0;
+  for (std::string line; p.read_line(line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e["event"] == "block_decoded") {
+      first_block = e["frames"].get<std::int64_t>();
+      p.signal(SIGKILL);  // no cleanup at all
+      break;
+    }
+  }
+  ASSERT_GT(first_block, 0);
+  EXPECT_EQ(p.wait(), 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists(out));  // never published
+  const auto partial = dir_ / "killed.partial.safetensors";
+  skyreels::io::SafetensorsFile file(partial.string());
+  EXPECT_GE(std::stoll(file.metadata().at("skyreels_frames_written")), first_block);
+  const auto frames = file.tensor("frames");
+  EXPECT_GT(frames.narrow(0, 0, first_block).to(at::kFloat).std().item<double>(), 1.0);  // real pixels
+
+  // The next run to the same file finishes and says what the killed one left.
+  const auto r = run(demo({"--steps", "1", "--output", out.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("killed.partial.safetensors"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(out));
 }
 
 #if defined(SKYREELS_TEST_HAVE_VIDEO)

@@ -88,8 +88,10 @@ bool parse_resolution(const std::string& text, std::int64_t& height, std::int64_
 std::uint64_t draw_seed();
 
 nlohmann::json to_json(const GenerationSettings& settings);
-// Unknown keys are ignored and missing ones keep their defaults (files written by other versions);
-// wrongly typed values are an error naming the key.
-GenerationSettings settings_from_json(const nlohmann::json& json);
+// The settings a JSON object states, on top of `base`: keys it has replace base's values, missing (or
+// null) ones keep them, unknown keys are ignored (files written by other versions). Every value is
+// checked before it is converted (a whole number within its type for integers, a finite number for
+// reals); a wrong one is an Error(BadArgument) naming the key. Ranges are validate()'s.
+GenerationSettings settings_from_json(const nlohmann::json& json, GenerationSettings base = {});
 
 }  // namespace skyreels

@@ -159,6 +159,24 @@ TEST(RenderJob, CancelAndFailureKeepTheFinishedFramesAsAPartialFile) {
   }
 }
 
+TEST(RenderJob, AFileThatAppearsWhileRenderingIsNeverReplaced) {
+  TempDir dir;
+  auto engine = demo_engine(dir / "cache");
+  const auto out = dir / "race.safetensors";
+  bool written = false;
+  const auto r = render_to_file(engine, quick_job(engine, out), [&](const GenerationEvent& e) {
+    if (std::holds_alternative<BlockDecoded>(e) && !written) {
+      write_file(out, "another run's video");  // created after the start-up check
+      written = true;
+    }
+  });
+  EXPECT_EQ(r.status, RenderStatus::Failed);
+  EXPECT_NE(r.message.find("appeared"), std::string::npos) << r.message;
+  EXPECT_EQ(read_file(out), "another run's video");
+  // The finished video waits beside it, whole.
+  EXPECT_EQ(io::SafetensorsFile((dir / "race.partial.safetensors").string()).tensor("frames").size(0), 9);
+}
+
 TEST(RenderJob, BadSettingsAndTypesFailBeforeAnythingIsCreated) {
   TempDir dir;
   auto engine = demo_engine(dir / "cache");

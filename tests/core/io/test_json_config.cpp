@@ -1,4 +1,6 @@
 #include <string>
+
+#include <sys/stat.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -155,6 +157,22 @@ TEST(JsonConfig, ParseUsesTheLabel) {
   EXPECT_EQ(config.get_int("num_layers"), 30);
   EXPECT_EQ(std::string(error_of([&] { config.get_string("num_layers"); }).what()),
             "memory:config: key \"num_layers\" must be a string, found integer");
+}
+
+TEST(JsonConfig, OnlySmallRegularFilesAreRead) {
+  TempDir dir;
+  // A FIFO would block the reader forever: refused before it is opened.
+  const auto fifo = dir / "config.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  ErrorCode code{};
+  auto text = test::error_text([&] { JsonConfig::load(fifo.string()); }, &code);
+  EXPECT_EQ(code, ErrorCode::BadArgument);
+  EXPECT_NE(text.find("not a regular file"), std::string::npos) << text;
+  // A file far larger than any config is refused without reading it whole.
+  write_file(dir / "huge.json", "{\"a\": \"" + std::string(17 << 20, 'x') + "\"}");
+  text = test::error_text([&] { JsonConfig::load((dir / "huge.json").string()); }, &code);
+  EXPECT_EQ(code, ErrorCode::BadArgument);
+  EXPECT_NE(text.find("too large"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -249,6 +249,22 @@ TEST(Safetensors, EmptyHeaderHasNoTensors) {
   EXPECT_TRUE(file.metadata().empty());
 }
 
+TEST(Safetensors, WritingNeverFollowsALinkPlantedBesideTheFile) {
+  TempDir dir;
+  write_file(dir / "victim.txt", "precious");
+  // The writer once used the fixed name <path>.tmp and opened it with fopen("wb").
+  std::filesystem::create_symlink(dir / "victim.txt", dir / "out.safetensors.tmp");
+  write_safetensors((dir / "out.safetensors").string(), {{"x", at::arange(6, at::kFloat)}});
+  EXPECT_EQ(read_file(dir / "victim.txt"), "precious");
+  EXPECT_TRUE(at::equal(SafetensorsFile((dir / "out.safetensors").string()).tensor("x"), at::arange(6, at::kFloat)));
+  // No temporary file is left behind (the planted link is all that remains beside the output).
+  int others = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    others += entry.path().filename() != "victim.txt" && entry.path().filename() != "out.safetensors" &&
+              entry.path().filename() != "out.safetensors.tmp";
+  EXPECT_EQ(others, 0);
+}
+
 TEST(Safetensors, UnknownTensorIsNotFound) {
   TempDir dir;
   const std::string path = (dir / "w.safetensors").string();

@@ -435,6 +435,25 @@ TEST(WanDitLoading, Fp8LoadConvertsTheBlocksOrSaysWhyNot) {
   EXPECT_LT(conf::relative_l2(converted, exact), 0.25);
 }
 
+TEST(WanDitLoading, EmptyAxesAndImpossibleBlocksAreErrorsNotCrashes) {
+  auto source = tiny_dit(false);
+  // An empty patch axis once divided by zero (SIGFPE) while the config was detected.
+  auto tensors = state_dict(*source);
+  for (auto& [name, t] : tensors)
+    if (name == "patch_embedding.weight") t = at::zeros({t.size(0), t.size(1), 0, t.size(3), t.size(4)});
+  skyreels::ErrorCode code{};
+  auto text = skyreels::test::error_text(
+      [&] { model::WanDitConfig::detect(*io::memory_source(tensors, "crafted DiT")); }, &code);
+  EXPECT_EQ(code, skyreels::ErrorCode::ShapeMismatch);
+  EXPECT_NE(text.find("patch_t"), std::string::npos) << text;
+  // A block index past any real model once threw std::out_of_range from stoi ("generate: stoi").
+  tensors = state_dict(*source);
+  tensors.emplace_back("blocks.99999999999.x", at::zeros({1}));
+  text = skyreels::test::error_text([&] { model::WanDitConfig::detect(*io::memory_source(tensors, "crafted DiT")); }, &code);
+  EXPECT_EQ(code, skyreels::ErrorCode::CorruptFile);
+  EXPECT_NE(text.find("blocks.99999999999.x"), std::string::npos) << text;
+}
+
 TEST(WanDitLoading, ConfigThatDisagreesWithTheWeightsIsAnError) {
   auto source = tiny_dit(false);
   TempDir dir;
