@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <torch/cuda.h>
 
+#include "pipeline/demo_model.h"
+
 namespace skyreels::test {
 
 std::filesystem::path fixtures_dir() { return SKYREELS_FIXTURES_DIR; }
@@ -73,6 +75,15 @@ std::string error_text(const std::function<void()>& fn, ErrorCode* code) {
     return e.what();
   }
   return "";
+}
+
+const std::filesystem::path& demo_model() {
+  static TempDir dir;
+  static const std::filesystem::path path = [] {
+    pipeline::write_demo_model(dir / "demo", 7);
+    return dir / "demo";
+  }();
+  return path;
 }
 
 }  // namespace skyreels::test

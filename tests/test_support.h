@@ -45,6 +45,10 @@ private:
 
 // Writes bytes to a file (for crafted, possibly hostile, test inputs).
 void write_file(const std::filesystem::path& path, const std::string& bytes);
+
+// The demo model written once per test run into a folder of its own (its tokenizer takes a moment to
+// train). Needs the SentencePiece plug-in.
+const std::filesystem::path& demo_model();
 std::string read_file(const std::filesystem::path& path);
 
 }  // namespace skyreels::test

@@ -100,6 +100,18 @@ private:
   bool waited_ = false;
 };
 
+// Reads `--json` events until the first decoded block, then sends `sig`; returns that block's frames.
+std::int64_t signal_after_first_block(Process& p, int sig) {
+  for (std::string line; p.read_line(line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e["event"] == "block_decoded") {
+      p.signal(sig);
+      return e["frames"].get<std::int64_t>();
+    }
+  }
+  return 0;
+}
+
 class CliGenerate : public ::testing::Test {
 protected:
   CliRun run(const std::vector<std::string>& args, long max_file_bytes = 0) {
@@ -232,15 +244,7 @@ TEST_F(CliGenerate, CtrlCKeepsTheFinishedBlocks) {
   Process p({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
              "--json", "--output", out.string()},
             dir_ / "cache", dir_ / "stderr.txt");
-  std::int64_t first_block = 0;
-  for (std::string line; p.read_line(line);) {
-    const auto e = nlohmann::json::parse(line);
-    if (e["event"] == "block_decoded") {
-      first_block = e["frames"].get<std::int64_t>();
-      p.signal(SIGINT);
-      break;
-    }
-  }
+  const auto first_block = signal_after_first_block(p, SIGINT);
   ASSERT_GT(first_block, 0);
   std::string cancelled_line;
   for (std::string line; p.read_line(line);)
@@ -371,15 +375,7 @@ TEST_F(CliGenerate, AKilledRunLeavesAReadablePartialFileThatTheNextRunReports) {
   Process p({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
              "--json", "--output", out.string()},
             dir_ / "cache", dir_ / "stderr.txt");
-  std::int64_t first_block = 0;
-  for (std::string line; p.read_line(line);) {
-    const auto e = nlohmann::json::parse(line);
-    if (e["event"] == "block_decoded") {
-      first_block = e["frames"].get<std::int64_t>();
-      p.signal(SIGKILL);  // no cleanup at all
-      break;
-    }
-  }
+  const auto first_block = signal_after_first_block(p, SIGKILL);  // SIGKILL: no cleanup at all
   ASSERT_GT(first_block, 0);
   EXPECT_EQ(p.wait(), 128 + SIGKILL);
   EXPECT_FALSE(fs::exists(out));  // never published

@@ -11,27 +11,18 @@
 
 #include "api/model_identity.h"
 #include "io/safetensors.h"
-#include "pipeline/demo_model.h"
 #include "skyreels/engine.h"
 #include "test_support.h"
 
 namespace {
 
 using namespace skyreels;
+using skyreels::test::demo_model;
 using skyreels::test::error_text;
 using skyreels::test::read_file;
 using skyreels::test::TempDir;
 using skyreels::test::write_file;
 namespace fs = std::filesystem;
-
-const fs::path& demo_model() {
-  static TempDir dir;
-  static const fs::path path = [] {
-    pipeline::write_demo_model(dir / "demo", 7);
-    return dir / "demo";
-  }();
-  return path;
-}
 
 // The demo model as an explicit folder, and a prompt cache of the test's own.
 Engine demo_engine(const fs::path& cache) {

@@ -6,26 +6,16 @@
 
 #include <ATen/ATen.h>
 
-#include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
 #include "test_support.h"
 
 namespace {
 
 using namespace skyreels;
+using skyreels::test::demo_model;
 using skyreels::test::error_text;
 using skyreels::test::TempDir;
 namespace fs = std::filesystem;
-
-// One demo model per test run (training its tokenizer takes a moment).
-const fs::path& demo_model() {
-  static TempDir dir;
-  static const fs::path path = [] {
-    pipeline::write_demo_model(dir / "demo", 7);
-    return dir / "demo";
-  }();
-  return path;
-}
 
 pipeline::EngineOptions cpu_options(const fs::path& cache) {
   pipeline::EngineOptions options;
