@@ -104,7 +104,9 @@ TEST(ProceduralVideo, ObjectsHaveTheirShapesAreaAndCentroid) {
     const auto fg = torch::tensor({level(c.r), level(c.g), level(c.b)}).view({3, 1, 1});
     const auto cover = ((v - bg) * (fg - bg)).sum(0) / ((fg - bg) * (fg - bg)).sum();  // [H, W]
     const double s = path.size_px;
-    const double expected = shape == Shape::Circle ? kPi / 4 * s * s : shape == Shape::Square ? s * s : s * s / std::sqrt(3.0);
+    const double expected = shape == Shape::Circle   ? kPi / 4 * s * s
+                            : shape == Shape::Square ? s * s
+                                                     : s * s / std::sqrt(3.0);
     const double area = cover.sum().item<double>();
     EXPECT_NEAR(area / expected, 1.0, 0.02) << demo::to_string(shape);
     const auto xs = torch::arange(128, torch::kFloat) + 0.5;
@@ -142,7 +144,8 @@ TEST(ProceduralVideo, ObjectsMovePlainlyAndStayInTheFrame) {
 }
 
 TEST(ProceduralVideo, TwoObjectsArePlacedApart) {
-  const Scene scene{{SceneObject{Shape::Circle, Colour::Red, Motion::Right}, SceneObject{Shape::Square, Colour::Blue, Motion::Left}},
+  const Scene scene{{SceneObject{Shape::Circle, Colour::Red, Motion::Right},
+                     SceneObject{Shape::Square, Colour::Blue, Motion::Left}},
                     Background::Gray};
   int apart = 0;
   for (std::uint64_t seed = 0; seed < 50; ++seed) {
@@ -162,7 +165,8 @@ TEST(ProceduralVideo, TwoObjectsArePlacedApart) {
 TEST(ProceduralVideo, CaptionsReadAsTheIssueAsks) {
   EXPECT_EQ(demo::caption(one(Colour::Red, Shape::Circle, Motion::Right, Background::Black)),
             "a red circle moves right on a black background");
-  const Scene two{{SceneObject{Shape::Circle, Colour::Red, Motion::Right}, SceneObject{Shape::Square, Colour::Blue, Motion::Up}},
+  const Scene two{{SceneObject{Shape::Circle, Colour::Red, Motion::Right},
+                   SceneObject{Shape::Square, Colour::Blue, Motion::Up}},
                   Background::Gray};
   EXPECT_EQ(demo::caption(two), "a red circle moves right and a blue square moves up on a gray background");
 }
@@ -192,17 +196,19 @@ TEST(ProceduralVideo, CaptionRoundTripsForEveryCombination) {
 
 TEST(ProceduralVideo, ParseCaptionAcceptsLooseSpellingAndRejectsTheRest) {
   const auto expected = one(Colour::Yellow, Shape::Triangle, Motion::Down, Background::Green);
-  for (const char* text : {"A Yellow triangle moves down on a green background.", "  a yellow  triangle moves down on a green background ",
+  for (const char* text : {"A Yellow triangle moves down on a green background.",
+                           "  a yellow  triangle moves down on a green background ",
                            "a yellow triangle moves down on a green background..."}) {
     const auto parsed = demo::parse_caption(text);
     ASSERT_TRUE(parsed) << text;
     EXPECT_EQ(*parsed, expected);
   }
-  for (const char* text : {"", "a red circle moves right", "a purple circle moves right on a black background",
-                           "a red circle moves sideways on a black background", "a red circle moves right on a pink background",
-                           "a red circle moves right on a black background please", "the red circle moves right on a black background",
-                           "a red circle moves right and on a black background", "a red ball bounces on a wooden floor",
-                           "a red circle moves right and a blue square moves up and a white circle moves left on a gray background"})
+  for (const char* text :
+       {"", "a red circle moves right", "a purple circle moves right on a black background",
+        "a red circle moves sideways on a black background", "a red circle moves right on a pink background",
+        "a red circle moves right on a black background please", "the red circle moves right on a black background",
+        "a red circle moves right and on a black background", "a red ball bounces on a wooden floor",
+        "a red circle moves right and a blue square moves up and a white circle moves left on a gray background"})
     EXPECT_FALSE(demo::parse_caption(text)) << text;
 }
 
@@ -223,7 +229,8 @@ TEST(ProceduralVideo, HeldOutSetCoversEveryValueAndNoClash) {
     EXPECT_FALSE(c.colour == Colour::Green && c.background == Background::Green);
   }
   EXPECT_EQ(unique.size(), held_out.size());
-  EXPECT_EQ(seen.size(), demo::kColours.size() + demo::kShapes.size() + demo::kMotions.size() + demo::kBackgrounds.size());
+  EXPECT_EQ(seen.size(),
+            demo::kColours.size() + demo::kShapes.size() + demo::kMotions.size() + demo::kBackgrounds.size());
 }
 
 TEST(ProceduralVideo, SampledScenesAreNeverHeldOutAndCoverEveryValue) {

@@ -81,7 +81,8 @@ torch::Tensor degrade(const torch::Tensor& frames, double noise, std::uint64_t s
       for (std::int64_t i = 0; i < row; ++i) {
         const float s = column[static_cast<std::size_t>(i)];
         const auto bits = next();
-        const auto sum = static_cast<float>((bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48));
+        const auto sum =
+            static_cast<float>((bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48));
         g[i] = static_cast<std::uint8_t>(std::clamp(s + (sum - 131070.0f) * scale, 0.0f, 255.0f) + 0.5f);
       }
     }
@@ -108,7 +109,10 @@ std::array<int, 4> score_held_out(Size size, double noise) {
     if (noise > 0) frames = degrade(frames, noise, seed);
     const auto d = demo::detect(frames);
     const auto card = demo::score(d, scene);
-    passed[0] += card.colour_ok, passed[1] += card.background_ok, passed[2] += card.shape_ok, passed[3] += card.motion_ok;
+    passed[0] += card.colour_ok;
+    passed[1] += card.background_ok;
+    passed[2] += card.shape_ok;
+    passed[3] += card.motion_ok;
     EXPECT_TRUE(card.all_ok()) << demo::caption(scene) << " at " << size.height << " x " << size.width << " x "
                                << size.frames << (noise > 0 ? ", degraded" : "") << ": " << d.why;
     // The tracked centroid is the drawn one (within 1.5 px), and steady motion shows no jump.
@@ -165,7 +169,9 @@ TEST(VideoScorer, WrongColourShapeOrBackgroundFailsThatCheckOnly) {
   const auto other_colour = one(Colour::White, Shape::Circle, Motion::Down, Background::Black);
   const auto other_shape = one(Colour::Yellow, Shape::Triangle, Motion::Down, Background::Black);
   const auto other_background = one(Colour::Yellow, Shape::Circle, Motion::Down, Background::Gray);
-  const auto card_of = [&](const Scene& shown) { return demo::score(demo::detect(frames_of(demo::render(shown, 17, 128, 128, 9))), scene); };
+  const auto card_of = [&](const Scene& shown) {
+    return demo::score(demo::detect(frames_of(demo::render(shown, 17, 128, 128, 9))), scene);
+  };
   auto card = card_of(other_colour);
   EXPECT_FALSE(card.colour_ok);
   EXPECT_TRUE(card.shape_ok && card.background_ok && card.motion_ok);
@@ -230,11 +236,13 @@ TEST(VideoScorer, JumpRatioOfCentroidTracks) {
 
 TEST(VideoScorer, RejectsOtherInputAndTwoObjectScenes) {
   skyreels::ErrorCode code{};
-  for (const auto& bad : {torch::zeros({5, 32, 32, 3}), torch::zeros({32, 32, 3}, torch::kByte), torch::zeros({5, 32, 32, 4}, torch::kByte)}) {
+  for (const auto& bad : {torch::zeros({5, 32, 32, 3}), torch::zeros({32, 32, 3}, torch::kByte),
+                          torch::zeros({5, 32, 32, 4}, torch::kByte)}) {
     EXPECT_NE(skyreels::test::error_text([&] { demo::detect(bad); }, &code), "");
     EXPECT_EQ(code, skyreels::ErrorCode::BadArgument);
   }
-  const Scene two{{SceneObject{Shape::Circle, Colour::Red, Motion::Right}, SceneObject{Shape::Square, Colour::Blue, Motion::Up}},
+  const Scene two{{SceneObject{Shape::Circle, Colour::Red, Motion::Right},
+                   SceneObject{Shape::Square, Colour::Blue, Motion::Up}},
                   Background::Gray};
   const auto d = demo::detect(frames_of(demo::render(two, 5, 64, 64, 0)));
   EXPECT_NE(skyreels::test::error_text([&] { demo::score(d, two); }, &code), "");
