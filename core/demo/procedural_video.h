@@ -1,0 +1,141 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace skyreels::demo {
+
+// Procedural training videos for the trained demo model (issue 22): solid shapes moving across a plain
+// background, with captions from one small grammar, so that "does it generate what the prompt says" can
+// be checked by a detector (video_scorer.h) instead of by eye.
+//
+// Caption grammar (lower case; parse_caption also takes capitals, extra spaces and a final '.'):
+//   caption := clause [ "and" clause ] "on a" BACKGROUND "background"
+//   clause  := "a" COLOUR SHAPE "moves" DIRECTION
+// e.g. "a red circle moves right on a black background",
+//      "a red circle moves right and a blue square moves up on a gray background".
+//
+// Colour rule: sample_scene never puts an object on the background of its own name (blue on blue,
+// green on green) and never gives two objects the same colour, so every sampled video can be scored.
+// render() draws whatever it is given (such scenes only exist when asked for explicitly).
+
+enum class Shape { Circle, Square, Triangle };
+enum class Colour { Red, Green, Blue, Yellow, White };
+enum class Motion { Left, Right, Up, Down };
+enum class Background { Black, Blue, Green, Gray };
+
+inline constexpr std::array kShapes{Shape::Circle, Shape::Square, Shape::Triangle};
+inline constexpr std::array kColours{Colour::Red, Colour::Green, Colour::Blue, Colour::Yellow, Colour::White};
+inline constexpr std::array kMotions{Motion::Left, Motion::Right, Motion::Up, Motion::Down};
+inline constexpr std::array kBackgrounds{Background::Black, Background::Blue, Background::Green, Background::Gray};
+
+// --- the numbers that shape the videos (fractions of min(height, width) unless said otherwise) ---
+inline constexpr double kObjectSize = 0.2;         // circle diameter, square side, triangle height
+inline constexpr double kObjectSizeJitter = 0.1;   // size drawn from kObjectSize * (1 +- jitter)
+inline constexpr double kEdgeMargin = 0.05;        // kept free between an object and the frame's edge
+// Distance travelled over the whole clip, as a fraction of the frame along the motion's axis, so the
+// motion is plain at any length; shortened where the frame has less room (portrait frames).
+inline constexpr double kMinTravel = 0.35;
+inline constexpr double kMaxTravel = 0.55;
+inline constexpr double kTwoObjectProbability = 0.25;  // of sample_scene
+// Two objects start at least this many object sizes apart and their paths are kept apart as well
+// (best effort: after kPlacementTries draws the last one is used).
+inline constexpr double kMinObjectSeparation = 1.2;
+inline constexpr int kPlacementTries = 32;
+
+// 8-bit sRGB; object colours are saturated and bright, backgrounds dark or mid gray, so that every
+// pair the sampler can produce is at least 0.5 apart (Euclidean, channels in [0, 1]).
+struct Rgb {
+  std::uint8_t r = 0, g = 0, b = 0;
+};
+Rgb rgb(Colour colour);
+Rgb rgb(Background background);
+
+// The caption words ("red", "circle", "right" as in "moves right", "gray").
+const char* to_string(Shape shape);
+const char* to_string(Colour colour);
+const char* to_string(Motion motion);
+const char* to_string(Background background);
+
+struct SceneObject {
+  Shape shape = Shape::Circle;
+  Colour colour = Colour::Red;
+  Motion motion = Motion::Right;
+  bool operator==(const SceneObject& o) const {
+    return shape == o.shape && colour == o.colour && motion == o.motion;
+  }
+  bool operator!=(const SceneObject& o) const { return !(*this == o); }
+};
+
+// What a video shows; positions, sizes and speeds come from render's seed.
+struct Scene {
+  std::vector<SceneObject> objects;  // one or two; the second is drawn over the first
+  Background background = Background::Black;
+  bool operator==(const Scene& o) const { return objects == o.objects && background == o.background; }
+  bool operator!=(const Scene& o) const { return !(*this == o); }
+};
+
+// Error(BadArgument) unless the scene has one or two objects.
+void require_valid(const Scene& scene);
+
+std::string caption(const Scene& scene);
+// The scene a caption of the grammar above describes; nullopt for any other text.
+std::optional<Scene> parse_caption(std::string_view text);
+
+// One object with its background: the unit held out of training.
+struct Combination {
+  Colour colour = Colour::Red;
+  Shape shape = Shape::Circle;
+  Motion motion = Motion::Right;
+  Background background = Background::Black;
+  Scene scene() const { return Scene{{SceneObject{shape, colour, motion}}, background}; }
+  bool operator==(const Combination& o) const {
+    return colour == o.colour && shape == o.shape && motion == o.motion && background == o.background;
+  }
+};
+
+// The 24 single-object combinations the trainer never sees and the quality tests prompt with. Every
+// colour, shape, motion and background appears in it (4-8 times each) and in training; none pairs a
+// colour with its own background.
+const std::vector<Combination>& held_out_combinations();
+// True when any object of the scene, with the scene's background, is a held-out combination (so a
+// two-object training scene cannot show a held-out object either).
+bool is_held_out(const Scene& scene);
+
+// A training scene: uniform over the allowed combinations (colour rule above), never held out; two
+// objects with the given probability. Deterministic for the generator's state.
+Scene sample_scene(std::mt19937_64& rng, double two_object_probability = kTwoObjectProbability);
+
+struct Point {
+  double x = 0;  // pixels from the left edge (pixel centres at i + 0.5)
+  double y = 0;  // pixels from the top edge
+};
+
+// Where one object is over a clip: its centre moves on a straight line at constant speed. The centre
+// is the shape's centroid (for the triangle, two thirds of the way down from its apex).
+struct ObjectPath {
+  Point start;
+  Point end;
+  double size_px = 0;  // circle diameter, square side, triangle height (its side is 2 / sqrt(3) of that)
+  Point at(double progress) const {  // progress 0 = first frame, 1 = last frame
+    return {start.x + (end.x - start.x) * progress, start.y + (end.y - start.y) * progress};
+  }
+};
+
+// The paths render() draws for this scene, frame size and seed (one per object, in scene order).
+std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std::int64_t width, std::uint64_t seed);
+
+// The video: float32 [3, F, H, W] in [-1, 1] on the CPU, deterministic for (scene, sizes, seed). Shapes
+// are solid and anti-aliased over one pixel. Error(BadArgument) unless frames is 1 + 4k, height and
+// width are positive multiples of 16 and the scene is valid.
+at::Tensor render(const Scene& scene, std::int64_t frames, std::int64_t height, std::int64_t width,
+                  std::uint64_t seed);
+
+}  // namespace skyreels::demo
