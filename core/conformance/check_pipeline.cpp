@@ -36,7 +36,9 @@ pipeline::GenerationInputs fixture_generation_inputs(const FixtureCase& fixture)
     s.overlap_history = call["overlap_history"].get<std::int64_t>();
   s.addnoise_condition = call.value("addnoise_condition", 0);
   inputs.context = fixture.tensor(fixture.manifest().value("prompt_context", "in.context_pos"));
-  inputs.negative_context = fixture.tensor(fixture.manifest().value("negative_context", "in.context_neg"));
+  // A case recorded without guidance has no negative prompt embedding, and the pipeline reads none.
+  if (s.guidance_enabled())
+    inputs.negative_context = fixture.tensor(fixture.manifest().value("negative_context", "in.context_neg"));
   if (fixture.has_tensor("in.image")) {
     s.has_start_image = true;
     inputs.start_image = pipeline::uint8_to_pixels(fixture.tensor("in.image"));  // already at the output size

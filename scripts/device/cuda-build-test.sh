@@ -23,14 +23,15 @@ gtest_args=()
 set -e
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DSKYREELS_USE_CCACHE=OFF "${gtest_args[@]}" "$@" 2>&1 | tee "$out/configure.log"
-# SKYREELS_BUILD_TARGETS narrows the build (e.g. "skyreels-bench skyreels-cli skyreels_core_tests").
+# SKYREELS_BUILD_TARGETS narrows the build (e.g. "skyreels-bench skyreels-cli skyreels_core_device_tests").
 targets=()
 for t in ${SKYREELS_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
 time cmake --build "$build_dir" --parallel "$(nproc)" "${targets[@]}" 2>&1 | tail -n 30 | tee "$out/build.log"
 set +e
 
 status=0
-# SKYREELS_CTEST_ARGS narrows the run (e.g. "-R WanDit|Engine"); the fixtures are checked on CUDA below either way.
+# SKYREELS_CTEST_ARGS narrows the run (e.g. "-L gpu", the tests that use CUDA, or "-R WanDit|Engine"); the
+# fixtures are checked on CUDA below either way.
 if [ "${SKYREELS_SKIP_TESTS:-0}" != 1 ]; then
   SKYREELS_TEST_DEVICE=cuda ctest --test-dir "$build_dir" --output-on-failure ${SKYREELS_CTEST_ARGS:-} 2>&1 | tee "$out/ctest-cuda.log" || status=1
   "$build_dir/app/skyreels-cli" check --device cuda ${SKYREELS_CHECK_CASES:-tests/fixtures/reference} 2>&1 | tee "$out/check-cuda.log" || status=1

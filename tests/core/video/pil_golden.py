@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Prints the Pillow results that test_image_resample.cpp and test_image_input.cpp compare with.
 
-Run with Debian's Pillow (python3-pil, 9.4): /usr/bin/python3 tests/video/pil_golden.py
+Run with Debian's Pillow (python3-pil, 9.4): /usr/bin/python3 tests/core/video/pil_golden.py
 The C++ side must not need Python, so the numbers are pasted into the tests.
 """
 from PIL import Image

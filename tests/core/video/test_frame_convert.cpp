@@ -7,7 +7,7 @@
 
 #include "skyreels/error.h"
 #include "video/frame_convert.h"
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 namespace skyreels::video {
 namespace {

@@ -11,7 +11,7 @@
 #include "test_support.h"
 #include "video/video_encoder.h"
 #include "video/video_metadata.h"
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 namespace skyreels::video {
 namespace {

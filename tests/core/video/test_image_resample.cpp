@@ -6,7 +6,7 @@
 
 #include "skyreels/error.h"
 #include "video/image_resample.h"
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 namespace skyreels::video {
 namespace {
@@ -14,7 +14,7 @@ namespace {
 using test::from_hex;
 using test::synthetic_rgb;
 
-// Pillow 9.4 `Image.resize((w, h))` (default filter) of synthetic_rgb; from tests/video/pil_golden.py.
+// Pillow 9.4 `Image.resize((w, h))` (default filter) of synthetic_rgb; from tests/core/video/pil_golden.py.
 struct ResizeCase {
   int src_width;
   int src_height;

@@ -1,4 +1,4 @@
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 #include <cmath>
 #include <limits>

@@ -17,7 +17,7 @@
 #include "video/frame_convert.h"
 #include "video/video_encoder.h"
 #include "video/video_reader.h"
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 namespace skyreels::video {
 namespace {

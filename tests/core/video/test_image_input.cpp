@@ -9,7 +9,7 @@
 #include "test_support.h"
 #include "video/frame_convert.h"
 #include "video/image_input.h"
-#include "video/video_test_support.h"
+#include "video_test_support.h"
 
 namespace skyreels::video {
 namespace {
@@ -20,7 +20,7 @@ using test::TempDir;
 
 using test::code_of;
 
-// The reference's resizecrop + PIL's round(), run in Python (tests/video/pil_golden.py).
+// The reference's resizecrop + PIL's round(), run in Python (tests/core/video/pil_golden.py).
 struct CropCase {
   int w, h, th, tw;
   int left, top, right, bottom;

@@ -14,7 +14,7 @@ namespace skyreels::test {
 // 4:2:0 chroma loses little) and a bright square that moves (a sharp luma-only edge).
 at::Tensor moving_pattern(int frames, int height, int width, int first_frame = 0);
 
-// The sharp RGB pattern of tests/video/pil_golden.py, uint8 [height, width, 3].
+// The sharp RGB pattern of tests/core/video/pil_golden.py, uint8 [height, width, 3].
 at::Tensor synthetic_rgb(int width, int height);
 
 // Peak signal-to-noise ratio in dB of two uint8 tensors of one shape (infinity when equal).
