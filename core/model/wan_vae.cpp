@@ -100,6 +100,24 @@ at::Tensor images_as_frames(const at::Tensor& x, std::int64_t batch) {
 
 // --- configuration and cache -------------------------------------------------------------------------
 
+namespace {
+
+constexpr const char* kLatentsMean = "latents_mean";
+constexpr const char* kLatentsStd = "latents_std";
+
+// A checkpoint's own latent statistic: [z_dim] finite values (positive ones for the std).
+std::vector<float> latent_statistic(const io::TensorSource& w, const char* key, std::int64_t z_dim, bool positive) {
+  if (!w.contains(key))
+    throw Error(ErrorCode::NotFound, w.describe() + ": has one of latents_mean and latents_std but not \"" + key + "\"");
+  const auto t = w.tensor(key).to(at::kFloat).flatten().contiguous();
+  if (t.numel() != z_dim || !at::isfinite(t).all().item<bool>() || (positive && !(t > 0).all().item<bool>()))
+    throw Error(ErrorCode::ShapeMismatch, w.describe() + ": \"" + key + "\" must hold " + std::to_string(z_dim) +
+                                              (positive ? " positive" : " finite") + " values, one per latent channel");
+  return {t.data_ptr<float>(), t.data_ptr<float>() + t.numel()};
+}
+
+}  // namespace
+
 WanVaeConfig WanVaeConfig::detect(const io::TensorSource& w) {
   for (const char* key : {"encoder.conv1.weight", "conv2.weight"})
     if (!w.contains(key))
@@ -107,9 +125,14 @@ WanVaeConfig WanVaeConfig::detect(const io::TensorSource& w) {
   WanVaeConfig c;
   c.dim = w.shape("encoder.conv1.weight")[0];
   c.z_dim = w.shape("conv2.weight")[0];
-  if (c.z_dim != static_cast<std::int64_t>(c.mean.size()))
+  if (w.contains(kLatentsMean) || w.contains(kLatentsStd)) {
+    c.mean = latent_statistic(w, kLatentsMean, c.z_dim, /*positive=*/false);
+    c.std = latent_statistic(w, kLatentsStd, c.z_dim, /*positive=*/true);
+  } else if (c.z_dim != static_cast<std::int64_t>(c.mean.size())) {
     throw Error(ErrorCode::Unsupported, w.describe() + ": latent channels " + std::to_string(c.z_dim) +
-                                            " (only the 16-channel Wan2.1 VAE is supported)");
+                                            " without latents_mean and latents_std (the official constants are for the "
+                                            "16-channel Wan2.1 VAE)");
+  }
   return c;
 }
 
@@ -498,7 +521,13 @@ WanVae load_wan_vae(const io::TensorSourcePtr& weights, c10::Device device, at::
   auto source = weights;
   if (io::is_diffusers_vae(source->keys()))
     source = io::renamed_view(source, io::vae_key_from_diffusers, source->describe() + " (diffusers layout)");
-  WanVae vae(WanVaeConfig::detect(*source), at::TensorOptions().device(device).dtype(dtype));
+  const auto config = WanVaeConfig::detect(*source);
+  // The statistics went into the config; the network's own tensors are what must match strictly.
+  if (source->contains(kLatentsMean) || source->contains(kLatentsStd))
+    source = io::renamed_view(
+        source, [](const std::string& key) { return key == kLatentsMean || key == kLatentsStd ? std::string() : key; },
+        source->describe());
+  WanVae vae(config, at::TensorOptions().device(device).dtype(dtype));
   load_weights_strict(*vae, *source);
   vae->eval();
   return vae;

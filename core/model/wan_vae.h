@@ -28,7 +28,9 @@ struct WanVaeConfig {
   std::vector<float> std = {2.8184f, 1.4541f, 2.3275f, 2.6558f, 1.2196f, 1.7708f, 2.6052f, 2.0743f,
                             3.2687f, 2.1526f, 2.8652f, 1.5579f, 1.6382f, 1.1253f, 2.8251f, 1.9160f};
 
-  // dim and z_dim from the weights (official key names).
+  // dim and z_dim from the weights (official key names). The latent statistics are the official
+  // VAE's constants above, or the checkpoint's own 1-D tensors "latents_mean" and "latents_std" when
+  // it has them (a VAE trained here carries its own, and may then have any number of channels).
   static WanVaeConfig detect(const io::TensorSource& weights);
 };
 

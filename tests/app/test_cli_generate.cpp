@@ -393,6 +393,26 @@ TEST_F(CliGenerate, AKilledRunLeavesAReadablePartialFileThatTheNextRunReports) {
 }
 
 #if defined(SKYREELS_TEST_HAVE_VIDEO)
+TEST_F(CliGenerate, VideoInputsAreCheckedBeforeAnyModelLoads) {
+  const auto out = (dir_ / "x.mkv").string();
+  // A FIFO given as the video to restore from (the reader blocked on it and ignored SIGTERM).
+  const auto fifo = dir_ / "video.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  auto r = run({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--from-video", fifo.string(), "--output", out});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  // A video to extend that is shorter than the overlap: named before the models load.
+  const auto short_video = dir_ / "short.mkv";
+  r = run(demo({"--steps", "1", "--output", short_video.string()}));  // 9 frames
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run(demo({"--mode", "sync", "--extend", short_video.string(), "--overlap", "17", "--frames", "33",
+                "--base-frames", "21", "--output", out}));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("fewer than overlap_history"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("loading models"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(CliGenerate, AVideoRestoresItsSettingsAndRegeneratesTheSameFrames) {
   const auto first = dir_ / "first.mkv";  // FFV1: lossless, so frames compare exactly
   auto r = run(demo({"--prompt", "waves glow above the desert", "--output", first.string()}));

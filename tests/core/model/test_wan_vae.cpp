@@ -149,6 +149,36 @@ TEST(WanVaeLoading, DiffusersLayoutGivesTheSameModel) {
   EXPECT_TRUE(at::equal(diffusers->decode(z), vae->decode(z)));
 }
 
+TEST(WanVaeLoading, AVaeOfOursCarriesItsOwnLatentStatistics) {
+  torch::NoGradGuard no_grad;
+  const auto weights = fixture_weights();
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& key : weights->keys()) tensors.emplace_back(key, weights->tensor(key));
+  const auto mean = at::linspace(-1, 1, 16), std = at::linspace(0.5, 2, 16);
+  tensors.emplace_back("latents_mean", mean);
+  tensors.emplace_back("latents_std", std);
+  auto own = model::load_wan_vae(io::memory_source(tensors, "a VAE with its statistics"), test_device(), at::kFloat);
+  auto official = fixture_vae();
+  // The same network; only the normalisation differs: z_own = (z_official * std_o + mean_o - mean) / std.
+  at::manual_seed(3);
+  const auto video = at::rand({1, 3, 5, 32, 48}).mul(2).sub(1).to(test_device());
+  const model::WanVaeConfig constants;
+  const auto mean_o = at::tensor(constants.mean).view({1, -1, 1, 1, 1}), std_o = at::tensor(constants.std).view({1, -1, 1, 1, 1});
+  const auto expected = (official->encode(video).cpu() * std_o + mean_o - mean.view({1, -1, 1, 1, 1})) / std.view({1, -1, 1, 1, 1});
+  EXPECT_TRUE(at::allclose(own->encode(video).cpu(), expected, 1e-4, 1e-4));
+  // One of the two alone, or values that cannot normalise, are errors naming the tensor.
+  auto half = tensors;
+  half.pop_back();
+  skyreels::ErrorCode code{};
+  auto text = skyreels::test::error_text([&] { model::load_wan_vae(io::memory_source(half, "x"), test_device(), at::kFloat); }, &code);
+  EXPECT_NE(text.find("latents_std"), std::string::npos) << text;
+  auto zero_std = tensors;
+  zero_std.back().second = at::zeros({16});
+  text = skyreels::test::error_text([&] { model::load_wan_vae(io::memory_source(zero_std, "x"), test_device(), at::kFloat); }, &code);
+  EXPECT_EQ(code, skyreels::ErrorCode::ShapeMismatch);
+  EXPECT_NE(text.find("positive"), std::string::npos) << text;
+}
+
 TEST(WanVaeLoading, OfficialPthLoadsAndMissingTensorsAreListed) {
   torch::NoGradGuard no_grad;
   auto from_pth = model::load_wan_vae((fixture_case("vae_fp32") / "weights.pth").string(), test_device(), at::kFloat);
