@@ -123,7 +123,7 @@ int run_generate(const std::vector<std::string>& args) {
         const auto& m = engine.model();
         const auto& s = job.request.settings;
         std::fprintf(stderr, "model %s (%s layout) on %s, seed %llu, %lldx%lld, %lld frames\n",
-                     m.demo ? "demo" : m.folder.c_str(), m.layout.c_str(), engine.device().c_str(),
+                     m.folder.c_str(), m.layout.c_str(), engine.device().c_str(),
                      static_cast<unsigned long long>(s.seed), static_cast<long long>(s.width),
                      static_cast<long long>(s.height), static_cast<long long>(s.num_frames));
       }
