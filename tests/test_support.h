@@ -14,6 +14,11 @@ namespace skyreels::test {
 // Relative L2 within which two computations of the same bf16 network count as equal: bf16 keeps
 // 8 mantissa bits (2^-8 = 3.9e-3 relative), and GEMMs of other shapes round differently.
 inline constexpr double kBf16NoiseRelL2 = 5e-3;
+// A float32 result against float64 math (or float32 in another op order): float32 rounding only.
+inline constexpr double kFloat32RelL2 = 1e-5;
+// A bf16 result against float64 math: 2^-9 relative rounding of the output plus bf16 accumulation in
+// small GEMMs (and, in fused attention, bf16 probabilities).
+inline constexpr double kBf16VsFloat64RelL2 = 1e-2;
 
 // tests/fixtures/reference, or one case folder inside it.
 std::filesystem::path fixtures_dir();

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/prompt_embedding_cache.h"
 #include "skyreels/error.h"
 #include "skyreels/strings.h"
 
@@ -164,11 +165,8 @@ std::string weights_hash(const std::vector<fs::path>& files, const fs::path& cac
 }
 
 fs::path default_hash_cache() {
-  fs::path base;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) base = xdg;
-  else if (const char* home = std::getenv("HOME"); home && *home) base = fs::path(home) / ".cache";
-  else base = fs::temp_directory_path();
-  return base / "skyreels-studio" / "weights-hashes.json";
+  // Beside the prompt-embedding cache, under the same $XDG_CACHE_HOME/skyreels-studio.
+  return pipeline::PromptEmbeddingCache::default_dir().parent_path() / "weights-hashes.json";
 }
 
 }  // namespace skyreels::api

@@ -105,24 +105,29 @@ public:
     };
     settings_text_ = dump(metadata.settings);
     extra_text_ = dump(metadata.extra);
-    // The whole video's size is known: a disk without room for it is named before any work.
+    // The whole video's size is known: a disk without room for it is named before any work (the
+    // caller removes the temporary file when this throws).
     const auto needed = 8 + planned_ * frame_bytes_ + (std::int64_t{1} << 20);
     struct statvfs disk {};
-    if (::statvfs(temporary_.parent_path().empty() ? "." : temporary_.parent_path().c_str(), &disk) == 0 &&
-        static_cast<std::int64_t>(disk.f_bavail) * static_cast<std::int64_t>(disk.f_frsize) < needed) {
-      std::error_code ec;
-      fs::remove(temporary_, ec);
-      throw Error(ErrorCode::BadArgument,
-                  target_.string() + ": the video needs " + std::to_string(needed >> 20) + " MiB and its disk has " +
-                      std::to_string((static_cast<std::int64_t>(disk.f_bavail) * disk.f_frsize) >> 20) + " MiB free");
+    const auto folder = temporary_.parent_path().empty() ? fs::path(".") : temporary_.parent_path();
+    if (::statvfs(folder.c_str(), &disk) == 0) {
+      const auto free_bytes = static_cast<std::int64_t>(disk.f_bavail) * static_cast<std::int64_t>(disk.f_frsize);
+      if (free_bytes < needed)
+        throw Error(ErrorCode::BadArgument, target_.string() + ": the video needs " + std::to_string(needed >> 20) +
+                                                " MiB and its disk has " + std::to_string(free_bytes >> 20) + " MiB free");
     }
     fd_ = ::open(temporary_.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd_ < 0) throw Error(ErrorCode::Runtime, temporary_.string() + ": cannot open: " + errno_text());
-    const auto header = header_text(planned_, /*pad_to=*/0);
-    header_bytes_ = static_cast<std::int64_t>(header.size());
-    write_header(header);
-    if (::ftruncate(fd_, static_cast<off_t>(8 + header_bytes_ + planned_ * frame_bytes_)) != 0)
-      throw Error(ErrorCode::Runtime, temporary_.string() + ": cannot size the file: " + errno_text());
+    try {
+      const auto header = header_text(planned_, /*pad_to=*/0);
+      header_bytes_ = static_cast<std::int64_t>(header.size());
+      write_header(header);
+      if (::ftruncate(fd_, static_cast<off_t>(8 + header_bytes_ + planned_ * frame_bytes_)) != 0)
+        throw Error(ErrorCode::Runtime, temporary_.string() + ": cannot size the file: " + errno_text());
+    } catch (...) {
+      ::close(fd_);  // no destructor runs for a constructor that throws
+      throw;
+    }
   }
   ~SafetensorsOutput() override {
     try {

@@ -20,12 +20,11 @@
 namespace kernels = skyreels::kernels;
 using skyreels::conformance::relative_l2;
 using skyreels::test::kBf16NoiseRelL2;
+using skyreels::test::kFloat32RelL2;
 using skyreels::test::test_device;
 
 namespace {
 
-// A float32 result computed in another op order: float32 rounding only.
-constexpr double kFloat32RelL2 = 1e-5;
 // Kernel vs fallback: the same float32 math up to the order of row reductions, so only rare
 // last-bit flips of bf16 outputs.
 constexpr double kKernelVsFallbackRelL2 = 1e-3;

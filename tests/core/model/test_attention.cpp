@@ -24,14 +24,11 @@ namespace model = skyreels::model;
 using skyreels::ErrorCode;
 using skyreels::conformance::relative_l2;
 using skyreels::test::error_text;
+using skyreels::test::kBf16VsFloat64RelL2;
+using skyreels::test::kFloat32RelL2;
 using skyreels::test::test_device;
 
 namespace {
-
-// Output rounded to bf16 (2^-9 relative) and, in the fused kernels, the probabilities too.
-constexpr double kBf16AttentionRelL2 = 1e-2;
-// float32 inputs: float32 rounding of the softmax and two small GEMMs.
-constexpr double kFloat32AttentionRelL2 = 1e-5;
 
 // q [B, Lq, H, D], k and v [B, Lk, H, D] -> [B, Lq, H, D] float64 on the CPU. `allowed` [Lq, Lk]
 // (bool) masks keys; undefined: no mask.
@@ -88,25 +85,25 @@ TEST(Attention, DefaultBackendEqualsSoftmaxAttentionInFloat64) {
     EXPECT_EQ(out.sizes(), in.q.sizes());
     EXPECT_EQ(out.scalar_type(), at::kFloat);
     EXPECT_EQ(out.device(), test_device());
-    EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, scale)), kFloat32AttentionRelL2);
+    EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, scale)), kFloat32RelL2);
   }
   {
     // bf16 as in the models; D = 64 so every fused kernel takes the shape.
     const auto in = random_qkv(1, 33, 20, 2, 64, at::kBFloat16, 2);
     const auto out = model::attention(in.q, in.k, in.v, 1.0 / 8.0);
     EXPECT_EQ(out.scalar_type(), at::kBFloat16);
-    EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, 1.0 / 8.0)), kBf16AttentionRelL2);
+    EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, 1.0 / 8.0)), kBf16VsFloat64RelL2);
   }
 }
 
 TEST(Attention, MathPathEqualsSoftmaxAttentionInFloat64) {
   const auto in = random_qkv(2, 9, 6, 2, 16, at::kFloat, 3);
   const auto out = model::attention_math(in.q, in.k, in.v, 0.25);
-  EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, 0.25)), kFloat32AttentionRelL2);
+  EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, 0.25)), kFloat32RelL2);
   const auto b = random_qkv(1, 9, 6, 2, 16, at::kBFloat16, 4);
   const auto out_bf16 = model::attention_math(b.q, b.k, b.v, 0.25);
   EXPECT_EQ(out_bf16.scalar_type(), at::kBFloat16);
-  EXPECT_LT(relative_l2(out_bf16, reference_attention(b.q, b.k, b.v, 0.25)), kBf16AttentionRelL2);
+  EXPECT_LT(relative_l2(out_bf16, reference_attention(b.q, b.k, b.v, 0.25)), kBf16VsFloat64RelL2);
 }
 
 TEST(Attention, ScaleIsAppliedToTheScores) {
@@ -115,10 +112,10 @@ TEST(Attention, ScaleIsAppliedToTheScores) {
   const auto in = random_qkv(1, 4, 6, 2, 8, at::kFloat, 5);
   const auto out = model::attention(in.q, in.k, in.v, 0.0);
   const auto mean = in.v.to(at::kDouble).mean(1, true).expand({1, 4, 2, 8});
-  EXPECT_LT(relative_l2(out, mean), kFloat32AttentionRelL2);
+  EXPECT_LT(relative_l2(out, mean), kFloat32RelL2);
   // A large scale picks the best key: compare with the float64 reference at that scale, not at 1.
   const auto sharp = model::attention(in.q, in.k, in.v, 4.0);
-  EXPECT_LT(relative_l2(sharp, reference_attention(in.q, in.k, in.v, 4.0)), kFloat32AttentionRelL2);
+  EXPECT_LT(relative_l2(sharp, reference_attention(in.q, in.k, in.v, 4.0)), kFloat32RelL2);
   EXPECT_GT(relative_l2(sharp, reference_attention(in.q, in.k, in.v, 1.0)), 1e-2);
 }
 
@@ -144,7 +141,7 @@ TEST(Attention, EveryAvailableBackendEqualsSoftmaxAttentionInFloat64) {
       continue;
     }
     ran.push_back(name);
-    EXPECT_LT(relative_l2(*out, expected), kBf16AttentionRelL2) << name;
+    EXPECT_LT(relative_l2(*out, expected), kBf16VsFloat64RelL2) << name;
   }
   // Math (or the plain path of LibTorch 1.x) and auto always run.
   EXPECT_NE(std::find(ran.begin(), ran.end(), "math"), ran.end());
@@ -158,7 +155,7 @@ TEST(Attention, BlockCausalEqualsTheReferenceMask) {
     const auto in = random_qkv(2, frames * tokens_per_frame, frames * tokens_per_frame, 2, 8, at::kFloat, 10 + cbs);
     const auto out = model::block_causal_attention(in.q, in.k, in.v, 0.35, tokens_per_frame, cbs);
     const auto expected = reference_attention(in.q, in.k, in.v, 0.35, block_causal_mask(frames, tokens_per_frame, cbs));
-    EXPECT_LT(relative_l2(out, expected), kFloat32AttentionRelL2) << "cbs " << cbs;
+    EXPECT_LT(relative_l2(out, expected), kFloat32RelL2) << "cbs " << cbs;
     if (cbs < frames) {  // the mask matters: plain attention is something else
       EXPECT_GT(relative_l2(out, reference_attention(in.q, in.k, in.v, 0.35)), 1e-2) << "cbs " << cbs;
     }
@@ -168,7 +165,7 @@ TEST(Attention, BlockCausalEqualsTheReferenceMask) {
   const auto out = model::block_causal_attention(in.q, in.k, in.v, 0.125, 4, 2);
   EXPECT_EQ(out.scalar_type(), at::kBFloat16);
   EXPECT_LT(relative_l2(out, reference_attention(in.q, in.k, in.v, 0.125, block_causal_mask(6, 4, 2))),
-            kBf16AttentionRelL2);
+            kBf16VsFloat64RelL2);
 }
 
 TEST(Attention, RejectsMismatchedShapes) {

@@ -23,14 +23,11 @@ namespace model = skyreels::model;
 using skyreels::ErrorCode;
 using skyreels::conformance::relative_l2;
 using skyreels::test::error_text;
+using skyreels::test::kBf16VsFloat64RelL2;
+using skyreels::test::kFloat32RelL2;
 using skyreels::test::test_device;
 
 namespace {
-
-// float32 math against float64: float32 rounding only.
-constexpr double kFloat32RelL2 = 1e-5;
-// A bf16 result: 2^-9 relative rounding of the output, plus bf16 accumulation in small GEMMs.
-constexpr double kBf16RelL2 = 1e-2;
 
 at::TensorOptions on_device(at::ScalarType dtype) { return at::TensorOptions().device(test_device()).dtype(dtype); }
 
@@ -88,7 +85,7 @@ TEST(Layers, LinearIsXTimesWeightTransposedPlusBias) {
   const auto xb = x.to(at::kBFloat16);
   const auto yb = linear->forward(xb);
   EXPECT_EQ(yb.scalar_type(), at::kBFloat16);
-  EXPECT_LT(relative_l2(yb, at::matmul(f64(xb), f64(linear->weight).t()) + f64(linear->bias)), kBf16RelL2);
+  EXPECT_LT(relative_l2(yb, at::matmul(f64(xb), f64(linear->weight).t()) + f64(linear->bias)), kBf16VsFloat64RelL2);
 
   // No bias: x W^T alone.
   model::Linear bare(6, 4, false, on_device(at::kFloat));
@@ -114,7 +111,7 @@ TEST(Layers, LinearFloat8IsCloseOrSaysWhyNot) {
     EXPECT_EQ(code, ErrorCode::Unsupported);
     EXPECT_FALSE(linear->fp8());
     // Still the bf16 layer.
-    EXPECT_LT(relative_l2(linear->forward(x), expected), kBf16RelL2);
+    EXPECT_LT(relative_l2(linear->forward(x), expected), kBf16VsFloat64RelL2);
     return;
   }
   linear->quantize_fp8();
