@@ -33,14 +33,17 @@ int run_vae(const Args& args) {
   const bool fused = args.get_int("fused", 1) != 0;
   kernels::set_fused_kernels_enabled(fused);
 
-  model::WanVae vae(model::WanVaeConfig{}, at::TensorOptions().device(device).dtype(dtype));
+  model::WanVaeConfig config;  // the official VAE, or smaller with --dim / --z-dim (the demo model's)
+  config.dim = args.get_int("dim", config.dim);
+  config.z_dim = args.get_int("z-dim", config.z_dim);
+  model::WanVae vae(config, at::TensorOptions().device(device).dtype(dtype));
   // Small weights keep random activations in range through the 30-odd layers.
   model::randomize_weights(*vae, 99, 0.02);
   for (auto& p : vae->named_parameters(true))
     if (p.key().find("gamma") != std::string::npos) p.value().fill_(1.0);
 
   at::manual_seed(3);
-  const auto z = at::randn({1, 16, frames, height / 8, width / 8}, at::TensorOptions().device(device));
+  const auto z = at::randn({1, config.z_dim, frames, height / 8, width / 8}, at::TensorOptions().device(device));
   auto decode = [&](std::int64_t tile_size) {
     model::VaeDecodeSession session(vae, {tile_size, overlap});
     return session.decode(z);

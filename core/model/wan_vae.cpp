@@ -392,14 +392,11 @@ WanVaeImpl::WanVaeImpl(const WanVaeConfig& c, const at::TensorOptions& o)
   decoder = register_module("decoder", VaeDecoder(c, o));
 }
 
-at::Tensor WanVaeImpl::encode(const at::Tensor& video) {
+at::Tensor WanVaeImpl::moments(const at::Tensor& video) {
   if (video.dim() != 5 || video.size(1) != 3 || (video.size(2) - 1) % 4 != 0 || video.size(3) % 8 || video.size(4) % 8)
     throw Error(ErrorCode::ShapeMismatch, "VAE encode takes video [B, 3, 1 + 4k, H, W] with H, W multiples of 8; got " +
                                               c10::str(video.sizes()));
-  const auto device = conv1->weight.device();
-  std::optional<FullFloat32Guard> full_fp32;  // a float32 VAE is float32 on CUDA too, not TF32
-  if (compute_dtype_ == at::kFloat) full_fp32.emplace();
-  const auto x = video.to(device, at::kFloat);
+  const auto x = video.to(conv1->weight.device(), at::kFloat);
   // Chunks of frames [0], [1..4], [5..8], ...: the chunking is part of the numerics.
   CausalCache cache;
   std::vector<at::Tensor> chunks;
@@ -407,12 +404,28 @@ at::Tensor WanVaeImpl::encode(const at::Tensor& video) {
     cache.start_chunk();
     chunks.push_back(encoder(x.narrow(2, start, start == 0 ? 1 : 4), cache));
   }
-  const auto stats = conv1(at::cat(chunks, 2));
-  const auto mu = stats.narrow(1, 0, config_.z_dim);
-  const auto opts = at::TensorOptions().device(device).dtype(at::kFloat);
+  return conv1(at::cat(chunks, 2));
+}
+
+at::Tensor WanVaeImpl::encode(const at::Tensor& video) {
+  std::optional<FullFloat32Guard> full_fp32;  // a float32 VAE is float32 on CUDA too, not TF32
+  if (compute_dtype_ == at::kFloat) full_fp32.emplace();
+  const auto mu = moments(video).narrow(1, 0, config_.z_dim);
+  const auto opts = at::TensorOptions().device(mu.device()).dtype(at::kFloat);
   const auto mean = at::tensor(config_.mean, opts).view({1, -1, 1, 1, 1});
   const auto inv_std = at::reciprocal(at::tensor(config_.std, opts)).view({1, -1, 1, 1, 1});
   return ((mu - mean) * inv_std).to(at::kFloat);
+}
+
+at::Tensor WanVaeImpl::decode_raw(const at::Tensor& latents, CausalCache& cache) {
+  // One latent frame at a time, as the reference: the first gives 1 frame, each later one 4.
+  const auto x = conv2(latents);
+  std::vector<at::Tensor> frames;
+  for (std::int64_t i = 0; i < x.size(2); ++i) {
+    cache.start_chunk();
+    frames.push_back(decoder(x.narrow(2, i, 1), cache));
+  }
+  return frames.size() == 1 ? frames[0] : at::cat(frames, 2);
 }
 
 at::Tensor WanVaeImpl::decode(const at::Tensor& z) {
@@ -444,14 +457,7 @@ at::Tensor VaeDecodeSession::decode(const at::Tensor& z) {
 }
 
 at::Tensor VaeDecodeSession::decode_untiled(const at::Tensor& latents, CausalCache& cache) {
-  // One latent frame at a time, as the reference: the first gives 1 frame, each later one 4.
-  const auto x = vae_->conv2(latents);
-  std::vector<at::Tensor> frames;
-  for (std::int64_t i = 0; i < x.size(2); ++i) {
-    cache.start_chunk();
-    frames.push_back(vae_->decoder(x.narrow(2, i, 1), cache));
-  }
-  return frames.size() == 1 ? frames[0] : at::cat(frames, 2);
+  return vae_->decode_raw(latents, cache);
 }
 
 namespace {

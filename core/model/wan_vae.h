@@ -168,6 +168,11 @@ public:
 
   // video [B, 3, 1 + 4k, H, W] in [-1, 1] -> normalised latents [B, 16, 1 + k, H/8, W/8] float32.
   at::Tensor encode(const at::Tensor& video);
+  // The encoder's raw statistics [B, 2 * z_dim, 1 + k, H/8, W/8] (mean, then log-variance; not
+  // normalised): what encode() normalises, and what training samples from.
+  at::Tensor moments(const at::Tensor& video);
+  // Raw (not normalised) latents -> frames, unclamped, in the compute dtype, continuing `cache`.
+  at::Tensor decode_raw(const at::Tensor& latents, CausalCache& cache);
   // Normalised latents [B, 16, T, h, w] -> video [B, 3, 1 + 4(T-1), 8h, 8w] float32 clamped to [-1, 1].
   at::Tensor decode(const at::Tensor& z);
 

@@ -72,11 +72,6 @@ std::string tokenizer_corpus() {
   return out.str();
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw Error(ErrorCode::Runtime, path.string() + ": cannot write");
-}
 
 }  // namespace
 
@@ -87,7 +82,7 @@ void write_demo_model(const fs::path& dir, std::uint64_t seed, const DemoModelSh
 
   // The tokenizer first: it fixes the encoder's vocabulary.
   const auto tok_dir = dir / "google" / "umt5-xxl";
-  write_text(tok_dir / "corpus.txt", tokenizer_corpus());
+  write_text_file(tok_dir / "corpus.txt", tokenizer_corpus());
   model::train_sentencepiece("--input=" + (tok_dir / "corpus.txt").string() +
                              " --model_prefix=" + (tok_dir / "spiece").string() +
                              " --vocab_size=" + std::to_string(shape.vocab) +
@@ -121,12 +116,7 @@ void write_demo_model(const fs::path& dir, std::uint64_t seed, const DemoModelSh
   model::WanDit transformer(dit, cpu.dtype(at::kBFloat16));
   io::write_safetensors((dir / "model.safetensors").string(), random_state(*transformer, gen),
                         {{"skyreels", "demo DF DiT, random weights"}});
-  const nlohmann::json config = {
-      {"_class_name", "WanModel"}, {"model_type", "t2v"},  {"text_len", 512},       {"in_dim", dit.in_dim},
-      {"dim", dit.dim},            {"ffn_dim", dit.ffn_dim}, {"freq_dim", dit.freq_dim}, {"out_dim", dit.out_dim},
-      {"num_heads", dit.num_heads}, {"num_layers", dit.num_layers}, {"inject_sample_info", true}, {"eps", dit.eps},
-      {"text_dim", dit.text_dim}};
-  write_text(dir / "config.json", config.dump(2) + "\n");
+  write_dit_config(dir / "config.json", dit);
 
   model::WanVaeConfig vae;
   vae.dim = shape.vae_dim;
@@ -145,11 +135,26 @@ void write_demo_model(const fs::path& dir, std::uint64_t seed, const DemoModelSh
   s.steps = 8;
   s.ar_step = 2;
   s.causal_block_size = 3;
-  write_text(dir / "skyreels-defaults.json", to_json(s).dump(2) + "\n");
-  write_text(dir / "README.md",
+  write_text_file(dir / "skyreels-defaults.json", to_json(s).dump(2) + "\n");
+  write_text_file(dir / "README.md",
              "# SkyReels Studio demo model\n\nA tiny diffusion-forcing model with seeded random weights, made by "
              "`skyreels-cli make-demo-model` so the app runs end to end without a download. Its videos are moving "
              "textures, not pictures. Point the app at a SkyReels-V2-DF download for real videos.\n");
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw Error(ErrorCode::Runtime, path.string() + ": cannot write");
+}
+
+void write_dit_config(const fs::path& file, const model::WanDitConfig& dit) {
+  const nlohmann::json config = {
+      {"_class_name", "WanModel"}, {"model_type", "t2v"},  {"text_len", 512},       {"in_dim", dit.in_dim},
+      {"dim", dit.dim},            {"ffn_dim", dit.ffn_dim}, {"freq_dim", dit.freq_dim}, {"out_dim", dit.out_dim},
+      {"num_heads", dit.num_heads}, {"num_layers", dit.num_layers}, {"inject_sample_info", dit.inject_sample_info},
+      {"eps", dit.eps},            {"text_dim", dit.text_dim}};
+  write_text_file(file, config.dump(2) + "\n");
 }
 
 fs::path find_demo_model() {

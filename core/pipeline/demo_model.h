@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <string>
 
+namespace skyreels::model {
+struct WanDitConfig;
+}
+
 namespace skyreels::pipeline {
 
 // The embedded default model: a tiny DF model (DiT, VAE, umT5 encoder and a SentencePiece tokenizer)
@@ -22,6 +26,10 @@ struct DemoModelShape {
 // with settings sized for a CPU: 21 frames at 192 x 320, 8 steps, async). The same seed gives the
 // same weights. Needs the SentencePiece plug-in to train the tokenizer (Error(Unsupported) without it).
 void write_demo_model(const std::filesystem::path& dir, std::uint64_t seed = 0, const DemoModelShape& shape = {});
+
+// config.json of a DiT of ours (the official keys), and a text file; Error(Runtime) naming the file.
+void write_dit_config(const std::filesystem::path& file, const model::WanDitConfig& config);
+void write_text_file(const std::filesystem::path& file, const std::string& text);
 
 // Where the installed or built demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/
 // demo-model, then the build tree's resources/demo-model. Empty when none exists.

@@ -1,0 +1,55 @@
+#include "train/clip_data.h"
+
+#include <random>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "demo/procedural_video.h"
+#include "pipeline/generation_settings.h"
+
+namespace skyreels::train {
+
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
+  auto next = [](std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  };
+  return next(next(next(seed) ^ a) ^ b);
+}
+
+CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std::int64_t count, std::int64_t frames,
+                                     const ClipShape& shape) {
+  CaptionedClips clips;
+  clips.video = at::empty({count, 3, frames, shape.height, shape.width}, at::kFloat);
+  std::vector<demo::Scene> scenes;
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::mt19937_64 rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 1));
+    scenes.push_back(demo::sample_scene(rng));
+    clips.captions.push_back(demo::caption(scenes.back()));
+  }
+  at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      clips.video[i].copy_(demo::render(scenes[static_cast<std::size_t>(i)], frames, shape.height, shape.width,
+                                        mix_seed(seed, static_cast<std::uint64_t>(first + i), 2)));
+  });
+  return clips;
+}
+
+std::string caption_corpus() {
+  std::ostringstream out;
+  for (auto colour : demo::kColours)
+    for (auto shape : demo::kShapes)
+      for (auto motion : demo::kMotions)
+        for (auto background : demo::kBackgrounds)
+          out << demo::caption(demo::Scene{{demo::SceneObject{shape, colour, motion}}, background}) << "\n";
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 400; ++i) out << demo::caption(demo::sample_scene(rng, 1.0)) << "\n";
+  for (int i = 0; i < 20; ++i) out << pipeline::kDefaultNegativePrompt << "\n";
+  return out.str();
+}
+
+}  // namespace skyreels::train

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "train/df_objective.h"
+
+namespace skyreels::train {
+
+// Everything that shapes a training run of the demo model (skyreels-train), in one place. Two presets:
+// `demo` is the shipped model (trained on the GPU machine), `smoke` the same code at sizes a CPU
+// runs in seconds (the trainer's test).
+
+struct ClipShape {
+  std::int64_t height = 128, width = 128;  // multiples of 16
+};
+
+struct TokenizerConfig {
+  std::int64_t vocab = 320;  // SentencePiece pieces: the caption words and the negative prompt's characters
+};
+
+struct TextConfig {  // the umT5 encoder, trained with the DiT
+  std::int64_t dim = 128, ffn = 256, heads = 2, layers = 2;
+};
+
+struct VaeStage {
+  std::int64_t dim = 16, z_dim = 16;  // the Wan VAE's base width and latent channels
+  std::int64_t steps = 3000, batch = 16;
+  std::int64_t clip_frames = 9;  // the VAE is causal: short clips teach it every length
+  double learning_rate = 1e-3, final_learning_rate = 1e-4;
+  double kl_weight = 1e-6;  // keeps the latent space smooth for the DiT without blurring
+  std::int64_t stats_clips = 256;  // clips the latent mean / std are measured on
+};
+
+struct DitStage {
+  std::int64_t dim = 192, ffn = 768, heads = 3, layers = 6;
+  std::int64_t steps = 12000, batch = 32;
+  std::int64_t dataset_clips = 8192;  // rendered and encoded once, then drawn from
+  std::int64_t clip_frames = 33;      // 9 latent frames: the demo's length
+  std::int64_t min_latent_frames = 3; // training crops of 3..9 latent frames at any offset
+  double crop_probability = 0.5;
+  double learning_rate = 5e-4, final_learning_rate = 5e-5;
+  std::int64_t warmup_steps = 300;
+  double prompt_dropout = 0.1;  // the caption becomes "" or the default negative prompt (guidance)
+  double grad_clip = 1.0;
+  FrameNoiseOptions noise;
+};
+
+struct TrainConfig {
+  std::string preset = "demo";
+  std::uint64_t seed = 2026;
+  ClipShape clip;
+  TokenizerConfig tokenizer;
+  TextConfig text;
+  VaeStage vae;
+  DitStage dit;
+  std::int64_t checkpoint_every = 500;  // steps between checkpoints (and at the end, and before a time limit)
+  std::int64_t log_every = 10;
+
+  // "demo" or "smoke"; Error(BadArgument) for another name.
+  static TrainConfig preset_named(const std::string& name);
+};
+
+}  // namespace skyreels::train

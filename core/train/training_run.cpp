@@ -1,0 +1,218 @@
+#include "train/training_run.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include "kernels/fused_ops.h"
+#include "model/sentencepiece/sentencepiece_model.h"
+#include "pipeline/demo_model.h"
+#include "skyreels/error.h"
+#include "train/clip_data.h"
+#include "train/dit_trainer.h"
+#include "train/loss_log.h"
+#include "train/loss_plot.h"
+#include "train/model_export.h"
+#include "train/train_checkpoint.h"
+#include "train/vae_trainer.h"
+
+namespace skyreels::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+nlohmann::json read_json(const fs::path& file) {
+  std::ifstream in(file);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::CorruptFile, file.string() + ": " + e.what());
+  }
+}
+
+// The run folder belongs to one preset and seed: resuming with others would mix two runs.
+void claim_run_folder(const fs::path& dir, const TrainConfig& config) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir)) throw Error(ErrorCode::BadArgument, dir.string() + ": cannot create the run folder");
+  const auto file = dir / "config.json";
+  const nlohmann::json mine = {{"preset", config.preset}, {"seed", config.seed},
+                               {"vae_steps", config.vae.steps}, {"dit_steps", config.dit.steps},
+                               {"dit_clips", config.dit.dataset_clips}};
+  if (fs::exists(file)) {
+    const auto theirs = read_json(file);
+    if (theirs != mine)
+      throw Error(ErrorCode::BadArgument, dir.string() + " holds a run of " + theirs.dump() + ", not " + mine.dump() +
+                                              ": give another --run folder or the same settings");
+    return;
+  }
+  pipeline::write_text_file(file, mine.dump(2) + "\n");
+}
+
+struct Stage {
+  std::string name;
+  std::int64_t total = 0;
+  std::function<double(std::int64_t)> step;
+  std::function<double(std::int64_t)> learning_rate;
+  std::function<void(std::int64_t)> save;  // a checkpoint after this many steps
+};
+
+class Runner {
+public:
+  Runner(const RunOptions& options, const std::function<void(const std::string&)>& log)
+      : o_(options), log_(log), losses_(options.run_dir / "loss.csv", LossLogMode::Resume) {}
+
+  void say(const std::string& line) const {
+    if (log_) log_(line);
+  }
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void plot() const { write_loss_plot(o_.run_dir / "loss.png", read_loss_log(o_.run_dir / "loss.csv")); }
+
+  // Steps first .. total - 1; false when the time limit stopped it (after a checkpoint).
+  bool run(const Stage& stage, std::int64_t first) {
+    double slowest = 0, recent = 0;
+    std::int64_t recent_count = 0;
+    for (std::int64_t s = first; s < stage.total; ++s) {
+      const bool out_of_time = o_.time_limit_s > 0 && elapsed() + 3 * slowest + kSaveSeconds > o_.time_limit_s;
+      const bool out_of_steps = o_.step_budget > 0 && steps_done_ >= o_.step_budget;
+      if (out_of_time || out_of_steps) {
+        stage.save(s);
+        plot();
+        say(stage.name + ": stopped at step " + std::to_string(s) + " of " + std::to_string(stage.total) +
+            (out_of_time ? " (time limit)" : " (step budget)") + "; run the same command again to resume");
+        return false;
+      }
+      const auto t0 = Clock::now();
+      const double loss = stage.step(s);
+      ++steps_done_;
+      if (!std::isfinite(loss))
+        throw Error(ErrorCode::Runtime, stage.name + ": the loss is " + std::to_string(loss) + " at step " +
+                                            std::to_string(s) + "; the last checkpoint is kept");
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (s > first) slowest = std::max(slowest, seconds);  // the first step pays warm-up
+      losses_.append(stage.name, s, loss, stage.learning_rate(s), elapsed());
+      recent += loss;
+      ++recent_count;
+      if ((s + 1) % o_.config.log_every == 0 || s + 1 == stage.total) {
+        std::ostringstream line;
+        line << stage.name << " step " << s + 1 << "/" << stage.total << "  loss " << recent / recent_count << "  lr "
+             << stage.learning_rate(s) << "  " << seconds * 1000 << " ms/step  " << static_cast<long>(elapsed()) << " s";
+        say(line.str());
+        recent = 0;
+        recent_count = 0;
+      }
+      if ((s + 1) % o_.config.checkpoint_every == 0 && s + 1 < stage.total) {
+        stage.save(s + 1);
+        plot();
+      }
+    }
+    stage.save(stage.total);
+    plot();
+    return true;
+  }
+
+private:
+  static constexpr double kSaveSeconds = 20;  // kept free before the limit for the checkpoint
+  const RunOptions& o_;
+  std::function<void(const std::string&)> log_;
+  LossLog losses_;
+  Clock::time_point start_ = Clock::now();
+  std::int64_t steps_done_ = 0;
+};
+
+std::int64_t resume_step(const fs::path& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer) {
+  if (!fs::exists(dir / "model.safetensors")) return 0;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  return load_checkpoint(dir, module, optimizer, generator);
+}
+
+void save(const fs::path& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer, std::int64_t step) {
+  // Each step seeds its own generator; the checkpoint's generator slot holds a fixed one.
+  const auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  save_checkpoint(dir, module, optimizer, step, generator);
+}
+
+fs::path train_tokenizer(const fs::path& run, const TrainConfig& config, const Runner& runner) {
+  const auto dir = run / "tokenizer";
+  const auto model = dir / "spiece.model";
+  if (fs::exists(model)) return model;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  pipeline::write_text_file(dir / "corpus.txt", caption_corpus());
+  model::train_sentencepiece("--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "spiece").string() +
+                             " --vocab_size=" + std::to_string(config.tokenizer.vocab) +
+                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
+                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
+  fs::remove(dir / "spiece.vocab", ec);
+  runner.say("tokenizer: " + model.string());
+  return model;
+}
+
+LatentStats read_stats(const fs::path& file) {
+  const auto j = read_json(file);
+  LatentStats stats;
+  try {
+    stats.mean = j.at("mean").get<std::vector<float>>();
+    stats.std = j.at("std").get<std::vector<float>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::CorruptFile, file.string() + ": " + e.what());
+  }
+  return stats;
+}
+
+}  // namespace
+
+RunStatus run_training(const RunOptions& options, const std::function<void(const std::string&)>& log) {
+  const auto& config = options.config;
+  const auto& run = options.run_dir;
+  claim_run_folder(run, config);
+  // The fused CUDA kernels have no backward: training takes the LibTorch path everywhere.
+  kernels::set_fused_kernels_enabled(false);
+  Runner runner(options, log);
+
+  const auto tokenizer = train_tokenizer(run, config, runner);
+
+  VaeTrainer vae(config, options.device);
+  const auto vae_dir = run / "vae", stats_file = vae_dir / "stats.json";
+  LatentStats stats;
+  const auto vae_step = resume_step(vae_dir, *vae.vae(), vae.optimizer());
+  if (fs::exists(stats_file)) {
+    stats = read_stats(stats_file);
+  } else {
+    const Stage stage{"vae", config.vae.steps, [&](std::int64_t s) { return vae.train_step(s); },
+                      [&](std::int64_t s) { return vae.learning_rate(s); },
+                      [&](std::int64_t s) { save(vae_dir, *vae.vae(), vae.optimizer(), s); }};
+    if (!runner.run(stage, vae_step)) return RunStatus::Stopped;
+    stats = vae.measure_latent_stats(config.vae.stats_clips);
+    pipeline::write_text_file(stats_file, nlohmann::json{{"mean", stats.mean}, {"std", stats.std}}.dump(2) + "\n");
+    runner.say("vae: latent statistics measured on " + std::to_string(config.vae.stats_clips) + " clips");
+  }
+
+  DitTrainer dit(config, options.device, vae.vae(), stats, tokenizer.string());
+  const auto dit_dir = run / "dit";
+  const auto dit_step = resume_step(dit_dir, *dit.model(), dit.optimizer());
+  if (dit_step < config.dit.steps) {
+    runner.say("dit: rendering and encoding " + std::to_string(config.dit.dataset_clips) + " clips");
+    dit.prepare();
+    runner.say("dit: dataset ready (" + std::to_string(static_cast<long>(runner.elapsed())) + " s)");
+    const Stage stage{"dit", config.dit.steps, [&](std::int64_t s) { return dit.train_step(s); },
+                      [&](std::int64_t s) { return dit.learning_rate(s); },
+                      [&](std::int64_t s) { save(dit_dir, *dit.model(), dit.optimizer(), s); }};
+    if (!runner.run(stage, dit_step)) return RunStatus::Stopped;
+  }
+
+  const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;
+  export_model(model_dir, config, dit.model(), vae.vae(), stats, tokenizer);
+  runner.plot();
+  runner.say("model: " + model_dir.string());
+  return RunStatus::Finished;
+}
+
+}  // namespace skyreels::train

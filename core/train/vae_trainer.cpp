@@ -1,0 +1,114 @@
+#include "train/vae_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "train/clip_data.h"
+
+namespace skyreels::train {
+
+double cosine_learning_rate(std::int64_t step, std::int64_t total, std::int64_t warmup, double peak, double final) {
+  if (step < warmup) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double progress =
+      std::clamp(static_cast<double>(step - warmup) / static_cast<double>(std::max<std::int64_t>(1, total - warmup)), 0.0, 1.0);
+  return final + 0.5 * (peak - final) * (1.0 + std::cos(M_PI * progress));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate) {
+  for (auto& group : optimizer.param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
+}
+
+void initialize_weights(torch::nn::Module& module, std::uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& p : module.named_parameters(true)) {
+    const auto& name = p.key();
+    auto value = p.value();
+    const bool norm_scale = name.find("gamma") != std::string::npos ||
+                            (value.dim() == 1 && name.find("norm") != std::string::npos && name.size() > 6 &&
+                             name.compare(name.size() - 6, 6, "weight") == 0);
+    if (norm_scale) {
+      value.fill_(1.0);
+    } else if (value.dim() <= 1) {
+      value.zero_();
+    } else if (name.find("embedding.weight") != std::string::npos && value.dim() == 2) {
+      value.normal_(0.0, 1.0, gen);
+    } else {
+      const double fan_in = static_cast<double>(value.numel() / value.size(0));
+      value.normal_(0.0, 1.0 / std::sqrt(fan_in), gen);
+    }
+  }
+}
+
+VaeTrainer::VaeTrainer(const TrainConfig& config, c10::Device device) : config_(config), device_(device) {
+  model::WanVaeConfig c;
+  c.dim = config.vae.dim;
+  c.z_dim = config.vae.z_dim;
+  c.mean.assign(static_cast<std::size_t>(c.z_dim), 0.0f);
+  c.std.assign(static_cast<std::size_t>(c.z_dim), 1.0f);
+  vae_ = model::WanVae(c, at::TensorOptions().dtype(at::kFloat));
+  initialize_weights(*vae_, mix_seed(config.seed, 4));
+  vae_->to(device_);
+  for (auto& p : vae_->parameters()) p.set_requires_grad(true);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      vae_->parameters(), torch::optim::AdamWOptions(config.vae.learning_rate).weight_decay(0.0));
+}
+double VaeTrainer::learning_rate(std::int64_t step) const {
+  return cosine_learning_rate(step, config_.vae.steps, std::min<std::int64_t>(100, config_.vae.steps / 10),
+                              config_.vae.learning_rate, config_.vae.final_learning_rate);
+}
+
+double VaeTrainer::train_step(std::int64_t step) {
+  const auto& s = config_.vae;
+  const auto clips = render_training_clips(mix_seed(config_.seed, 1), step * s.batch, s.batch, s.clip_frames, config_.clip);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(config_.seed, 2, static_cast<std::uint64_t>(step)));
+  const auto x = clips.video.to(device_);
+
+  set_learning_rate(*optimizer_, learning_rate(step));
+  const auto stats = vae_->moments(x);
+  const auto mu = stats.narrow(1, 0, s.z_dim);
+  const auto logvar = stats.narrow(1, s.z_dim, s.z_dim).clamp(-30.0, 20.0);
+  const auto eps = at::randn(mu.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(device_);
+  const auto z = mu + at::exp(0.5 * logvar) * eps;
+  model::CausalCache cache;
+  const auto y = vae_->decode_raw(z, cache).to(at::kFloat);
+  const auto reconstruction = (y - x).abs().mean() + (y - x).pow(2).mean();
+  const auto kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).mean();
+  auto loss = reconstruction + s.kl_weight * kl;
+  optimizer_->zero_grad();
+  loss.backward();
+  optimizer_->step();
+  return loss.item<double>();
+}
+
+LatentStats VaeTrainer::measure_latent_stats(std::int64_t clips) {
+  torch::NoGradGuard no_grad;
+  const auto& s = config_.vae;
+  const std::int64_t chunk = 16;
+  at::Tensor sum, sum_sq;
+  double count = 0;
+  for (std::int64_t first = 0; first < clips; first += chunk) {
+    const auto n = std::min(chunk, clips - first);
+    const auto data = render_training_clips(mix_seed(config_.seed, 3), first, n, config_.dit.clip_frames, config_.clip);
+    const auto mu = vae_->moments(data.video.to(device_)).narrow(1, 0, s.z_dim).to(at::kDouble);
+    const auto per_channel = mu.transpose(0, 1).reshape({s.z_dim, -1});
+    sum = sum.defined() ? sum + per_channel.sum(1) : per_channel.sum(1);
+    sum_sq = sum_sq.defined() ? sum_sq + per_channel.pow(2).sum(1) : per_channel.pow(2).sum(1);
+    count += static_cast<double>(per_channel.size(1));
+  }
+  const auto mean = (sum / count).cpu();
+  const auto std = (sum_sq / count - mean.to(sum.device()).pow(2)).clamp_min(1e-8).sqrt().cpu();
+  LatentStats out;
+  for (std::int64_t c = 0; c < s.z_dim; ++c) {
+    out.mean.push_back(static_cast<float>(mean[c].item<double>()));
+    out.std.push_back(static_cast<float>(std[c].item<double>()));
+  }
+  return out;
+}
+
+}  // namespace skyreels::train

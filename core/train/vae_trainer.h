@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <c10/core/Device.h>
+#include <torch/optim/adamw.h>
+
+#include "model/wan_vae.h"
+#include "train/train_config.h"
+
+namespace skyreels::train {
+
+// Latent statistics of a trained VAE: per channel, over many clips (what the official VAE ships as
+// constants and ours as the tensors latents_mean / latents_std).
+struct LatentStats {
+  std::vector<float> mean, std;
+};
+
+// The VAE's reconstruction training: procedural clips through the encoder, a sample of the posterior
+// through the decoder, L1 + MSE to the input plus a small KL term. Float32 parameters, the engine's
+// own encoder and decoder (chunked, causal) with autograd.
+class VaeTrainer {
+public:
+  VaeTrainer(const TrainConfig& config, c10::Device device);
+
+  // One optimiser step on the clips of `step` (deterministic for the run's seed and the step).
+  // Returns the loss.
+  double train_step(std::int64_t step);
+  double learning_rate(std::int64_t step) const;
+
+  // Per-channel mean and std of the posterior means over `clips` clips of the DiT's length.
+  LatentStats measure_latent_stats(std::int64_t clips);
+
+  model::WanVae& vae() { return vae_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+
+private:
+  TrainConfig config_;
+  c10::Device device_;
+  model::WanVae vae_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+};
+
+// Fan-in scaled normal weights, unit norm scales, zero biases, unit-variance embeddings: a network of
+// any of our architectures starts with activations of order one. Deterministic for the seed.
+void initialize_weights(torch::nn::Module& module, std::uint64_t seed);
+
+// A cosine decay from `peak` to `final` over `total` steps after a linear warm-up of `warmup` steps.
+double cosine_learning_rate(std::int64_t step, std::int64_t total, std::int64_t warmup, double peak, double final);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate);
+
+}  // namespace skyreels::train
