@@ -32,7 +32,7 @@ endif()
 if(NOT TARGET skyreels-studio)
   skyreels_skip("Debian package" "it carries the desktop app, which is not built")
 elseif(NOT SKYREELS_HAVE_DEMO_MODEL)
-  skyreels_skip("Debian package" "it carries the demo model, which is not built")
+  skyreels_skip("Debian package" "it carries the demo model, which is missing from resources/demo-model")
 elseif(NOT SKYREELS_DPKG_SHLIBDEPS OR NOT SKYREELS_FILE_PROGRAM)
   skyreels_skip("Debian package" "dpkg-shlibdeps or file not found (Debian: dpkg-dev file)")
 elseif(NOT _torch_package)
@@ -50,8 +50,9 @@ else()
       "SkyReels Studio generates long videos from text, a start image or a video to extend, with the\n"
       "SkyReels-V2 Diffusion-Forcing models (the Wan2.1 video DiT) on LibTorch.\n"
       "This package holds the desktop app (skyreels-studio), the command line (skyreels-cli), the\n"
-      "engine benchmark (skyreels-bench) and a tiny embedded demo model with random weights, so the\n"
-      "whole flow runs on a CPU without a download. Real videos need a SkyReels-V2-DF checkpoint.")
+      "engine benchmark (skyreels-bench) and a small embedded demo model trained on procedural videos\n"
+      "(coloured shapes moving on plain backgrounds), so the whole flow runs on a CPU without a\n"
+      "download. Real videos need a SkyReels-V2-DF checkpoint.")
   string(JOIN "" CPACK_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
   set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
   set(CPACK_STRIP_FILES ON)

@@ -137,9 +137,9 @@ void write_demo_model(const fs::path& dir, std::uint64_t seed, const DemoModelSh
   s.causal_block_size = 3;
   write_text_file(dir / "skyreels-defaults.json", to_json(s).dump(2) + "\n");
   write_text_file(dir / "README.md",
-             "# SkyReels Studio demo model\n\nA tiny diffusion-forcing model with seeded random weights, made by "
-             "`skyreels-cli make-demo-model` so the app runs end to end without a download. Its videos are moving "
-             "textures, not pictures. Point the app at a SkyReels-V2-DF download for real videos.\n");
+             "# SkyReels Studio tiny random model\n\nA tiny diffusion-forcing model with seeded random weights, made "
+             "by `skyreels-cli make-demo-model` for tests of the app and the engine's plumbing. Its videos are "
+             "moving textures, not pictures: the embedded demo model (resources/demo-model) is the trained one.\n");
 }
 
 void write_text_file(const fs::path& path, const std::string& text) {
@@ -164,10 +164,9 @@ fs::path find_demo_model() {
   const auto exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     candidates.push_back(exe.parent_path() / ".." / "share" / "skyreels-studio" / "demo-model");
-    candidates.push_back(exe.parent_path() / ".." / "resources" / "demo-model");
   }
-#if defined(SKYREELS_DEMO_MODEL_BUILD_DIR)
-  candidates.emplace_back(SKYREELS_DEMO_MODEL_BUILD_DIR);
+#if defined(SKYREELS_DEMO_MODEL_SOURCE_DIR)
+  candidates.emplace_back(SKYREELS_DEMO_MODEL_SOURCE_DIR);
 #endif
   for (const auto& c : candidates)
     if (fs::exists(c / "model.safetensors", ec)) return c.lexically_normal();

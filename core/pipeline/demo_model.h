@@ -10,10 +10,10 @@ struct WanDitConfig;
 
 namespace skyreels::pipeline {
 
-// The embedded default model: a tiny DF model (DiT, VAE, umT5 encoder and a SentencePiece tokenizer)
-// with seeded random weights, in the official folder layout, made by this project so a new user sees
-// the whole flow (prompt, blocks appearing, encoded video) on a CPU in seconds. Its videos are
-// textures, not pictures: the weights are random.
+// The tests' tiny model: a DF model (DiT, VAE, umT5 encoder and a SentencePiece tokenizer) with seeded
+// random weights in the official folder layout, so tests of the app and the engine's plumbing run the
+// whole flow on a CPU in seconds. Its videos are textures, not pictures. The embedded default model is
+// the trained one (resources/demo-model, made by skyreels-train; find_demo_model below).
 struct DemoModelShape {
   std::int64_t dit_dim = 128, dit_ffn = 256, dit_heads = 2, dit_layers = 2;
   std::int64_t vae_dim = 8;
@@ -31,8 +31,8 @@ void write_demo_model(const std::filesystem::path& dir, std::uint64_t seed = 0, 
 void write_dit_config(const std::filesystem::path& file, const model::WanDitConfig& config);
 void write_text_file(const std::filesystem::path& file, const std::string& text);
 
-// Where the installed or built demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/
-// demo-model, then the build tree's resources/demo-model. Empty when none exists.
+// Where the embedded demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/demo-model
+// (installed), then the source tree's resources/demo-model (uninstalled builds). Empty when none exists.
 std::filesystem::path find_demo_model();
 
 }  // namespace skyreels::pipeline

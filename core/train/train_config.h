@@ -35,7 +35,7 @@ struct VaeStage {
 struct DitStage {
   std::int64_t dim = 192, ffn = 768, heads = 3, layers = 6;
   std::int64_t steps = 12000, batch = 32;
-  std::int64_t dataset_clips = 8192;  // rendered and encoded once, then drawn from
+  std::int64_t dataset_clips = 4096;  // rendered and encoded once, then drawn from
   std::int64_t clip_frames = 33;      // 9 latent frames: the demo's length
   std::int64_t min_latent_frames = 3; // training crops of 3..9 latent frames at any offset
   double crop_probability = 0.5;

@@ -30,13 +30,13 @@ if [ ! -f "$run/config.json" ]; then
   probe=/tmp/skyreels-probe
   rm -rf "$probe" && mkdir -p "$probe"
   [ -f train-tokenizer/spiece.model ] && mkdir -p "$probe/tokenizer" && cp train-tokenizer/spiece.model "$probe/tokenizer/"
-  "$train" --run "$probe" --vae-steps 30 --dit-steps 30 --dit-clips 256 2>&1 | quiet | tee "$out/probe.log"
+  "$train" --run "$probe" --vae-steps 12 --dit-steps 12 --dit-clips 64 2>&1 | quiet | tee "$out/probe.log"
   sizes=$(python3 - "$out/probe.log" <<'PY'
 import re, sys
 log = open(sys.argv[1]).read()
-ms = lambda stage: float(re.findall(stage + r" step 30/30 .*? ([0-9.]+) ms/step", log)[-1])
+ms = lambda stage: float(re.findall(stage + r" step 12/12 .*? ([0-9.]+) ms/step", log)[-1])
 import os
-vae_s = float(os.environ.get("SKYREELS_TRAIN_VAE_S", 200)); dit_s = float(os.environ.get("SKYREELS_TRAIN_DIT_S", 780))
+vae_s = float(os.environ.get("SKYREELS_TRAIN_VAE_S", 150)); dit_s = float(os.environ.get("SKYREELS_TRAIN_DIT_S", 600))
 print(int(vae_s * 1000 / ms("vae")) // 100 * 100, int(dit_s * 1000 / ms("dit")) // 100 * 100)
 PY
 )

@@ -123,7 +123,7 @@ protected:
     return r;
   }
   std::vector<std::string> demo(std::vector<std::string> more) {
-    std::vector<std::string> args{"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "9", "--steps", "2",
+    std::vector<std::string> args{"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--frames", "9", "--steps", "2",
                                   "--seed", "5", "--device", "cpu"};
     args.insert(args.end(), more.begin(), more.end());
     return args;
@@ -175,7 +175,7 @@ TEST_F(CliGenerate, AFailingRankStopsTheRunWithItsCode) {
   EXPECT_NE(r.err.find("/nonexistent/fixtures"), std::string::npos) << r.err;
 }
 
-#if defined(SKYREELS_TEST_HAVE_DEMO_MODEL)
+#if defined(SKYREELS_TEST_HAVE_TINY_MODEL)
 
 TEST_F(CliGenerate, TwoRanksGenerateTheSameVideoAsOne) {
   if (!have_gloo()) GTEST_SKIP() << "this LibTorch build has no gloo process group";
@@ -241,7 +241,7 @@ TEST_F(CliGenerate, WritesFramesWithTheirSettingsAndReportsJsonEvents) {
 TEST_F(CliGenerate, CtrlCKeepsTheFinishedBlocks) {
   // 33 frames in 3 causal blocks (the demo's async defaults): stop once the first block is written.
   const auto out = dir_ / "stopped.safetensors";
-  Process p({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
+  Process p({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
              "--json", "--output", out.string()},
             dir_ / "cache", dir_ / "stderr.txt");
   const auto first_block = signal_after_first_block(p, SIGINT);
@@ -263,7 +263,7 @@ TEST_F(CliGenerate, CtrlCKeepsTheFinishedBlocks) {
 // The demo model copied into the test's folder, for damaging one part of it.
 fs::path demo_copy(const fs::path& dir) {
   const auto copy = dir / "model";
-  fs::copy(SKYREELS_DEMO_MODEL_DIR, copy, fs::copy_options::recursive);
+  fs::copy(SKYREELS_TINY_MODEL_DIR, copy, fs::copy_options::recursive);
   return copy;
 }
 
@@ -287,7 +287,7 @@ TEST_F(CliGenerate, HostileOptionsAndFilesFailFastWithTwo) {
   skyreels::test::write_file(dir_ / "fps.json", R"({"fps": 2000000000})");
   expect_bad(demo({"--settings", (dir_ / "fps.json").string(), "--output", out}), "fps");
   skyreels::test::write_file(dir_ / "seed.json", R"({"seed": -1})");
-  expect_bad({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--settings", (dir_ / "seed.json").string(), "--output", out},
+  expect_bad({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--settings", (dir_ / "seed.json").string(), "--output", out},
              "negative");
   // A FIFO where a JSON file belongs would block forever: only regular files are read.
   const auto fifo = dir_ / "settings.fifo";
@@ -333,7 +333,7 @@ TEST_F(CliGenerate, DamagedModelFoldersAreNamedNotCrashed) {
 TEST_F(CliGenerate, SettingsFilesLayerOnTheModelsRecommendedSettings) {
   skyreels::test::write_file(dir_ / "steps.json", R"({"steps": 1, "num_frames": 5, "base_num_frames": 5, "ar_step": 0, "causal_block_size": 1})");
   const auto out = dir_ / "layered.safetensors";
-  const auto r = run({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--settings", (dir_ / "steps.json").string(),
+  const auto r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--settings", (dir_ / "steps.json").string(),
                       "--device", "cpu", "--seed", "1", "--output", out.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   skyreels::io::SafetensorsFile file(out.string());
@@ -372,7 +372,7 @@ TEST_F(CliGenerate, AFullDiskIsAFailureThatKeepsNothingItCannotVouchFor) {
 
 TEST_F(CliGenerate, AKilledRunLeavesAReadablePartialFileThatTheNextRunReports) {
   const auto out = dir_ / "killed.safetensors";
-  Process p({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
+  Process p({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--frames", "33", "--steps", "30", "--seed", "3", "--device", "cpu",
              "--json", "--output", out.string()},
             dir_ / "cache", dir_ / "stderr.txt");
   const auto first_block = signal_after_first_block(p, SIGKILL);  // SIGKILL: no cleanup at all
@@ -398,7 +398,7 @@ TEST_F(CliGenerate, VideoInputsAreCheckedBeforeAnyModelLoads) {
   // A FIFO given as the video to restore from (the reader blocked on it and ignored SIGTERM).
   const auto fifo = dir_ / "video.fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
-  auto r = run({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--from-video", fifo.string(), "--output", out});
+  auto r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--from-video", fifo.string(), "--output", out});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
   // A video to extend that is shorter than the overlap: named before the models load.
@@ -422,7 +422,7 @@ TEST_F(CliGenerate, AVideoRestoresItsSettingsAndRegeneratesTheSameFrames) {
   EXPECT_EQ(settings["seed"], 5);
 
   const auto second = dir_ / "second.mkv";
-  r = run({"generate", "--model", SKYREELS_DEMO_MODEL_DIR, "--from-video", first.string(), "--device", "cpu",
+  r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--from-video", first.string(), "--device", "cpu",
            "--output", second.string()});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto a = skyreels::video::read_video_frames(first), b = skyreels::video::read_video_frames(second);
@@ -440,6 +440,6 @@ TEST_F(CliGenerate, AVideoRestoresItsSettingsAndRegeneratesTheSameFrames) {
 }
 #endif
 
-#endif  // SKYREELS_TEST_HAVE_DEMO_MODEL
+#endif  // SKYREELS_TEST_HAVE_TINY_MODEL
 
 }  // namespace

@@ -99,7 +99,7 @@ private:
   }
 
   static void requireDemoModel() {
-#if !defined(SKYREELS_TEST_HAVE_DEMO_MODEL)
+#if !defined(SKYREELS_TEST_HAVE_TINY_MODEL)
     QSKIP("this build has no demo model (the SentencePiece trainer was not found)");
 #endif
     if (demoModelFolder().isEmpty()) QSKIP("the demo model is not built (target skyreels_demo_model)");
