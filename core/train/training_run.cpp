@@ -205,7 +205,14 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
     const Stage stage{"dit", config.dit.steps, [&](std::int64_t s) { return dit.train_step(s); },
                       [&](std::int64_t s) { return dit.learning_rate(s); },
                       [&](std::int64_t s) { save(dit_dir, *dit.model(), dit.optimizer(), s); }};
-    if (!runner.run(stage, dit_step)) return RunStatus::Stopped;
+    if (!runner.run(stage, dit_step)) {
+      if (options.export_when_stopped) {
+        const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;
+        export_model(model_dir, config, dit.model(), vae.vae(), stats, tokenizer);
+        runner.say("model (unfinished run): " + model_dir.string());
+      }
+      return RunStatus::Stopped;
+    }
   }
 
   const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;

@@ -25,6 +25,9 @@ struct RunOptions {
   TrainConfig config;
   double time_limit_s = 0;      // > 0: checkpoint and stop before this much wall time has passed
   std::int64_t step_budget = 0; // > 0: checkpoint and stop after this many training steps (all stages)
+  // A DiT stage stopped by the time limit or the step budget exports the model as it stands too (a
+  // usable model from every session, however the run continues).
+  bool export_when_stopped = false;
 };
 
 enum class RunStatus { Finished, Stopped };

@@ -48,7 +48,7 @@ fi
 # What is left of this call's SKYREELS_CALL_SECONDS (the device tool's limit, less a margin for the copies).
 minutes=$(python3 -c "print(max(0.5, (${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started)) / 60))")
 echo "run: vae $vae_steps steps, dit $dit_steps steps, $minutes minutes this call" | tee -a "$out/train.log"
-"$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$minutes" 2>&1 |
+"$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$minutes" --export-when-stopped 2>&1 |
   quiet | tee -a "$out/train.log"
 status=${PIPESTATUS[0]}
 cp "$run/loss.csv" "$run/loss.png" "$out/" 2>/dev/null
