@@ -147,7 +147,9 @@ double DitTrainer::train_step(std::int64_t step) {
   const int fps_index = static_cast<int>(below(2));
 
   set_learning_rate(*optimizer_, learning_rate(step));
-  const auto prediction = model_->dit->forward(sample.noisy, sample.timesteps, context_for(ids, mask), fps_index);
+  model::WanDitCall call;
+  call.chunk_tokens = 0;  // autograd keeps every chunk's activations anyway: one chunk, fewer kernels
+  const auto prediction = model_->dit->forward(sample.noisy, sample.timesteps, context_for(ids, mask), fps_index, call);
   auto loss = flow_matching_loss(prediction, sample);
   optimizer_->zero_grad();
   loss.backward();

@@ -8,9 +8,13 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include "kernels/fused_ops.h"
+#include "io/safetensors.h"
+#include "io/tensor_source.h"
 #include "model/sentencepiece/sentencepiece_model.h"
+#include "model/weights.h"
 #include "pipeline/demo_model.h"
 #include "skyreels/error.h"
 #include "train/clip_data.h"
@@ -180,19 +184,29 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
   const auto tokenizer = train_tokenizer(run, config, runner);
 
   VaeTrainer vae(config, options.device);
-  const auto vae_dir = run / "vae", stats_file = vae_dir / "stats.json";
+  // The finished VAE is kept as its weights alone (vae/final.safetensors, with stats.json): small
+  // enough to carry to another machine, and all the DiT stage needs.
+  const auto vae_dir = run / "vae", stats_file = vae_dir / "stats.json", vae_final = vae_dir / "final.safetensors";
   LatentStats stats;
-  const auto vae_step = resume_step(vae_dir, *vae.vae(), vae.optimizer());
   if (fs::exists(stats_file)) {
     stats = read_stats(stats_file);
+    torch::NoGradGuard no_grad;
+    model::load_weights_strict(*vae.vae(), *io::safetensors_source(std::make_shared<io::SafetensorsFile>(vae_final.string())));
   } else {
     const Stage stage{"vae", config.vae.steps, [&](std::int64_t s) { return vae.train_step(s); },
                       [&](std::int64_t s) { return vae.learning_rate(s); },
                       [&](std::int64_t s) { save(vae_dir, *vae.vae(), vae.optimizer(), s); }};
-    if (!runner.run(stage, vae_step)) return RunStatus::Stopped;
+    if (!runner.run(stage, resume_step(vae_dir, *vae.vae(), vae.optimizer()))) return RunStatus::Stopped;
     stats = vae.measure_latent_stats(config.vae.stats_clips);
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (const auto& p : vae.vae()->named_parameters(true)) weights.emplace_back(p.key(), p.value().detach());
+    io::write_safetensors(vae_final.string(), weights);
     pipeline::write_text_file(stats_file, nlohmann::json{{"mean", stats.mean}, {"std", stats.std}}.dump(2) + "\n");
     runner.say("vae: latent statistics measured on " + std::to_string(config.vae.stats_clips) + " clips");
+  }
+  if (options.stop_after == RunOptions::StopAfter::Vae) {
+    runner.say("vae: done; stopping before the DiT stage as asked");
+    return RunStatus::Finished;
   }
 
   DitTrainer dit(config, options.device, vae.vae(), stats, tokenizer.string());

@@ -12,7 +12,8 @@ namespace skyreels::train {
 
 // A whole training run of the demo model, in stages that each resume from their checkpoint:
 //   RUN/tokenizer/spiece.model   SentencePiece on the caption grammar (CPU, seconds)
-//   RUN/vae/                     the VAE's checkpoint; stats.json (its latent statistics) once done
+//   RUN/vae/                     the VAE's checkpoint; final.safetensors (its weights) and stats.json
+//                                (its latent statistics) once done
 //   RUN/dit/                     the text encoder's and DiT's checkpoint
 //   RUN/loss.csv, RUN/loss.png   every step's loss, and its plot (rewritten at each checkpoint)
 //   RUN/config.json              the run's preset and seed (a resumed run must match)
@@ -28,6 +29,9 @@ struct RunOptions {
   // A DiT stage stopped by the time limit or the step budget exports the model as it stands too (a
   // usable model from every session, however the run continues).
   bool export_when_stopped = false;
+  // Vae: end after the VAE stage (vae/final.safetensors and stats.json are all a later DiT stage needs,
+  // on this machine or another).
+  enum class StopAfter { Dit, Vae } stop_after = StopAfter::Dit;
 };
 
 enum class RunStatus { Finished, Stopped };
