@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/wan_dit.h"
+#include "pipeline/generation_settings.h"
 
 namespace skyreels::bench {
 
@@ -22,6 +23,13 @@ private:
   std::map<std::string, std::string> values_;
 };
 
+// The parts of `text` between `separator`s, empty ones included; none for an empty text.
+std::vector<std::string> split(const std::string& text, char separator);
+
+// The settings with a fast mode as --modes names it: "fp8", "cfg-skip:K", "step-cache:T", or several
+// joined by "+". std::invalid_argument for an unknown mode or settings it makes invalid.
+pipeline::GenerationSettings with_fast_mode(pipeline::GenerationSettings settings, const std::string& mode);
+
 // Appends the result as one JSON line to --json FILE when given.
 void emit(const Args& args, const nlohmann::json& result);
 
@@ -32,5 +40,6 @@ int run_dit(const Args& args);
 int run_pipeline(const Args& args);
 int run_t5(const Args& args);
 int run_vae(const Args& args);
+int run_adherence(const Args& args);
 
 }  // namespace skyreels::bench

@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "conformance/metrics.h"
+#include "demo/adherence_eval.h"
 #include "io/tensor_source.h"
 #include "model/layers.h"
 #include "model/wan_dit.h"
@@ -42,39 +43,6 @@ struct PathResult {
   // Against the exact fast path (fast modes only).
   double speedup = 0, latents_rel_l2 = -1, video_psnr_db = -1;
 };
-
-// The parts of `text` between `separator`s, empty ones included; none for an empty text.
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  for (std::size_t start = 0; !text.empty() && start <= text.size();) {
-    const auto end = std::min(text.find(separator, start), text.size());
-    parts.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-// A fast mode as --modes names it: "fp8", "cfg-skip:K", "step-cache:T", or several joined by "+".
-pipeline::GenerationSettings with_mode(pipeline::GenerationSettings s, const std::string& mode) {
-  const auto parts = split(mode, '+');
-  if (parts.empty()) throw std::invalid_argument("an empty fast mode in --modes");
-  for (const auto& part : parts) {
-    const auto colon = part.find(':');
-    const auto name = part.substr(0, colon), value = colon == std::string::npos ? "" : part.substr(colon + 1);
-    if (name == "fp8") s.fp8 = true;
-    else if (name == "cfg-skip" && !value.empty()) s.cfg_skip_last_steps = std::stoi(value);
-    else if (name == "step-cache" && !value.empty()) s.step_cache_threshold = std::stod(value);
-    else throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, cfg-skip:K, step-cache:T, joined by +)");
-  }
-  pipeline::require_valid(s);
-  return s;
-}
-
-// Peak signal-to-noise ratio of two uint8 videos, in dB (inf when equal).
-double psnr_db(const at::Tensor& a, const at::Tensor& b) {
-  const double mse = (a.to(at::kDouble) - b.to(at::kDouble)).pow(2).mean().item<double>();
-  return mse == 0 ? INFINITY : 10.0 * std::log10(255.0 * 255.0 / mse);
-}
 
 PathResult run_path(pipeline::DfPipeline& pipe, const pipeline::GenerationInputs& inputs, std::uint64_t seed,
                     const std::string& name) {
@@ -202,7 +170,7 @@ int run_pipeline(const Args& args) {
   auto modes = split(args.get("modes", ""), ',');
   std::stable_partition(modes.begin(), modes.end(), [](const std::string& m) { return m.find("fp8") == std::string::npos; });
   for (const auto& m : modes)  // bad modes fail before any weights
-    if (with_mode(s, m).fp8)
+    if (with_fast_mode(s, m).fp8)
       if (const auto why = model::fp8_unsupported_reason(device); !why.empty())
         throw std::invalid_argument("fast mode \"" + m + "\": " + why);
   if (!modes.empty() && paths == "reference") throw std::invalid_argument("--modes compares with the fast path");
@@ -240,7 +208,7 @@ int run_pipeline(const Args& args) {
   std::int64_t fp8_load_peak_bytes = 0;
   for (const auto& m : modes) {
     auto mode_inputs = inputs;
-    mode_inputs.settings = with_mode(s, m);
+    mode_inputs.settings = with_fast_mode(s, m);
     if (mode_inputs.settings.fp8 && !pipe->dit()->fp8() && fp8_load == "by-block") {
       std::tie(fp8_load_seconds, fp8_load_peak_bytes) = reload_dit_as_fp8(dit, pipe, vae, device);
       std::fprintf(stderr, "float8 DiT loaded block by block in %.1f s, device peak %.2f GiB\n", fp8_load_seconds,
@@ -250,7 +218,7 @@ int run_pipeline(const Args& args) {
     const auto& exact = results.front();
     r.speedup = exact.total_seconds / r.total_seconds;
     r.latents_rel_l2 = conformance::relative_l2(r.latents, exact.latents);
-    r.video_psnr_db = psnr_db(r.video, exact.video);
+    r.video_psnr_db = demo::psnr(r.video, exact.video);
     results.push_back(std::move(r));
   }
 

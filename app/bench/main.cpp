@@ -1,5 +1,6 @@
 // skyreels-bench: the engine at real shapes with random weights; no checkpoint needed.
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -40,6 +41,39 @@ long long Args::get_int(const std::string& key, long long fallback) const {
   }
 }
 
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0; !text.empty() && start <= text.size();) {
+    const auto end = std::min(text.find(separator, start), text.size());
+    parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+pipeline::GenerationSettings with_fast_mode(pipeline::GenerationSettings s, const std::string& mode) {
+  const auto parts = split(mode, '+');
+  if (parts.empty()) throw std::invalid_argument("an empty fast mode in --modes");
+  for (const auto& part : parts) {
+    const auto colon = part.find(':');
+    const auto name = part.substr(0, colon), value = colon == std::string::npos ? "" : part.substr(colon + 1);
+    std::size_t used = 0;
+    try {
+      if (name == "fp8" && value.empty()) s.fp8 = true;
+      else if (name == "cfg-skip" && !value.empty()) s.cfg_skip_last_steps = std::stoi(value, &used);
+      else if (name == "step-cache" && !value.empty()) s.step_cache_threshold = std::stod(value, &used);
+      else used = std::string::npos;
+    } catch (const std::exception&) {
+      used = std::string::npos;
+    }
+    if (used != value.size())
+      throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, cfg-skip:K, step-cache:T, joined by +)");
+  }
+  const auto why = pipeline::validate(s);
+  if (!why.empty()) throw std::invalid_argument("fast mode \"" + mode + "\": " + why);
+  return s;
+}
+
 void emit(const Args& args, const nlohmann::json& result) {
   if (!args.has("json")) return;
   std::ofstream out(args.get("json", ""), std::ios::app);
@@ -67,6 +101,10 @@ int main(int argc, char** argv) {
                  "                          [--base-frames N --overlap N --addnoise N] [--path fast|reference|both]\n"
                  "                          [--modes fp8,cfg-skip:K,step-cache:T,...  (fast modes, '+' combines)]\n"
                  "                          [--fp8-load by-block|in-place  (how fp8 modes get float8 weights)]\n"
+                 "                          [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N]\n"
+                 "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"
+                 "                          [--seeds S,...] [--modes fp8,cfg-skip:K,step-cache:T,...  ('+' combines)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
@@ -85,6 +123,7 @@ int main(int argc, char** argv) {
     if (command == "t5") return skyreels::bench::run_t5(options);
     if (command == "vae") return skyreels::bench::run_vae(options);
     if (command == "pipeline") return skyreels::bench::run_pipeline(options);
+    if (command == "adherence") return skyreels::bench::run_adherence(options);
     std::fprintf(stderr, "skyreels-bench: unknown command \"%s\"\n", command.c_str());
     return 2;
   } catch (const std::invalid_argument& e) {
