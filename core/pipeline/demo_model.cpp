@@ -168,6 +168,9 @@ fs::path find_demo_model() {
 #if defined(SKYREELS_DEMO_MODEL_SOURCE_DIR)
   candidates.emplace_back(SKYREELS_DEMO_MODEL_SOURCE_DIR);
 #endif
+#if defined(SKYREELS_TINY_MODEL_BUILD_DIR)
+  candidates.emplace_back(SKYREELS_TINY_MODEL_BUILD_DIR);  // until a trained model is committed
+#endif
   for (const auto& c : candidates)
     if (fs::exists(c / "model.safetensors", ec)) return c.lexically_normal();
   return {};

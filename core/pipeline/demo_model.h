@@ -32,7 +32,8 @@ void write_dit_config(const std::filesystem::path& file, const model::WanDitConf
 void write_text_file(const std::filesystem::path& file, const std::string& text);
 
 // Where the embedded demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/demo-model
-// (installed), then the source tree's resources/demo-model (uninstalled builds). Empty when none exists.
+// (installed), then the source tree's resources/demo-model (uninstalled builds), then the build's tiny
+// random model (while no trained model is committed). Empty when none exists.
 std::filesystem::path find_demo_model();
 
 }  // namespace skyreels::pipeline

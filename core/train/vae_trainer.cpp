@@ -67,7 +67,15 @@ double VaeTrainer::train_step(std::int64_t step) {
   const auto& s = config_.vae;
   const auto clips = render_training_clips(mix_seed(config_.seed, 1), step * s.batch, s.batch, s.clip_frames, config_.clip);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(config_.seed, 2, static_cast<std::uint64_t>(step)));
-  const auto x = clips.video.to(device_);
+  auto video = clips.video;
+  if (s.crop > 0 && s.crop < video.size(3) && s.crop < video.size(4)) {
+    auto offset = [&](std::int64_t size) {
+      return 8 * at::randint((size - s.crop) / 8 + 1, {1}, gen, at::kLong).item<std::int64_t>();
+    };
+    const auto top = offset(video.size(3)), left = offset(video.size(4));
+    video = video.narrow(3, top, s.crop).narrow(4, left, s.crop);
+  }
+  const auto x = video.contiguous().to(device_);
 
   set_learning_rate(*optimizer_, learning_rate(step));
   const auto stats = vae_->moments(x);

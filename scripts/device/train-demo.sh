@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# On the GPU machine: build skyreels-train against PyTorch's LibTorch and train, or resume, the demo
-# model (README, "Retraining the demo model"). The first call times a few steps of each stage and sizes
-# the run to SKYREELS_TRAIN_VAE_S + SKYREELS_TRAIN_DIT_S seconds of training; later calls resume the run
-# folder (kept on a warm machine) with the same sizes. Each call trains for at most
-# SKYREELS_TRAIN_MINUTES. Logs, loss curve and, when finished, the model (demo-model.tar) go to $OUT.
-# A tokenizer trained beforehand (train-tokenizer/spiece.model, e.g. on a CPU) is used when present.
+# On the GPU machine: build skyreels-train against PyTorch's LibTorch and train the demo model in two
+# calls of the device tool, each self-contained (README, "Retraining the demo model"):
+#
+#   SKYREELS_TRAIN_STAGE=vae  times a few steps of each stage, sizes the run (about SKYREELS_TRAIN_VAE_S
+#                             seconds of VAE and SKYREELS_TRAIN_DIT_S of DiT training), trains the VAE
+#                             and returns its weights, statistics and the run's sizes
+#                             ($OUT/final.safetensors, stats.json, config.json);
+#   SKYREELS_TRAIN_STAGE=dit  takes those back from train-carry/ (carried by the tool), trains the text
+#                             encoder and DiT, and returns the model folder's files plus extras.tar
+#                             (loss.csv, loss.png, the log, the README).
+#
+# The tokenizer comes from train-tokenizer/spiece.model when present (trained beforehand on a CPU).
+# Each call ends within SKYREELS_CALL_SECONDS (the tool's limit, less a margin for the copies).
 set -uo pipefail
 started=$(date +%s)
 cd "$(dirname "$0")/../.."
 out=${OUT:-out}
 mkdir -p "$out"
-run=${SKYREELS_TRAIN_RUN:-train-run}
+stage=${SKYREELS_TRAIN_STAGE:?set SKYREELS_TRAIN_STAGE to vae or dit}
+run=train-run
 build_dir=build-train
 prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/device.txt"
@@ -24,34 +32,41 @@ if [ ! -x "$build_dir/app/skyreels-train" ]; then
 fi
 train="$build_dir/app/skyreels-train"
 quiet() { grep --line-buffered -v -E '^(sentencepiece_trainer|trainer_interface|unigram_model_trainer|normalizer)'; }
+minutes_left() { python3 -c "print(max(0.5, (${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started)) / 60))"; }
+mkdir -p "$run/tokenizer"
+[ -f train-tokenizer/spiece.model ] && cp train-tokenizer/spiece.model "$run/tokenizer/"
 
-if [ ! -f "$run/config.json" ]; then
-  if [ -f train-tokenizer/spiece.model ]; then mkdir -p "$run/tokenizer" && cp train-tokenizer/spiece.model "$run/tokenizer/"; fi
+if [ "$stage" = vae ]; then
   probe=/tmp/skyreels-probe
-  rm -rf "$probe" && mkdir -p "$probe"
-  [ -f train-tokenizer/spiece.model ] && mkdir -p "$probe/tokenizer" && cp train-tokenizer/spiece.model "$probe/tokenizer/"
-  "$train" --run "$probe" --vae-steps 12 --dit-steps 12 --dit-clips 64 2>&1 | quiet | tee "$out/probe.log"
-  sizes=$(python3 - "$out/probe.log" <<'PY'
-import re, sys
+  rm -rf "$probe" && mkdir -p "$probe/tokenizer"
+  cp "$run/tokenizer/spiece.model" "$probe/tokenizer/" 2>/dev/null
+  "$train" --run "$probe" --vae-steps 12 --dit-steps 12 --dit-clips 64 2>&1 | quiet > "$out/probe.log"
+  read -r vae_steps dit_steps <<< "$(python3 - "$out/probe.log" <<'PY'
+import os, re, sys
 log = open(sys.argv[1]).read()
 ms = lambda stage: float(re.findall(stage + r" step 12/12 .*? ([0-9.]+) ms/step", log)[-1])
-import os
-vae_s = float(os.environ.get("SKYREELS_TRAIN_VAE_S", 150)); dit_s = float(os.environ.get("SKYREELS_TRAIN_DIT_S", 600))
+vae_s = float(os.environ.get("SKYREELS_TRAIN_VAE_S", 360)); dit_s = float(os.environ.get("SKYREELS_TRAIN_DIT_S", 420))
 print(int(vae_s * 1000 / ms("vae")) // 100 * 100, int(dit_s * 1000 / ms("dit")) // 100 * 100)
 PY
-)
-  read -r vae_steps dit_steps <<< "$sizes"
+)"
+  grep "step 12/12" "$out/probe.log"
+  echo "run: vae $vae_steps steps, dit $dit_steps steps" | tee "$out/train.log"
+  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --stop-after vae --minutes "$(minutes_left)" \
+    2>&1 | quiet | tee -a "$out/train.log" | grep -v " step "
+  status=${PIPESTATUS[0]}
+  cp "$run/vae/final.safetensors" "$run/vae/stats.json" "$run/config.json" "$run/loss.csv" "$out/" 2>/dev/null
 else
-  vae_steps=$(python3 -c "import json;print(json.load(open('$run/config.json'))['vae_steps'])")
-  dit_steps=$(python3 -c "import json;print(json.load(open('$run/config.json'))['dit_steps'])")
+  mkdir -p "$run/vae"
+  cp train-carry/final.safetensors train-carry/stats.json "$run/vae/" && cp train-carry/config.json "$run/" &&
+    cp train-carry/loss.csv "$run/" || { echo "train-carry/ lacks the VAE stage's files"; exit 1; }
+  read -r vae_steps dit_steps <<< "$(python3 -c "import json;c=json.load(open('$run/config.json'));print(c['vae_steps'],c['dit_steps'])")"
+  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$(minutes_left)" --export-when-stopped \
+    2>&1 | quiet | tee "$out/train.log" | grep -v " step [0-9]*[1-9]0/"
+  status=${PIPESTATUS[0]}
+  m="$run/model"
+  cp "$m/model.safetensors" "$m/config.json" "$m/Wan2.1_VAE.safetensors" "$m/models_t5_umt5-xxl-enc-bf16.safetensors" \
+    "$m/skyreels-defaults.json" "$m/google/umt5-xxl/spiece.model" "$out/" 2>/dev/null
+  tar -cf "$out/extras.tar" -C "$run" loss.csv loss.png -C "$PWD/$m" README.md -C "$PWD/$out" train.log 2>/dev/null
 fi
-# What is left of this call's SKYREELS_CALL_SECONDS (the device tool's limit, less a margin for the copies).
-minutes=$(python3 -c "print(max(0.5, (${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started)) / 60))")
-echo "run: vae $vae_steps steps, dit $dit_steps steps, $minutes minutes this call" | tee -a "$out/train.log"
-"$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$minutes" --export-when-stopped 2>&1 |
-  quiet | tee -a "$out/train.log"
-status=${PIPESTATUS[0]}
-cp "$run/loss.csv" "$run/loss.png" "$out/" 2>/dev/null
-[ -d "$run/model" ] && tar -C "$run" -cf "$out/demo-model.tar" model
 echo "skyreels-train exit $status"
 exit "$status"
