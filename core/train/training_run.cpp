@@ -203,6 +203,10 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
     io::write_safetensors(vae_final.string(), weights);
     pipeline::write_text_file(stats_file, nlohmann::json{{"mean", stats.mean}, {"std", stats.std}}.dump(2) + "\n");
     runner.say("vae: latent statistics measured on " + std::to_string(config.vae.stats_clips) + " clips");
+    std::ostringstream psnr;
+    psnr << "vae: reconstruction " << vae.reconstruction_psnr(8, config.dit.clip_frames) << " dB on 8 clips of "
+         << config.dit.clip_frames << " frames";
+    runner.say(psnr.str());
   }
   if (options.stop_after == RunOptions::StopAfter::Vae) {
     runner.say("vae: done; stopping before the DiT stage as asked");

@@ -33,6 +33,10 @@ public:
   // Per-channel mean and std of the posterior means over `clips` clips of the DiT's length.
   LatentStats measure_latent_stats(std::int64_t clips);
 
+  // Reconstruction PSNR (dB, pixels in [-1, 1]) through the posterior means on `clips` clips of
+  // `frames` frames at the full clip size, clips the training never drew: how good the stage is.
+  double reconstruction_psnr(std::int64_t clips, std::int64_t frames);
+
   model::WanVae& vae() { return vae_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
