@@ -21,14 +21,15 @@ stage=${SKYREELS_TRAIN_STAGE:?set SKYREELS_TRAIN_STAGE to vae or dit}
 run=train-run
 build_dir=build-train
 prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/device.txt"
+# $OUT brings back at most 8 files: the build's logs stay here unless it fails.
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
 if [ ! -x "$build_dir/app/skyreels-train" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-    -DSKYREELS_USE_CCACHE=OFF -DSKYREELS_CUDA_KERNELS=OFF > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-  ( time cmake --build "$build_dir" --parallel "$(nproc)" --target skyreels-train ) > "$out/build.log" 2>&1 ||
-    { tail -40 "$out/build.log"; exit 1; }
-  tail -3 "$out/build.log"
+    -DSKYREELS_USE_CCACHE=OFF -DSKYREELS_CUDA_KERNELS=OFF > /tmp/configure.log 2>&1 || { tail -30 /tmp/configure.log; exit 1; }
+  ( time cmake --build "$build_dir" --parallel "$(nproc)" --target skyreels-train ) > /tmp/build.log 2>&1 ||
+    { tail -40 /tmp/build.log; exit 1; }
+  tail -3 /tmp/build.log
 fi
 train="$build_dir/app/skyreels-train"
 quiet() { grep --line-buffered -v -E '^(sentencepiece_trainer|trainer_interface|unigram_model_trainer|normalizer)'; }
@@ -66,7 +67,7 @@ else
   m="$run/model"
   cp "$m/model.safetensors" "$m/config.json" "$m/Wan2.1_VAE.safetensors" "$m/models_t5_umt5-xxl-enc-bf16.safetensors" \
     "$m/skyreels-defaults.json" "$m/google/umt5-xxl/spiece.model" "$out/" 2>/dev/null
-  tar -cf "$out/extras.tar" -C "$run" loss.csv loss.png -C "$PWD/$m" README.md -C "$PWD/$out" train.log 2>/dev/null
+  cp "$out/train.log" "$run/" && tar -cf "$out/extras.tar" -C "$run" loss.csv loss.png train.log -C model README.md
 fi
 echo "skyreels-train exit $status"
 exit "$status"
