@@ -214,6 +214,7 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
   }
 
   DitTrainer dit(config, options.device, vae.vae(), stats, tokenizer.string());
+  const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;
   const auto dit_dir = run / "dit";
   const auto dit_step = resume_step(dit_dir, *dit.model(), dit.optimizer());
   if (dit_step < config.dit.steps) {
@@ -225,7 +226,6 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
                       [&](std::int64_t s) { save(dit_dir, *dit.model(), dit.optimizer(), s); }};
     if (!runner.run(stage, dit_step)) {
       if (options.export_when_stopped) {
-        const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;
         export_model(model_dir, config, dit.model(), vae.vae(), stats, tokenizer);
         runner.say("model (unfinished run): " + model_dir.string());
       }
@@ -233,7 +233,6 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
     }
   }
 
-  const auto model_dir = options.model_dir.empty() ? run / "model" : options.model_dir;
   export_model(model_dir, config, dit.model(), vae.vae(), stats, tokenizer);
   runner.plot();
   runner.say("model: " + model_dir.string());
