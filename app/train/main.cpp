@@ -27,7 +27,7 @@ void usage() {
                "  --out      where the trained model folder goes (default RUN/model)\n"
                "  --minutes  checkpoint and stop before this much time has passed (exit code 3: run again to resume)\n"
                "  --vae-steps, --dit-steps, --dit-clips  override the preset's step counts and dataset size\n"
-               "  --stop-after vae  end after the VAE stage (vae/final.safetensors + stats.json carry the rest)\n"
+               "  --stop-after tokenizer|vae  end after that stage (vae/final.safetensors + stats.json carry the rest)\n"
                "  --export-when-stopped  a run stopped in the DiT stage exports the model as it stands too\n"
                "  --step-budget  checkpoint and stop after N training steps (exit code 3)\n"
                "exit codes: 0 trained and exported, 1 failed, 2 bad command line, 3 stopped by --minutes\n");
@@ -56,8 +56,10 @@ int main(int argc, char** argv) {
       else if (a == "--minutes") options.time_limit_s = 60.0 * std::stod(value());
       else if (a == "--stop-after") {
         const auto& stage = value();
-        if (stage != "vae" && stage != "dit") throw Error(ErrorCode::BadArgument, "--stop-after takes vae or dit");
-        options.stop_after = stage == "vae" ? train::RunOptions::StopAfter::Vae : train::RunOptions::StopAfter::Dit;
+        if (stage == "tokenizer") options.stop_after = train::RunOptions::StopAfter::Tokenizer;
+        else if (stage == "vae") options.stop_after = train::RunOptions::StopAfter::Vae;
+        else if (stage == "dit") options.stop_after = train::RunOptions::StopAfter::Dit;
+        else throw Error(ErrorCode::BadArgument, "--stop-after takes tokenizer, vae or dit");
       } else if (a == "--export-when-stopped") options.export_when_stopped = true;
       else if (a == "--step-budget") options.step_budget = std::stoll(value());
       else if (a == "--seed") seed = std::stoull(value());

@@ -182,6 +182,7 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
   Runner runner(options, log);
 
   const auto tokenizer = train_tokenizer(run, config, runner);
+  if (options.stop_after == RunOptions::StopAfter::Tokenizer) return RunStatus::Finished;
 
   VaeTrainer vae(config, options.device);
   // The finished VAE is kept as its weights alone (vae/final.safetensors, with stats.json): small

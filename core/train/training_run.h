@@ -29,9 +29,10 @@ struct RunOptions {
   // A DiT stage stopped by the time limit or the step budget exports the model as it stands too (a
   // usable model from every session, however the run continues).
   bool export_when_stopped = false;
-  // Vae: end after the VAE stage (vae/final.safetensors and stats.json are all a later DiT stage needs,
-  // on this machine or another).
-  enum class StopAfter { Dit, Vae } stop_after = StopAfter::Dit;
+  // Tokenizer: end after the tokenizer (it needs the SentencePiece trainer, which a GPU machine may
+  // lack: train it on a CPU and carry RUN/tokenizer/spiece.model). Vae: end after the VAE stage
+  // (vae/final.safetensors and stats.json are all a later DiT stage needs, on this machine or another).
+  enum class StopAfter { Dit, Vae, Tokenizer } stop_after = StopAfter::Dit;
 };
 
 enum class RunStatus { Finished, Stopped };

@@ -10,7 +10,9 @@
 #                             encoder and DiT, and returns the model folder's files plus extras.tar
 #                             (loss.csv, loss.png, the log, the README).
 #
-# The tokenizer comes from train-tokenizer/spiece.model when present (trained beforehand on a CPU).
+# The tokenizer comes from train-tokenizer/spiece.model when present, trained beforehand on a CPU (the
+# GPU machine may lack the SentencePiece trainer): build/app/skyreels-train --run /tmp/tok
+# --stop-after tokenizer && mkdir -p train-tokenizer && cp /tmp/tok/tokenizer/spiece.model train-tokenizer/
 # Each call ends within SKYREELS_CALL_SECONDS (the tool's limit, less a margin for the copies).
 set -uo pipefail
 started=$(date +%s)
