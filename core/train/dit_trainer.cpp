@@ -45,16 +45,14 @@ model::WanDitConfig dit_config(const TrainConfig& config) {
 
 namespace {
 
-// Token ids and masks [n, length] of texts, cut to `length` (the longest text's tokens).
-std::pair<at::Tensor, at::Tensor> tokenize(const model::T5Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                                           std::int64_t length) {
+// Token ids and masks [n, length] of tokenized texts, cut to `length`.
+std::pair<at::Tensor, at::Tensor> pack(const std::vector<model::T5Tokens>& texts, std::int64_t length) {
   auto ids = at::zeros({static_cast<std::int64_t>(texts.size()), length}, at::kLong);
   auto mask = at::zeros_like(ids);
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    const auto tokens = tokenizer.encode(texts[i]);
-    const auto n = std::min(length, tokens.length);
+    const auto n = std::min(length, texts[i].length);
     for (std::int64_t j = 0; j < n; ++j) {
-      ids[static_cast<std::int64_t>(i)][j] = tokens.ids[static_cast<std::size_t>(j)];
+      ids[static_cast<std::int64_t>(i)][j] = texts[i].ids[static_cast<std::size_t>(j)];
       mask[static_cast<std::int64_t>(i)][j] = 1;
     }
   }
@@ -102,12 +100,14 @@ void DitTrainer::prepare(const std::function<void(std::int64_t, std::int64_t)>& 
   latents_ = at::cat(parts, 0);
 
   const model::T5Tokenizer tok(tokenizer_);
-  const std::vector<std::string> unconditional{"", pipeline::kDefaultNegativePrompt};
-  std::int64_t length = 1;
-  for (const auto& t : captions) length = std::max(length, tok.encode(t).length);
-  for (const auto& t : unconditional) length = std::max(length, tok.encode(t).length);
-  std::tie(ids_, mask_) = tokenize(tok, captions, length);
-  std::tie(uncond_ids_, uncond_mask_) = tokenize(tok, unconditional, length);
+  std::vector<model::T5Tokens> caption_tokens, uncond_tokens;
+  for (const auto& t : captions) caption_tokens.push_back(tok.encode(t));
+  for (const char* t : {"", pipeline::kDefaultNegativePrompt}) uncond_tokens.push_back(tok.encode(t));
+  std::int64_t length = 1;  // the longest text's tokens: the encoder runs on no more
+  for (const auto* all : {&caption_tokens, &uncond_tokens})
+    for (const auto& t : *all) length = std::max(length, t.length);
+  std::tie(ids_, mask_) = pack(caption_tokens, length);
+  std::tie(uncond_ids_, uncond_mask_) = pack(uncond_tokens, length);
   ids_ = ids_.to(device_);
   mask_ = mask_.to(device_);
   uncond_ids_ = uncond_ids_.to(device_);

@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "kernels/fused_ops.h"
+#include "io/json_config.h"
 #include "io/safetensors.h"
 #include "io/tensor_source.h"
 #include "model/sentencepiece/sentencepiece_model.h"
@@ -31,14 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-nlohmann::json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::CorruptFile, file.string() + ": " + e.what());
-  }
-}
+// The project's JSON reader: its errors name the file.
+nlohmann::json read_json(const fs::path& file) { return io::JsonConfig::load(file.string()).json(); }
 
 // The run folder belongs to one preset and seed: resuming with others would mix two runs.
 void claim_run_folder(const fs::path& dir, const TrainConfig& config) {

@@ -133,13 +133,13 @@ LatentStats VaeTrainer::measure_latent_stats(std::int64_t clips) {
     sum_sq = sum_sq.defined() ? sum_sq + per_channel.pow(2).sum(1) : per_channel.pow(2).sum(1);
     count += static_cast<double>(per_channel.size(1));
   }
-  const auto mean = (sum / count).cpu();
-  const auto std = (sum_sq / count - mean.to(sum.device()).pow(2)).clamp_min(1e-8).sqrt().cpu();
-  LatentStats out;
-  for (std::int64_t c = 0; c < s.z_dim; ++c) {
-    out.mean.push_back(static_cast<float>(mean[c].item<double>()));
-    out.std.push_back(static_cast<float>(std[c].item<double>()));
-  }
+  const auto mean = sum / count;
+  const auto std = (sum_sq / count - mean.pow(2)).clamp_min(1e-8).sqrt();
+  const auto to_vector = [](const at::Tensor& t) {
+    const auto f = t.to(at::kCPU, at::kFloat).contiguous();
+    return std::vector<float>(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  };
+  LatentStats out{to_vector(mean), to_vector(std)};
   return out;
 }
 
