@@ -25,6 +25,9 @@ std::vector<Metric> check_dit(const FixtureCase& fixture, const CheckOptions& op
   const auto t = fixture.tensor("in.t").to(device);
   model::WanDitCall call;
   call.parallel = options.parallel;
+  // The official --causal_attention: block-causal self-attention over blocks of causal_block_size frames.
+  const auto& causal = fixture.manifest().value("causal_attention", nlohmann::json());
+  if (causal.is_object()) call.causal_block_frames = causal.at("causal_block_size").get<std::int64_t>();
   const auto v =
       dit->forward(fixture.tensor("in.x").to(device), t, fixture.tensor("in.context").to(device), fps_index, call);
   return {make_metric("out.v rel L2", relative_l2(v, fixture.tensor("out.v")), fixture.tolerance("max"))};

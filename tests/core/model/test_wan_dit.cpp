@@ -101,6 +101,12 @@ TEST(WanDit, FixtureWanScalarTimestepPasses) {
   ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
 }
 
+// The official --causal_attention: the manifest's causal_block_size reaches the forward (the reference masks densely).
+TEST(WanDit, FixtureCausalBlockAttentionPasses) {
+  const auto r = conf::run_case(fixture_case("dit_causal_block2").string(), skyreels::test::check_options());
+  ASSERT_EQ(r.status, conf::CaseStatus::Passed) << r.message << (r.metrics.empty() ? "" : " error " + std::to_string(r.metrics[0].value));
+}
+
 // Bisects against the reference's intermediate tensors: embeddings and every block's output.
 TEST(WanDit, IntermediatesMatchTheReference) {
   torch::NoGradGuard no_grad;
