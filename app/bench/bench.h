@@ -41,5 +41,6 @@ int run_pipeline(const Args& args);
 int run_t5(const Args& args);
 int run_vae(const Args& args);
 int run_adherence(const Args& args);
+int run_lora(const Args& args);
 
 }  // namespace skyreels::bench

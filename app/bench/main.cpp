@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
                  "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N]\n"
                  "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"
                  "                          [--seeds S,...] [--modes fp8,cfg-skip:K,step-cache:T,...  ('+' combines)]\n"
-                 "                          [--device cuda|cpu] [--json FILE]\n");
+                 "                          [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench lora [--model 1.3b|14b] [--layers N] [--rank 64] [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
   const auto command = args[0];
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
     if (command == "vae") return skyreels::bench::run_vae(options);
     if (command == "pipeline") return skyreels::bench::run_pipeline(options);
     if (command == "adherence") return skyreels::bench::run_adherence(options);
+    if (command == "lora") return skyreels::bench::run_lora(options);
     std::fprintf(stderr, "skyreels-bench: unknown command \"%s\"\n", command.c_str());
     return 2;
   } catch (const std::invalid_argument& e) {

@@ -34,6 +34,24 @@ double to_number(const std::string& option, const std::string& text, double min,
   return value;
 }
 
+// FILE[:STRENGTH]: the strength is what follows the last colon when the whole text is not a file itself
+// (a path may hold colons).
+LoraSetting parse_lora(const std::string& text) {
+  LoraSetting lora;
+  lora.path = text;
+  struct stat info {};
+  const auto colon = text.rfind(':');
+  if (colon != std::string::npos && ::stat(text.c_str(), &info) != 0) {
+    lora.path = text.substr(0, colon);
+    lora.strength = to_number("--lora " + lora.path + ": strength", text.substr(colon + 1), -limits::kMaxLoraStrength,
+                              limits::kMaxLoraStrength);
+  }
+  if (lora.path.empty()) throw UsageError("--lora needs a file, got \"" + text + "\"");
+  if (::stat(lora.path.c_str(), &info) != 0) throw UsageError("--lora: no such file " + lora.path);
+  if (!S_ISREG(info.st_mode)) throw UsageError("--lora: " + lora.path + " is not a regular file");
+  return lora;
+}
+
 }  // namespace
 
 const char* generate_usage() {
@@ -55,6 +73,9 @@ const char* generate_usage() {
          "  --base-frames N  --overlap N  --addnoise N   long video: windows of N frames sharing --overlap frames\n"
          "  --image FILE             start image          --end-image FILE   end image\n"
          "  --extend VIDEO           continue this video (needs --overlap)\n"
+         "  --lora FILE[:STRENGTH]   merge a LoRA (.safetensors; Wan-native, kohya/musubi or diffusers keys) into the\n"
+         "                           DiT at STRENGTH (1; -10..10); repeat for several, whose deltas add. Given, they\n"
+         "                           replace the LoRAs of --settings / --from-video; --no-lora removes those\n"
          "\n"
          "output:\n"
          "  --output FILE            .mp4 (H.264), .mkv (FFV1, lossless) or .safetensors (raw uint8 frames)\n"
@@ -85,6 +106,7 @@ const char* generate_usage() {
 GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
   GenerateOptions o;
   auto& set = o.overrides;
+  bool lora_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& name = args[i];
     auto value = [&]() -> std::string {
@@ -161,7 +183,15 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     else if (name == "--step-cache") set.push_back([v = number(0, limits::kMaxStepCacheThreshold)](GenerationSettings& s) { s.step_cache_threshold = v; });
     else if (name == "--exact")
       set.push_back([](GenerationSettings& s) { s.fp8 = false; s.cfg_skip_last_steps = 0; s.step_cache_threshold = 0; });
-    else if (name == "--image") o.start_image = value();
+    else if (name == "--lora") {
+      // The first --lora replaces the restored list; the others add to it.
+      if (!lora_given) set.push_back([](GenerationSettings& s) { s.loras.clear(); });
+      lora_given = true;
+      set.push_back([l = parse_lora(value())](GenerationSettings& s) { s.loras.push_back(l); });
+    } else if (name == "--no-lora") {
+      lora_given = true;
+      set.push_back([](GenerationSettings& s) { s.loras.clear(); });
+    } else if (name == "--image") o.start_image = value();
     else if (name == "--end-image") o.end_image = value();
     else if (name == "--extend") o.extend_video = value();
     else if (name == "--output" || name == "-o") o.output = value();

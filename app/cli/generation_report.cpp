@@ -27,6 +27,14 @@ struct ToJson {
   nlohmann::json operator()(const PhaseStarted& e) const {
     return {{"event", "phase"}, {"phase", to_string(e.phase)}, {"detail", e.detail}};
   }
+  nlohmann::json operator()(const LorasApplied& e) const {
+    nlohmann::json loras = nlohmann::json::array();
+    for (const auto& l : e.loras)
+      loras.push_back({{"path", l.path}, {"name", l.name}, {"hash", l.hash}, {"strength", l.strength},
+                       {"parameters", l.parameters}, {"unmatched_keys", l.unmatched_keys},
+                       {"skipped_image_keys", l.skipped_image_keys}});
+    return {{"event", "loras"}, {"loras", loras}, {"merged", e.merged}, {"merge_s", e.seconds}};
+  }
   nlohmann::json operator()(const GenerationStarted& e) const {
     nlohmann::json windows = nlohmann::json::array();
     for (const auto& w : e.plan.windows)
@@ -78,6 +86,14 @@ void ProgressPrinter::line(const std::string& text) {
 void ProgressPrinter::operator()(const GenerationEvent& event) {
   if (const auto* e = std::get_if<PhaseStarted>(&event)) {
     line(std::string(to_string(e->phase)) + (e->detail.empty() ? "" : ": " + e->detail));
+  } else if (const auto* e = std::get_if<LorasApplied>(&event)) {
+    if (e->loras.empty()) line("LoRAs: none (the model's own weights again)");
+    for (const auto& l : e->loras)
+      line("LoRA " + l.name + format(" x %g", l.strength) + " (" + l.path + ", hash " + l.hash + ")" +
+           (e->merged ? ": " + std::to_string(l.parameters) + " parameters" +
+                            (l.unmatched_keys > 0 ? ", " + std::to_string(l.unmatched_keys) + " keys unmatched" : "")
+                      : ": merged already"));
+    if (e->merged && !e->loras.empty()) line(format("LoRAs merged in %.2f s", e->seconds));
   } else if (const auto* e = std::get_if<GenerationStarted>(&event)) {
     windows_ = static_cast<int>(e->plan.windows.size());
     line("generating " + std::to_string(e->plan.output_pixel_frames) + " frames: " + std::to_string(windows_) +

@@ -8,6 +8,7 @@
 
 #include "api/engine_impl.h"
 #include "api/output_file.h"
+#include "lora/lora_identity.h"
 #include "pipeline/window_plan.h"
 #include "skyreels/engine.h"
 #include "skyreels/error.h"
@@ -71,6 +72,8 @@ RenderResult render_to_file(Engine& engine, const RenderJob& job, const EventSin
   require_valid(job.request.settings);
   check_output_options(job);
   auto internal = api::load_inputs(job.request);  // a portrait start image swaps height and width
+  // Each LoRA's name, size and hash go into the metadata; a missing or changed file is named here.
+  lora::record_lora_files(internal.settings.loras);
   result.settings = internal.settings;
   const auto input_frames = internal.input_video.defined() ? internal.input_video.size(1) : 0;
   result.frames_planned = pipeline::plan_generation(internal.settings, input_frames).output_pixel_frames;

@@ -53,14 +53,33 @@ at::Tensor LinearImpl::forward_fp8(const kernels::Fp8Rows& x, at::IntArrayRef si
 #endif
 }
 
+namespace {
+
+// The one quantization of a weight, so a re-quantized layer is what loading would have made.
+kernels::Fp8Rows quantize_weight(const at::Tensor& weight) {
+  return kernels::quantize_rows_fp8(weight.to(at::kBFloat16).contiguous());
+}
+
+}  // namespace
+
 void LinearImpl::quantize_fp8() {
   if (fp8()) return;
   if (const auto why = fp8_unsupported_reason(weight.device()); !why.empty()) throw Error(ErrorCode::Unsupported, why);
-  auto q = kernels::quantize_rows_fp8(weight.to(at::kBFloat16).contiguous());
+  auto q = quantize_weight(weight);
   // Registered, so whatever moves the module's tensors (WeightParking, to()) moves these too.
   weight_fp8 = register_buffer("weight_fp8", q.values);
   weight_scale = register_buffer("weight_scale", q.scale.view({1, -1}).contiguous());
   weight.set_();  // frees the bf16 copy; the parameter stays registered (empty)
+}
+
+void LinearImpl::requantize_fp8(const at::Tensor& new_weight) {
+  if (!fp8()) throw Error(ErrorCode::BadArgument, "requantize_fp8 on a Linear whose weight is not float8");
+  if (new_weight.sizes() != weight_fp8.sizes())
+    throw Error(ErrorCode::ShapeMismatch, "requantize_fp8: a weight of shape " + c10::str(new_weight.sizes()) +
+                                              " for a float8 weight of shape " + c10::str(weight_fp8.sizes()));
+  const auto q = quantize_weight(new_weight.to(weight_fp8.device()));
+  weight_fp8.copy_(q.values);
+  weight_scale.copy_(q.scale.view({1, -1}));
 }
 
 std::string fp8_unsupported_reason(const c10::Device& device) {

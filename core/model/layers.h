@@ -28,6 +28,9 @@ public:
   // accumulation, bf16 out. CUDA GPUs of compute capability 8.9+ with LibTorch 2.5+; irreversible.
   void quantize_fp8();
   bool fp8() const noexcept { return weight_fp8.defined(); }
+  // A float8 layer's weight made again from a high-precision one, quantized as quantize_fp8 does (a
+  // merged LoRA: lora/lora_merge.h). The buffers are overwritten in place, so their holders see it.
+  void requantize_fp8(const at::Tensor& weight);
 
   at::Tensor weight;  // [out, in]
   at::Tensor bias;    // [out] or undefined

@@ -450,10 +450,15 @@ WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitCon
   return model;
 }
 
-WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8) {
+io::TensorSourcePtr open_wan_dit_weights(const std::string& weights) {
   auto source = io::open_weights(weights);
   if (io::is_diffusers_dit(source->keys()))
     source = io::renamed_view(source, io::dit_key_from_diffusers, source->describe() + " (diffusers layout)");
+  return source;
+}
+
+WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8) {
+  const auto source = open_wan_dit_weights(weights);
   std::optional<io::JsonConfig> json;
   if (!config_json.empty()) json = io::JsonConfig::load(config_json);
   const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);

@@ -205,8 +205,11 @@ TORCH_MODULE(WanDit);
 // become float8 as they load (see load_wan_dit_by_block): the device never holds the bf16 model.
 WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
                     bool fp8 = false);
-// From the DiT's weights (a safetensors file, a shard index or a folder of shards) and its config.json
-// (empty: none); pipeline/model_folder.h finds both in a download.
+// The DiT's weights (a safetensors file, a shard index or a folder of shards) under the official names
+// (a diffusers layout renamed), read on demand.
+io::TensorSourcePtr open_wan_dit_weights(const std::string& weights);
+// From the DiT's weights (as open_wan_dit_weights) and its config.json (empty: none);
+// pipeline/model_folder.h finds both in a download.
 WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8 = false);
 
 // The model built in host memory, checked against `weights`, then filled and moved to `device` one

@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "lora/lora_identity.h"
+#include "lora/lora_merge.h"
 #include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
@@ -22,6 +24,14 @@ void emit(const EventSink& events, GenerationEvent event) {
 }
 
 bool cancelled(const std::atomic<bool>* cancel) { return cancel && cancel->load(); }
+
+// The same LoRAs: files, contents (as recorded) and strengths, in order.
+bool same_loras(const std::vector<LoraSetting>& a, const std::vector<AppliedLora>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].path != b[i].path || a[i].hash != b[i].hash || a[i].strength != b[i].strength) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -40,6 +50,8 @@ void Engine::load(const EventSink& events, bool fp8) {
   // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
   // bf16 model's size) and cannot be undone: the other kind reloads.
   if (pipeline_ && pipeline_->dit()->fp8() != fp8) {
+    merger_.reset();
+    merged_.clear();
     pipeline_.reset();
     telemetry::release_cached_memory(options_.device);
   }
@@ -57,6 +69,8 @@ void Engine::load(const EventSink& events, bool fp8) {
 }
 
 void Engine::unload() {
+  merger_.reset();
+  merged_.clear();
   pipeline_.reset();
   text_.reset();
   telemetry::release_cached_memory(options_.device);
@@ -69,9 +83,44 @@ GenerationResult Engine::generate(const GenerationRequest& request, const EventS
   return generate_validated(request, events, cancel);
 }
 
+void Engine::apply_loras(const std::vector<LoraSetting>& loras, const EventSink& events) {
+  if (!pipeline_) throw Error(ErrorCode::BadArgument, "apply_loras: the models are not loaded");
+  LorasApplied applied;
+  if (!same_loras(loras, merged_)) {
+    if (!merger_) {
+      auto& dit = *pipeline_->dit().ptr();
+      // A float8 layer keeps no bf16 weight: the merge reads it from the checkpoint.
+      merger_ = std::make_unique<lora::LoraMerger>(dit, dit.fp8() ? model::open_wan_dit_weights(files_.dit) : nullptr);
+    }
+    std::vector<lora::LoraUse> uses;
+    for (const auto& l : loras) uses.push_back({l.path, l.strength});
+    merged_.clear();  // until the merge has succeeded (an Error leaves none merged)
+    const auto report = merger_->apply(uses);
+    applied.merged = true;
+    applied.seconds = report.seconds;
+    for (std::size_t i = 0; i < loras.size(); ++i) {
+      const auto& r = report.loras[i];
+      applied.loras.push_back({loras[i].path, loras[i].name, loras[i].hash, loras[i].strength,
+                               static_cast<std::int64_t>(r.parameters), static_cast<std::int64_t>(r.unmatched_keys.size()),
+                               static_cast<std::int64_t>(r.skipped_image_keys)});
+    }
+    merged_ = applied.loras;
+  } else {
+    if (loras.empty()) return;  // none before, none now: nothing to report
+    applied.loras = merged_;
+  }
+  for (const auto& l : applied.loras)
+    logger("lora")->info("LoRA {} (hash {}) at strength {}{}", l.path, l.hash, l.strength,
+                         applied.merged ? "" : " (merged already)");
+  emit(events, applied);
+}
+
 GenerationResult Engine::generate_validated(const GenerationRequest& request, const EventSink& events,
                                             const std::atomic<bool>* cancel) {
-  const auto& s = request.settings;
+  auto recorded = request.settings;
+  // Missing or changed LoRA files are named before any work.
+  lora::record_lora_files(recorded.loras);
+  const auto& s = recorded;
   check_conditioning(s, request.start_image, request.end_image, request.input_video);
   if (s.fp8)
     if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
@@ -110,6 +159,7 @@ GenerationResult Engine::generate_validated(const GenerationRequest& request, co
   if (stop_now()) return stop();
 
   load(reported, s.fp8);  // reloads when the loaded DiT is of the other kind (fp8 or exact)
+  apply_loras(s.loras, reported);  // every rank merges into its own DiT
   if (parallel) {
     // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.
     const auto text_dim = pipeline_->dit()->config().text_dim;

@@ -14,6 +14,10 @@
 #include "pipeline/model_folder.h"
 #include "pipeline/prompt_embedding_cache.h"
 
+namespace skyreels::lora {
+class LoraMerger;
+}
+
 namespace skyreels::pipeline {
 
 struct EngineOptions {
@@ -49,8 +53,9 @@ public:
   Engine(const std::string& model_folder, EngineOptions options = {});
   ~Engine();
 
-  // Settings are validated first, before any model loads. Reports PhaseStarted for loading and prompt
-  // encoding, then DfPipeline's events. Throws skyreels::Error for bad input (code BadArgument,
+  // Settings are validated first, before any model loads, and the LoRA files found and recorded
+  // (lora/lora_identity.h). Reports PhaseStarted for loading and prompt encoding, LorasApplied when the
+  // job has LoRAs (merged only when they differ from the previous job's), then DfPipeline's events. Throws skyreels::Error for bad input (code BadArgument,
   // NotFound, ShapeMismatch, ...) and rethrows failures while running; frames already delivered by
   // BlockDecoded stay valid, and a cancel returns the finished part.
   GenerationResult generate(const GenerationRequest& request, const EventSink& events = {},
@@ -64,6 +69,10 @@ public:
   void load(const EventSink& events = {}, bool fp8 = false);
   // Frees the DiT and VAE (and the allocator's cached blocks).
   void unload();
+  // Merges `loras` (recorded: lora/lora_identity.h) into the loaded DiT unless they are the ones merged
+  // already (same files, contents and strengths, in the same order), and reports LorasApplied. The
+  // model's own weights return when the list is empty. An Error leaves no LoRA merged.
+  void apply_loras(const std::vector<LoraSetting>& loras, const EventSink& events = {});
 
   const ModelFiles& files() const noexcept { return files_; }
   const EngineOptions& options() const noexcept { return options_; }
@@ -75,6 +84,8 @@ private:
   EngineOptions options_;
   std::unique_ptr<TextEncoder> text_;
   std::unique_ptr<DfPipeline> pipeline_;
+  std::unique_ptr<lora::LoraMerger> merger_;  // with the first LoRA; goes with the DiT it merges into
+  std::vector<AppliedLora> merged_;           // the LoRAs in the DiT now
 };
 
 }  // namespace skyreels::pipeline

@@ -19,6 +19,7 @@ struct LatentTensor {
 
 namespace skyreels::pipeline {
 
+using skyreels::AppliedLora;
 using skyreels::BlockDecoded;
 using skyreels::EventSink;
 using skyreels::Frames;
@@ -29,6 +30,7 @@ using skyreels::GenerationFinished;
 using skyreels::GenerationStarted;
 using skyreels::Image;
 using skyreels::LatentView;
+using skyreels::LorasApplied;
 using skyreels::Phase;
 using skyreels::PhaseStarted;
 using skyreels::RowDone;

@@ -38,6 +38,26 @@ std::string text_problem(const std::string& text, const char* what) {
   return "";
 }
 
+std::string strength_text(double strength) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", strength);
+  return text;
+}
+
+std::string lora_problem(const GenerationSettings& s) {
+  using namespace limits;
+  if (static_cast<std::int64_t>(s.loras.size()) > kMaxLoras)
+    return std::to_string(s.loras.size()) + " LoRAs; at most " + std::to_string(kMaxLoras);
+  for (const auto& lora : s.loras) {
+    if (lora.path.empty()) return "a LoRA without a file";
+    if (auto why = text_problem(lora.path, "a LoRA's path"); !why.empty()) return why;
+    if (!std::isfinite(lora.strength) || std::abs(lora.strength) > kMaxLoraStrength)
+      return "LoRA " + lora.path + ": strength " + strength_text(lora.strength) + " is not a number between -" +
+             strength_text(kMaxLoraStrength) + " and " + strength_text(kMaxLoraStrength);
+  }
+  return "";
+}
+
 // Every number within its bound (limits.h), before any relation between them is checked.
 std::string range_problem(const GenerationSettings& s) {
   using namespace limits;
@@ -65,7 +85,7 @@ std::string range_problem(const GenerationSettings& s) {
   if (s.seed > kMaxSeed) return "seed must be at most 2^53 - 1 (" + std::to_string(kMaxSeed) + ")";
   if (auto why = text_problem(s.prompt, "the prompt"); !why.empty()) return why;
   if (auto why = text_problem(s.negative_prompt, "the negative prompt"); !why.empty()) return why;
-  return "";
+  return lora_problem(s);
 }
 
 // A window's latent frames must fit the DiT's position table.
@@ -217,7 +237,15 @@ nlohmann::json to_json(const GenerationSettings& s) {
       {"fp8", s.fp8},
       {"cfg_skip_last_steps", s.cfg_skip_last_steps},
       {"step_cache_threshold", s.step_cache_threshold},
+      {"loras", nlohmann::json::array()},
   };
+  for (const auto& lora : s.loras) {
+    nlohmann::json l = {{"path", lora.path}, {"strength", lora.strength}};
+    if (!lora.name.empty()) l["name"] = lora.name;
+    if (lora.size >= 0) l["size"] = lora.size;
+    if (!lora.hash.empty()) l["hash"] = lora.hash;
+    j["loras"].push_back(l);
+  }
   return j;
 }
 
@@ -267,6 +295,36 @@ void read(const nlohmann::json& j, const char* key, T& out) {
   }
 }
 
+// "loras": a list of {path, strength, name, size, hash}; present, it replaces the list (an empty one
+// removes the base's LoRAs).
+void read_loras(const nlohmann::json& j, std::vector<LoraSetting>& out) {
+  const auto it = j.find("loras");
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_array()) wrong_value("loras", std::string("must be a list, not ") + it->type_name());
+  if (it->size() > static_cast<std::size_t>(limits::kMaxLoras))
+    wrong_value("loras", "has " + std::to_string(it->size()) + " entries; at most " + std::to_string(limits::kMaxLoras));
+  std::vector<LoraSetting> loras;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& item = (*it)[i];
+    const auto key = "loras[" + std::to_string(i) + "]";
+    if (!item.is_object()) wrong_value(key.c_str(), std::string("must be an object, not ") + item.type_name());
+    if (!item.contains("path") || !item["path"].is_string())
+      wrong_value(key.c_str(), "needs \"path\", the LoRA's file");
+    LoraSetting lora;
+    try {
+      read(item, "path", lora.path);
+      read(item, "strength", lora.strength);
+      read(item, "name", lora.name);
+      read(item, "size", lora.size);
+      read(item, "hash", lora.hash);
+    } catch (const Error& e) {
+      throw Error(e.code(), std::string(e.what()) + " (in " + key + ")");
+    }
+    loras.push_back(lora);
+  }
+  out = std::move(loras);
+}
+
 }  // namespace
 
 GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSettings s) {
@@ -296,6 +354,7 @@ GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSetting
   read(j, "fp8", s.fp8);
   read(j, "cfg_skip_last_steps", s.cfg_skip_last_steps);
   read(j, "step_cache_threshold", s.step_cache_threshold);
+  read_loras(j, s.loras);
   return s;
 }
 

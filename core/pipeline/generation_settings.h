@@ -9,6 +9,7 @@ namespace skyreels::pipeline {
 using skyreels::frames_for_seconds;
 using skyreels::GenerationSettings;
 using skyreels::kDefaultNegativePrompt;
+using skyreels::LoraSetting;
 using skyreels::parse_resolution;
 using skyreels::require_valid;
 using skyreels::settings_from_json;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -411,6 +412,71 @@ TEST_F(CliGenerate, VideoInputsAreCheckedBeforeAnyModelLoads) {
   EXPECT_NE(r.err.find("fewer than overlap_history"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("loading models"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(CliGenerate, LorasAreAppliedStoredInTheVideoAndRestored) {
+  // A kohya LoRA on the tiny model's first self-attention query, shapes read from its checkpoint.
+  const auto shape = skyreels::io::SafetensorsFile(std::string(SKYREELS_TINY_MODEL_DIR) + "/model.safetensors")
+                         .entry("blocks.0.self_attn.q.weight")
+                         .shape;
+  const auto lora = dir_ / "style.safetensors";
+  at::manual_seed(1);
+  const auto write_lora = [&] {
+    skyreels::io::write_safetensors(lora.string(), {{"lora_unet_blocks_0_self_attn_q.lora_down.weight", at::randn({2, shape[1]})},
+                                                    {"lora_unet_blocks_0_self_attn_q.lora_up.weight", at::randn({shape[0], 2})}});
+  };
+  write_lora();
+  const auto plain = dir_ / "plain.mkv", first = dir_ / "first.mkv";
+  auto r = run(demo({"--output", plain.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run(demo({"--json", "--lora", lora.string() + ":0.8", "--output", first.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  bool reported = false;
+  for (const auto& e : r.events())
+    if (e["event"] == "loras") {
+      reported = true;
+      EXPECT_EQ(e["loras"][0]["name"], "style.safetensors");
+      EXPECT_EQ(e["loras"][0]["parameters"], 1);
+      EXPECT_DOUBLE_EQ(e["loras"][0]["strength"].get<double>(), 0.8);
+    }
+  EXPECT_TRUE(reported) << r.out;
+  const auto settings = skyreels::video::read_generation_settings(first);
+  ASSERT_EQ(settings["loras"].size(), 1u);
+  EXPECT_EQ(settings["loras"][0]["name"], "style.safetensors");
+  EXPECT_EQ(settings["loras"][0]["size"], static_cast<std::int64_t>(fs::file_size(lora)));
+  EXPECT_EQ(settings["loras"][0]["hash"].get<std::string>().size(), 16u);
+  EXPECT_FALSE(at::equal(skyreels::video::read_video_frames(first), skyreels::video::read_video_frames(plain)));
+
+  // --from-video brings the LoRA back: the same frames.
+  const auto second = dir_ / "second.mkv";
+  r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--from-video", first.string(), "--device", "cpu",
+           "--output", second.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("LoRA style.safetensors x 0.8"), std::string::npos) << r.err;
+  EXPECT_TRUE(at::equal(skyreels::video::read_video_frames(first), skyreels::video::read_video_frames(second)));
+  // ... unless --no-lora takes it out.
+  const auto third = dir_ / "third.mkv";
+  r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--from-video", first.string(), "--no-lora", "--device",
+           "cpu", "--output", third.string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(at::equal(skyreels::video::read_video_frames(third), skyreels::video::read_video_frames(plain)));
+
+  // A LoRA file that changed since the video was made: named, before any model loads.
+  const auto then = fs::last_write_time(lora);
+  write_lora();
+  fs::last_write_time(lora, then + std::chrono::seconds(1));  // file times are coarse
+  const auto fourth = dir_ / "fourth.mkv";
+  r = run({"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--from-video", first.string(), "--device", "cpu",
+           "--output", fourth.string()});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(lora.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("changed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("loading models"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(fourth));
+  // A bad strength on the command line: before anything.
+  r = run(demo({"--lora", lora.string() + ":lots", "--output", fourth.string()}));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("strength needs a number"), std::string::npos) << r.err;
 }
 
 TEST_F(CliGenerate, AVideoRestoresItsSettingsAndRegeneratesTheSameFrames) {

@@ -6,6 +6,7 @@
 
 #include "generate_options.h"
 #include "generation_report.h"
+#include "test_support.h"
 
 namespace {
 
@@ -67,6 +68,33 @@ TEST(GenerateOptions, InputsComeFromFlagsNotFromRestoredSettings) {
   s = apply_options(parse_generate_options({"--image", "a.png", "--end-image", "b.png"}), {});
   EXPECT_TRUE(s.has_start_image);
   EXPECT_TRUE(s.has_end_image);
+}
+
+TEST(GenerateOptions, LorasWithStrengthsReplaceRestoredOnes) {
+  skyreels::test::TempDir dir;
+  const auto a = (dir / "a.safetensors").string(), b = (dir / "b:v2.safetensors").string();
+  skyreels::test::write_file(a, "x");
+  skyreels::test::write_file(b, "x");
+  GenerationSettings restored;
+  restored.loras = {{"/restored.safetensors", 1.0}};
+
+  const auto s = apply_options(parse_generate_options({"--lora", a + ":0.6", "--lora", b, "--lora", b + ":-1.5"}), restored);
+  ASSERT_EQ(s.loras.size(), 3u);  // the restored one replaced
+  EXPECT_EQ(s.loras[0].path, a);
+  EXPECT_DOUBLE_EQ(s.loras[0].strength, 0.6);
+  EXPECT_EQ(s.loras[1].path, b);  // a colon in the file's name, no strength: 1
+  EXPECT_DOUBLE_EQ(s.loras[1].strength, 1.0);
+  EXPECT_DOUBLE_EQ(s.loras[2].strength, -1.5);
+  EXPECT_EQ(apply_options(parse_generate_options({"--steps", "4"}), restored).loras.size(), 1u);  // kept
+  EXPECT_TRUE(apply_options(parse_generate_options({"--no-lora"}), restored).loras.empty());
+
+  EXPECT_NE(usage_error({"--lora", a + ":strong"}).find("strength needs a number, got \"strong\""), std::string::npos);
+  EXPECT_NE(usage_error({"--lora", a + ":nan"}).find("strength needs a number"), std::string::npos);
+  EXPECT_NE(usage_error({"--lora", a + ":11"}).find("strength must be between"), std::string::npos);
+  EXPECT_NE(usage_error({"--lora", "/nonexistent/l.safetensors"}).find("no such file /nonexistent/l.safetensors"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"--lora", dir.path().string()}).find("not a regular file"), std::string::npos);
+  EXPECT_NE(usage_error({"--lora"}).find("--lora needs a value"), std::string::npos);
 }
 
 TEST(GenerateOptions, BadCommandLinesNameTheOption) {

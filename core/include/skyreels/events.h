@@ -117,6 +117,23 @@ struct PhaseStarted {
   std::string detail;  // e.g. which model is loading
 };
 
+// One LoRA merged into the DiT.
+struct AppliedLora {
+  std::string path, name, hash;
+  double strength = 1.0;
+  std::int64_t parameters = 0;          // parameters of the DiT it changes
+  std::int64_t unmatched_keys = 0;      // keys that name nothing of the DiT (ignored; the log lists them)
+  std::int64_t skipped_image_keys = 0;  // image-conditioning keys a text-to-video model has no use for
+};
+
+// The LoRAs of this generation are in the DiT (after the models load, before denoising). Reported when
+// the job has LoRAs or the previous job's were taken out.
+struct LorasApplied {
+  std::vector<AppliedLora> loras;  // empty: the model is back to its own weights
+  bool merged = false;             // false: the previous job's LoRAs, already merged
+  double seconds = 0;              // the merge (0 when nothing changed)
+};
+
 struct GenerationStarted {
   GenerationPlan plan;  // windows, rows per window, model calls in total
 };
@@ -162,7 +179,7 @@ struct GenerationCancelled {
   double elapsed_seconds = 0;
 };
 
-using GenerationEvent = std::variant<PhaseStarted, GenerationStarted, RowDone, BlockDecoded, WindowDone,
+using GenerationEvent = std::variant<PhaseStarted, LorasApplied, GenerationStarted, RowDone, BlockDecoded, WindowDone,
                                      GenerationFinished, GenerationFailed, GenerationCancelled>;
 using EventSink = std::function<void(const GenerationEvent&)>;
 

@@ -21,5 +21,7 @@ inline constexpr int kMaxArStep = 1000;
 inline constexpr double kMaxStepCacheThreshold = 1e12;  // past ~10 every row between first and last steps reuses
 inline constexpr std::uint64_t kMaxSeed = (std::uint64_t{1} << 53) - 1;  // exact in every JSON reader
 inline constexpr std::int64_t kMaxPromptBytes = 16384;         // the encoder reads 512 tokens; this is far past it
+inline constexpr int kMaxLoras = 32;               // LoRAs merged into one job's DiT
+inline constexpr double kMaxLoraStrength = 10.0;   // |strength|; LoRAs are used between about -2 and 2
 
 }  // namespace skyreels::limits

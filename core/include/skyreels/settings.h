@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -13,6 +14,19 @@ inline constexpr const char* kDefaultNegativePrompt =
     "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
     "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
     "杂乱的背景，三条腿，背景人很多，倒着走";
+
+// A LoRA merged into the DiT for a generation (any of the formats core/lora reads), and the file as the
+// job saw it. A job records name, size and hash when it starts; settings restored from a video carry
+// them, and a file that is missing or has changed since is then an error naming it.
+struct LoraSetting {
+  std::string path;        // a .safetensors file
+  double strength = 1.0;   // scales its delta (0: no change; negative: subtracts it)
+  std::string name;        // the file's name, for a person reading the metadata
+  std::int64_t size = -1;  // bytes; -1: not recorded yet
+  std::string hash;        // content hash (16 hex digits); empty: not recorded yet
+
+  bool recorded() const { return size >= 0 && !hash.empty(); }
+};
 
 // Every knob of one diffusion-forcing generation (names as the reference's generate_video_df.py).
 // Frame counts are pixel frames; the engine works in latent frames: latents = (frames - 1) / 4 + 1.
@@ -48,6 +62,9 @@ struct GenerationSettings {
   double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
                                     // change of the updated frames' time embedding stays below this
 
+  // LoRAs merged into the DiT, in this order (their deltas add).
+  std::vector<LoraSetting> loras;
+
   // Conditioning inputs are passed as tensors (GenerationInputs); these say which are expected.
   bool has_start_image = false;
   bool has_end_image = false;
@@ -69,6 +86,8 @@ struct GenerationSettings {
 //    image denoises nothing);
 //  - an overlap whose latents are not a multiple of causal_block_size (the reference truncates it);
 //  - overlap_history >= base_num_frames (the reference never ends).
+// LoRAs: at most limits::kMaxLoras, each with a path and a finite strength within ±limits::kMaxLoraStrength
+// (whether the files exist and still are what was recorded is checked when a job starts).
 std::string validate(const GenerationSettings& settings);
 // Throws skyreels::Error(BadArgument) with validate()'s text.
 void require_valid(const GenerationSettings& settings);

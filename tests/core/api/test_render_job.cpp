@@ -2,6 +2,7 @@
 // metadata, and what is kept when a job is cancelled or fails.
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -88,6 +89,61 @@ TEST(RenderJob, WritesTheFramesWithSettingsAndModelIdentity) {
   EXPECT_EQ(hash, api::weights_hash(api::weight_files((demo_model() / "model.safetensors").string()), {}));
   // Only the output is left: no temporary file beside it.
   EXPECT_EQ(files_in(dir.path()), (std::vector<fs::path>{"cache", "video.safetensors"}));
+}
+
+TEST(RenderJob, LorasAreStoredWithTheirIdentityAndRestoredFromTheVideo) {
+  TempDir dir;
+  auto engine = demo_engine(dir / "cache");
+  // A Wan-native LoRA on the demo model's first block, shapes read from its checkpoint.
+  const io::SafetensorsFile model((demo_model() / "model.safetensors").string());
+  const auto shape = model.entry("blocks.0.self_attn.v.weight").shape;
+  at::manual_seed(3);
+  const auto lora = dir / "motion.safetensors";
+  io::write_safetensors(lora.string(), {{"lora_unet_blocks_0_self_attn_v.lora_down.weight", at::randn({2, shape[1]})},
+                                        {"lora_unet_blocks_0_self_attn_v.lora_up.weight", at::randn({shape[0], 2})},
+                                        {"lora_unet_blocks_0_self_attn_v.alpha", at::scalar_tensor(1.0)}});
+  const auto first = dir / "first.safetensors";
+  auto job = quick_job(engine, first);
+  job.request.settings.loras = {{lora.string(), 0.75}};
+  const auto r = render_to_file(engine, job);
+  ASSERT_EQ(r.status, RenderStatus::Finished) << r.message;
+  ASSERT_EQ(r.settings.loras.size(), 1u);
+  EXPECT_TRUE(r.settings.loras[0].recorded());
+
+  const auto stored_loras = stored(first, "skyreels_settings")["loras"];
+  ASSERT_EQ(stored_loras.size(), 1u);
+  EXPECT_EQ(stored_loras[0]["path"], lora.string());
+  EXPECT_EQ(stored_loras[0]["name"], "motion.safetensors");
+  EXPECT_EQ(stored_loras[0]["size"], static_cast<std::int64_t>(fs::file_size(lora)));
+  EXPECT_EQ(stored_loras[0]["hash"], r.settings.loras[0].hash);
+  EXPECT_DOUBLE_EQ(stored_loras[0]["strength"].get<double>(), 0.75);
+
+  // The settings restored from the file make the same video.
+  const auto second = dir / "second.safetensors";
+  auto again = quick_job(engine, second);
+  again.request.settings = settings_from_json(stored(first, "skyreels_settings"));
+  ASSERT_EQ(render_to_file(engine, again).status, RenderStatus::Finished);
+  EXPECT_TRUE(at::equal(io::SafetensorsFile(first.string()).tensor("frames"),
+                        io::SafetensorsFile(second.string()).tensor("frames")));
+
+  // The LoRA file changed since: named before anything is written.
+  const auto third = dir / "third.safetensors";
+  again.output = third.string();
+  const auto then = fs::last_write_time(lora);
+  io::write_safetensors(lora.string(), {{"lora_unet_blocks_0_self_attn_v.lora_down.weight", at::randn({2, shape[1]})},
+                                        {"lora_unet_blocks_0_self_attn_v.lora_up.weight", at::randn({shape[0], 2})},
+                                        {"lora_unet_blocks_0_self_attn_v.alpha", at::scalar_tensor(1.0)}});
+  fs::last_write_time(lora, then + std::chrono::seconds(1));  // file times are coarse
+  ErrorCode code{};
+  auto text = error_text([&] { render_to_file(engine, again); }, &code);
+  EXPECT_EQ(code, ErrorCode::BadArgument) << text;
+  EXPECT_NE(text.find(lora.string()), std::string::npos) << text;
+  EXPECT_NE(text.find("changed"), std::string::npos) << text;
+  fs::remove(lora);
+  text = error_text([&] { render_to_file(engine, again); }, &code);
+  EXPECT_EQ(code, ErrorCode::NotFound) << text;
+  EXPECT_NE(text.find(lora.string()), std::string::npos) << text;
+  EXPECT_FALSE(fs::exists(third));
 }
 
 TEST(RenderJob, AnExistingFileIsKeptWithoutOverwrite) {

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "io/safetensors.h"
 #include "pipeline/engine.h"
 #include "test_support.h"
 
@@ -113,6 +114,77 @@ TEST(Engine, CancelBeforeDenoisingKeepsNothingAndSaysSo) {
   EXPECT_TRUE(result.cancelled);
   EXPECT_TRUE(cancelled_event);
   EXPECT_FALSE(result.video.defined() && result.video.numel() > 0);
+}
+
+// A Wan-native LoRA on the demo model's first block (q and ffn.0), shapes read from its checkpoint.
+std::string demo_lora(const TempDir& dir, const std::string& name, std::uint64_t seed) {
+  const io::SafetensorsFile model((demo_model() / "model.safetensors").string());
+  at::manual_seed(seed);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const std::string module : {"blocks.0.self_attn.q", "blocks.0.ffn.0"}) {
+    const auto shape = model.entry(module + ".weight").shape;
+    tensors.emplace_back("diffusion_model." + module + ".lora_down.weight", at::randn({4, shape[1]}) * 0.3);
+    tensors.emplace_back("diffusion_model." + module + ".lora_up.weight", at::randn({shape[0], 4}) * 0.3);
+  }
+  const auto path = (dir / name).string();
+  io::write_safetensors(path, tensors);
+  return path;
+}
+
+TEST(Engine, LorasMergeBeforeTheJobAndOnlyWhenTheyChange) {
+  TempDir dir;
+  pipeline::Engine engine(demo_model().string(), cpu_options(dir / "cache"));
+  pipeline::GenerationRequest request;
+  request.settings = quick(engine.default_settings());
+  request.settings.steps = 1;  // what the LoRA changes shows after one step, at a small size
+  request.settings.height = request.settings.width = 64;
+  std::vector<pipeline::LorasApplied> reports;
+  const auto run = [&](std::vector<LoraSetting> loras) {
+    request.settings.loras = std::move(loras);
+    reports.clear();
+    return engine.generate(request, [&](const pipeline::GenerationEvent& e) {
+             if (const auto* l = std::get_if<pipeline::LorasApplied>(&e)) reports.push_back(*l);
+           })
+        .video;
+  };
+  const auto lora = demo_lora(dir, "style.safetensors", 5);
+
+  const auto plain = run({});
+  EXPECT_TRUE(reports.empty());  // no LoRA before, none now: nothing to say
+  const auto styled = run({{lora, 1.0}});
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].merged);
+  ASSERT_EQ(reports[0].loras.size(), 1u);
+  EXPECT_EQ(reports[0].loras[0].name, "style.safetensors");
+  EXPECT_EQ(reports[0].loras[0].hash.size(), 16u);
+  EXPECT_EQ(reports[0].loras[0].parameters, 2);
+  EXPECT_FALSE(at::equal(styled, plain));
+
+  // The same LoRA again: nothing merges, the same video.
+  EXPECT_TRUE(at::equal(run({{lora, 1.0}}), styled));
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_FALSE(reports[0].merged);
+  EXPECT_EQ(reports[0].loras[0].parameters, 2);
+
+  // None: the model's own weights again, and said so (strength 0 and exactness are LoraMerge's).
+  reports.clear();
+  engine.apply_loras({}, [&](const pipeline::GenerationEvent& e) {
+    if (const auto* l = std::get_if<pipeline::LorasApplied>(&e)) reports.push_back(*l);
+  });
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].merged);
+  EXPECT_TRUE(reports[0].loras.empty());
+  EXPECT_TRUE(at::equal(run({}), plain));
+
+  // A missing file is named before any work.
+  ErrorCode code{};
+  const auto missing = (dir / "missing.safetensors").string();
+  request.settings.loras = {{missing, 1.0}};
+  bool any_event = false;
+  const auto text = error_text([&] { engine.generate(request, [&](const pipeline::GenerationEvent&) { any_event = true; }); }, &code);
+  EXPECT_EQ(code, ErrorCode::NotFound) << text;
+  EXPECT_NE(text.find(missing), std::string::npos) << text;
+  EXPECT_FALSE(any_event);
 }
 
 TEST(Engine, MissingFolderIsNamed) {

@@ -1,5 +1,7 @@
 // Frame-count snapping and resolution names, as the CLI and the app offer them.
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +96,55 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   old_json.erase("cfg_skip_last_steps");
   old_json.erase("step_cache_threshold");
   EXPECT_TRUE(settings_from_json(old_json).exact());
+}
+
+TEST(GenerationSettings, LorasAreCheckedAndTravelWithTheSettings) {
+  GenerationSettings s;
+  s.loras = {{"/loras/style.safetensors", 0.8, "style.safetensors", 1234, "00112233aabbccdd"},
+             {"/loras/causvid.safetensors", -1.5, "", -1, ""}};
+  EXPECT_EQ(validate(s), "");
+  const auto back = settings_from_json(to_json(s));
+  ASSERT_EQ(back.loras.size(), 2u);
+  EXPECT_EQ(back.loras[0].path, "/loras/style.safetensors");
+  EXPECT_DOUBLE_EQ(back.loras[0].strength, 0.8);
+  EXPECT_EQ(back.loras[0].name, "style.safetensors");
+  EXPECT_EQ(back.loras[0].size, 1234);
+  EXPECT_EQ(back.loras[0].hash, "00112233aabbccdd");
+  EXPECT_TRUE(back.loras[0].recorded());
+  EXPECT_DOUBLE_EQ(back.loras[1].strength, -1.5);
+  EXPECT_FALSE(back.loras[1].recorded());
+
+  // A list present replaces the base's, an empty one removes them; none keeps them.
+  EXPECT_TRUE(settings_from_json(nlohmann::json{{"loras", nlohmann::json::array()}}, s).loras.empty());
+  EXPECT_EQ(settings_from_json(nlohmann::json{{"steps", 4}}, s).loras.size(), 2u);
+  // Settings written before LoRAs existed have none.
+  auto old_json = to_json(GenerationSettings{});
+  old_json.erase("loras");
+  EXPECT_TRUE(settings_from_json(old_json).loras.empty());
+
+  s.loras[1].strength = 10.5;
+  EXPECT_NE(validate(s).find("causvid.safetensors: strength 10.5"), std::string::npos) << validate(s);
+  s.loras[1].strength = std::nan("");
+  EXPECT_NE(validate(s).find("strength nan"), std::string::npos) << validate(s);
+  s.loras[1].strength = 1.0;
+  s.loras[1].path.clear();
+  EXPECT_NE(validate(s).find("without a file"), std::string::npos) << validate(s);
+  s.loras.assign(33, LoraSetting{"/l.safetensors"});
+  EXPECT_NE(validate(s).find("at most 32"), std::string::npos) << validate(s);
+
+  const auto error_of = [](const nlohmann::json& loras) {
+    try {
+      settings_from_json(nlohmann::json{{"loras", loras}});
+      return std::string();
+    } catch (const skyreels::Error& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_NE(error_of("style.safetensors").find("must be a list"), std::string::npos);
+  EXPECT_NE(error_of(nlohmann::json::array({{{"strength", 1}}})).find("loras[0]"), std::string::npos);
+  EXPECT_NE(error_of(nlohmann::json::array({{{"path", "a"}, {"strength", "x"}}})).find("strength"), std::string::npos);
+  EXPECT_NE(error_of(nlohmann::json::array({{{"path", "a"}}, {{"path", "b"}, {"size", 1.5}}})).find("loras[1]"),
+            std::string::npos);
 }
 
 }  // namespace
