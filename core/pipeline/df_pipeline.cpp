@@ -10,11 +10,12 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "model/sequence_parallel.h"
+#include "pipeline/flow_sampler.h"
 #include "pipeline/pixel_frames.h"
 #include "pipeline/step_cache.h"
 #include "sched/df_schedule.h"
+#include "sched/flow_solver.h"
 #include "sched/flow_timesteps.h"
-#include "sched/flow_unipc.h"
 #include "skyreels/error.h"
 #include "skyreels/log.h"
 #include "telemetry/device_memory.h"
@@ -88,21 +89,23 @@ private:
 
 // One denoising window in progress: its latents, schedule, solver and decode state.
 struct Window {
-  Window(const WindowPlan& plan, at::Tensor latents, at::Tensor end_latent, sched::DfSchedule schedule, int steps,
-         double shift, bool per_frame_solver, model::VaeDecodeSession session)
+  Window(const WindowPlan& plan, at::Tensor latents, at::Tensor end_latent, sched::DfSchedule schedule,
+         const GenerationSettings& settings, const sched::FlowTimesteps& levels, bool per_frame_solver,
+         model::VaeDecodeSession session)
       : plan(plan), latents(std::move(latents)), end_latent(std::move(end_latent)), schedule(std::move(schedule)),
-        solver(steps, shift, this->latents), session(std::move(session)),
+        solver(make_flow_solver(settings, levels, this->latents)), session(std::move(session)),
         t_row(static_cast<std::size_t>(plan.latent_frames + (this->end_latent.defined() ? 1 : 0))) {
     if (per_frame_solver)  // the reference path: one solver per frame
-      for (std::int64_t f = 0; f < plan.latent_frames; ++f) frame_solvers.emplace_back(steps, shift, this->latents.narrow(1, f, 1));
+      for (std::int64_t f = 0; f < plan.latent_frames; ++f)
+        frame_solvers.push_back(make_flow_solver(settings, levels, this->latents.narrow(1, f, 1)));
   }
 
   const WindowPlan& plan;
   at::Tensor latents;     // [16, F, h, w] bf16, updated in place by the solver
   at::Tensor end_latent;  // [16, 1, h, w] of the end image, or undefined
   sched::DfSchedule schedule;
-  sched::FlowUniPC solver;
-  std::vector<sched::FlowUniPC> frame_solvers;
+  std::unique_ptr<sched::FlowSolver> solver;  // the settings' sampler
+  std::vector<std::unique_ptr<sched::FlowSolver>> frame_solvers;
   model::VaeDecodeSession session;
   std::int64_t decoded = 0;  // latents decoded so far
   std::int64_t pixels = 0;   // pixel frames those gave (before dropping the overlap)
@@ -119,6 +122,9 @@ public:
         events_(events), cancel_(cancel), device_(dit->patch_embedding->weight.device()),
         output_(s_.overlap_history.value_or(0)), call_(options.dit_call) {
     call_.parallel = options.parallel;
+    // Every DiT call of the run (guided, unguided, step-cached) goes through call_, so the mask reaches
+    // them all, as the reference applies it in every forward.
+    if (s_.causal_attention) call_.causal_block_frames = s_.causal_block_size;
     reports_ = !options.parallel || options.parallel->rank() == 0;
   }
 
@@ -185,7 +191,7 @@ private:
       throw Error(ErrorCode::BadArgument, "the DiT holds float8 weights from an earlier fp8 run; load the model "
                                           "again for the exact path");
     }
-    timesteps_ = sched::make_flow_timesteps(s_.steps, s_.shift).timesteps;
+    levels_ = flow_schedule(s_);
   }
 
   void restore_dit() {
@@ -340,8 +346,8 @@ private:
     params.causal_block_size = s_.causal_block_size;
     step_cache_.reset();
     if (s_.step_cache_threshold > 0) step_cache_ = std::make_unique<StepCache>(s_.step_cache_threshold);
-    return Window(w, latents, w.end_image ? encode(inputs_.end_image) : at::Tensor(), sched::DfSchedule(params, timesteps_),
-                  s_.steps, s_.shift, options_.per_frame_solver, model::VaeDecodeSession(vae_, options_.vae_tiling));
+    return Window(w, latents, w.end_image ? encode(inputs_.end_image) : at::Tensor(), sched::DfSchedule(params, levels_.timesteps),
+                  s_, levels_, options_.per_frame_solver, model::VaeDecodeSession(vae_, options_.vae_tiling));
   }
 
   // One row of the schedule: the model's prediction for the updated frames, then a solver step.
@@ -409,12 +415,12 @@ private:
   void solver_step(Window& win, const at::Tensor& v, int first, int last) {
     const telemetry::TraceRange trace("solver");
     if (!options_.per_frame_solver) {
-      win.solver.step(v.narrow(1, first, last - first), win.latents, first, last);
+      win.solver->step(v.narrow(1, first, last - first), win.latents, first, last);
       return;
     }
     for (int f = first; f < last; ++f) {
       auto frame = win.latents.narrow(1, f, 1);
-      win.frame_solvers[static_cast<std::size_t>(f)].step(v.narrow(1, f, 1), frame, 0, 1);
+      win.frame_solvers[static_cast<std::size_t>(f)]->step(v.narrow(1, f, 1), frame, 0, 1);
       telemetry::synchronize(device_);  // the reference's blocking host<->device copies per frame
     }
   }
@@ -465,7 +471,7 @@ private:
   model::WanDitCall call_;
   bool reports_ = true;  // events go out (rank 0 of a parallel run)
   bool decodes_ = true;
-  std::vector<std::int64_t> timesteps_;
+  sched::FlowTimesteps levels_;  // the sampler's noise levels and the timesteps the model is fed
   std::int64_t condition_draws_ = 0;
   Clock::time_point start_;
 };

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
 
+#include "sched/flow_timesteps.h"
 #include "skyreels/error.h"
 #include "skyreels/limits.h"
 
@@ -88,6 +90,20 @@ std::string range_problem(const GenerationSettings& s) {
   return lora_problem(s);
 }
 
+// The sampler and its timesteps: an explicit list is for Euler only (FlowUniPC's log-SNR steps are
+// undefined at sigma = 1, where such lists start) and sets the step count.
+std::string sampler_problem(const GenerationSettings& s) {
+  if (s.timestep_list.empty()) return "";
+  if (s.sampler != Sampler::Euler)
+    return "a timestep list needs the euler sampler (unipc takes steps and shift; its steps are undefined at "
+           "timestep 1000)";
+  if (auto why = sched::timestep_list_problem(s.timestep_list); !why.empty()) return why;
+  if (static_cast<std::size_t>(s.steps) != s.timestep_list.size())
+    return "steps (" + std::to_string(s.steps) + ") must equal the number of timesteps in the list (" +
+           std::to_string(s.timestep_list.size()) + ")";
+  return "";
+}
+
 // A window's latent frames must fit the DiT's position table.
 std::string window_problem(std::int64_t window_frames, const char* what) {
   if (window_frames <= limits::kMaxWindowFrames) return "";
@@ -97,6 +113,26 @@ std::string window_problem(std::int64_t window_frames, const char* what) {
 }
 
 }  // namespace
+
+const char* sampler_name(Sampler sampler) { return sampler == Sampler::Euler ? "euler" : "unipc"; }
+
+bool parse_sampler(const std::string& text, Sampler& sampler) {
+  for (const auto candidate : {Sampler::UniPC, Sampler::Euler})
+    if (text == sampler_name(candidate)) {
+      sampler = candidate;
+      return true;
+    }
+  return false;
+}
+
+void apply_few_step_preset(GenerationSettings& s) {
+  s.sampler = Sampler::Euler;
+  s.timestep_list.assign(std::begin(kFewStepTimesteps), std::end(kFewStepTimesteps));
+  s.steps = static_cast<int>(s.timestep_list.size());
+  s.shift = kFewStepShift;
+  s.guidance_scale = 1.0;
+  s.cfg_skip_last_steps = 0;  // nothing to skip without guidance (and it must stay <= steps)
+}
 
 std::uint64_t draw_seed() {
   std::random_device device;
@@ -116,6 +152,7 @@ std::string validate(const GenerationSettings& s) {
     return "num_frames " + std::to_string(s.num_frames) + " is not 1 + 4k" + frames_hint(s.num_frames);
   if (s.steps < 1 || s.steps > 1000) return "steps must be between 1 and 1000, not " + std::to_string(s.steps);
   if (!(s.shift > 0.0)) return "shift must be positive";
+  if (auto why = sampler_problem(s); !why.empty()) return why;
   if (!(s.guidance_scale >= 0.0)) return "guidance_scale must be zero or positive";
   if (s.fps < 1) return "fps must be at least 1";
   if (s.ar_step < 0) return "ar_step must be zero or positive";
@@ -224,10 +261,13 @@ nlohmann::json to_json(const GenerationSettings& s) {
       {"steps", s.steps},
       {"shift", s.shift},
       {"guidance_scale", s.guidance_scale},
+      {"sampler", sampler_name(s.sampler)},
+      {"timestep_list", s.timestep_list},
       {"fps", s.fps},
       {"seed", s.seed},
       {"ar_step", s.ar_step},
       {"causal_block_size", s.causal_block_size},
+      {"causal_attention", s.causal_attention},
       {"base_num_frames", s.base_num_frames},
       {"overlap_history", s.overlap_history ? nlohmann::json(*s.overlap_history) : nlohmann::json(nullptr)},
       {"addnoise_condition", s.addnoise_condition},
@@ -325,6 +365,37 @@ void read_loras(const nlohmann::json& j, std::vector<LoraSetting>& out) {
   out = std::move(loras);
 }
 
+// "sampler": "unipc" or "euler".
+void read_sampler(const nlohmann::json& j, Sampler& out) {
+  std::string text;
+  read(j, "sampler", text);
+  if (!text.empty() && !parse_sampler(text, out)) wrong_value("sampler", "must be \"unipc\" or \"euler\", not \"" + text + "\"");
+}
+
+// "timestep_list": whole numbers; present, it replaces the list (an empty one: steps from the formula).
+// Their range and order are validate()'s.
+void read_timestep_list(const nlohmann::json& j, std::vector<int>& out) {
+  const auto it = j.find("timestep_list");
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_array()) wrong_value("timestep_list", std::string("must be a list, not ") + it->type_name());
+  if (it->size() > static_cast<std::size_t>(limits::kMaxSteps))
+    wrong_value("timestep_list", "has " + std::to_string(it->size()) + " entries; at most " +
+                                     std::to_string(limits::kMaxSteps));
+  std::vector<int> list;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& v = (*it)[i];
+    const auto key = "timestep_list[" + std::to_string(i) + "]";
+    // Whole numbers only; anything beyond 1..1000 is rejected by validate() with the reason.
+    if (!v.is_number_integer()) wrong_value(key.c_str(), std::string("must be a whole number, not ") + v.type_name());
+    // (Clamped far outside that range, so the message still shows the sign and that it is too large.)
+    constexpr std::int64_t kFar = std::int64_t{1} << 30;
+    const auto t = v.is_number_unsigned() ? static_cast<std::int64_t>(std::min<std::uint64_t>(v.get<std::uint64_t>(), kFar))
+                                          : std::clamp<std::int64_t>(v.get<std::int64_t>(), -kFar, kFar);
+    list.push_back(static_cast<int>(t));
+  }
+  out = std::move(list);
+}
+
 }  // namespace
 
 GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSettings s) {
@@ -337,10 +408,13 @@ GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSetting
   read(j, "steps", s.steps);
   read(j, "shift", s.shift);
   read(j, "guidance_scale", s.guidance_scale);
+  read_sampler(j, s.sampler);
+  read_timestep_list(j, s.timestep_list);
   read(j, "fps", s.fps);
   read(j, "seed", s.seed);
   read(j, "ar_step", s.ar_step);
   read(j, "causal_block_size", s.causal_block_size);
+  read(j, "causal_attention", s.causal_attention);
   read(j, "base_num_frames", s.base_num_frames);
   std::int64_t overlap = 0;
   if (j.contains("overlap_history") && !j["overlap_history"].is_null()) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include <ATen/ATen.h>
 #include <c10/util/BFloat16.h>
@@ -54,7 +55,12 @@ std::array<float, 2> solve_rho(float r, float g1, float g2) {
 }  // namespace
 
 FlowUniPC::FlowUniPC(int steps, double shift, const at::Tensor& sample_like)
-    : schedule_(make_flow_timesteps(steps, shift)) {
+    : FlowUniPC(make_flow_timesteps(steps, shift), sample_like) {}
+
+FlowUniPC::FlowUniPC(FlowTimesteps schedule, const at::Tensor& sample_like) : schedule_(std::move(schedule)) {
+  if (schedule_.timesteps.empty() || schedule_.sigmas.size() != schedule_.timesteps.size() + 1 ||
+      !(schedule_.sigmas.front() < 1.0f))
+    throw Error(ErrorCode::BadArgument, "FlowUniPC: the schedule needs steps + 1 sigmas, the first below 1");
   if (sample_like.dim() != 4)
     throw Error(ErrorCode::ShapeMismatch,
                 "FlowUniPC expects latents [C, F, H, W], got " + std::to_string(sample_like.dim()) + " dims");

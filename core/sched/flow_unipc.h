@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "sched/flow_solver.h"
 #include "sched/flow_timesteps.h"
 
 namespace skyreels::sched {
@@ -23,23 +24,24 @@ namespace skyreels::sched {
 // (sigma_t/sigma_s) * x is rounded to the sample dtype; the corrector/predictor weights rho are rounded
 // to the sample dtype; the rest is fp32 and the result is rounded to the sample dtype. Host scalars are
 // float32, as the reference's 0-d tensors are.
-class FlowUniPC {
+class FlowUniPC : public FlowSolver {
 public:
   // `sample_like` is the window's latent tensor [C, F, H, W] (frames on dim 1): it fixes F, the
   // device and the sample dtype.
   FlowUniPC(int steps, double shift, const at::Tensor& sample_like);
+  // The same on a given schedule (its sigmas must stay below 1: the solver works in log(1 - sigma)).
+  FlowUniPC(FlowTimesteps schedule, const at::Tensor& sample_like);
 
-  int steps() const noexcept { return static_cast<int>(schedule_.timesteps.size()); }
-  int frames() const noexcept { return static_cast<int>(counters_.size()); }
-  const FlowTimesteps& schedule() const noexcept { return schedule_; }
+  int frames() const noexcept override { return static_cast<int>(counters_.size()); }
+  const FlowTimesteps& schedule() const noexcept override { return schedule_; }
   // Steps already taken by a frame (0..steps).
-  int counter(int frame) const { return counters_.at(frame); }
+  int counter(int frame) const override { return counters_.at(frame); }
 
   // Advances frames [first, last) by one step each. `model_output` holds the flow prediction for
   // exactly those frames ([C, last - first, H, W], any float dtype); `sample` is the window's latent
   // tensor [C, F, H, W], updated in place for those frames. Throws skyreels::Error(BadArgument) for
   // a frame that has already taken every step, or shapes that do not match.
-  void step(const at::Tensor& model_output, at::Tensor& sample, int first, int last);
+  void step(const at::Tensor& model_output, at::Tensor& sample, int first, int last) override;
   // The same for any set of distinct frames (model_output: [C, frames.size(), H, W], in that order).
   void step(const at::Tensor& model_output, at::Tensor& sample, const std::vector<int>& frames);
 

@@ -28,6 +28,14 @@ struct LoraSetting {
   bool recorded() const { return size >= 0 && !hash.empty(); }
 };
 
+// The flow-matching solver of the denoising loop. UniPC is the reference's (FlowUniPC, 2nd order);
+// Euler is what step-distilled models and LoRAs (CausVid, lightx2v) are sampled with, in 4 to 8 steps.
+enum class Sampler { UniPC, Euler };
+// "unipc" / "euler", as the settings JSON and the command line spell them.
+const char* sampler_name(Sampler sampler);
+// False for any other text.
+bool parse_sampler(const std::string& text, Sampler& sampler);
+
 // Every knob of one diffusion-forcing generation (names as the reference's generate_video_df.py).
 // Frame counts are pixel frames; the engine works in latent frames: latents = (frames - 1) / 4 + 1.
 struct GenerationSettings {
@@ -40,7 +48,13 @@ struct GenerationSettings {
   std::int64_t num_frames = 97;            // 1 + 4k
   int steps = 30;
   double shift = 8.0;
-  double guidance_scale = 6.0;             // classifier-free guidance is on when > 1
+  double guidance_scale = 6.0;             // classifier-free guidance is on when > 1 (else one DiT call
+                                           // per row and the negative prompt is not encoded)
+  Sampler sampler = Sampler::UniPC;
+  // Explicit timesteps (Euler only), e.g. 1000 750 500 250 for a 4-step distillation: unshifted levels
+  // in 1..1000, strictly decreasing, shifted by `shift` (sched/flow_timesteps.h); `steps` must equal
+  // their count. Empty: `steps` levels from the reference's formula.
+  std::vector<int> timestep_list;
   int fps = 24;                            // output rate; the 1.3B model's fps embedding: 16 -> 0, else 1
   std::uint64_t seed = 0;
 
@@ -48,6 +62,10 @@ struct GenerationSettings {
   // the previous one.
   int ar_step = 0;
   int causal_block_size = 1;
+  // Block-causal self-attention (the reference's --causal_attention): a frame attends only to frames of
+  // its own and earlier causal blocks, in every DiT call. For models trained with it; the released
+  // SkyReels-V2 models were not.
+  bool causal_attention = false;
 
   // Long video: windows of base_num_frames sharing overlap_history frames (none = one window).
   std::int64_t base_num_frames = 97;
@@ -76,6 +94,13 @@ struct GenerationSettings {
   bool long_mode() const;  // windows of base_num_frames (or a video to extend)
   bool exact() const { return !fp8 && cfg_skip_last_steps == 0 && step_cache_threshold == 0; }
 };
+
+// The few-step preset, what the step-distillation LoRAs and models (lightx2v, CausVid) are made for:
+// the Euler sampler on the timesteps 1000 750 500 250 at shift 5, guidance 1 (one DiT call per row, no
+// negative prompt). Everything else is kept.
+void apply_few_step_preset(GenerationSettings& settings);
+inline constexpr int kFewStepTimesteps[] = {1000, 750, 500, 250};
+inline constexpr double kFewStepShift = 5.0;
 
 // Why the settings cannot be generated, or an empty string. Checked before any heavy work.
 // Where the reference silently mangles a setting (spec §5.3/§5.4) it is rejected here with the

@@ -485,3 +485,131 @@ TEST(DfPipelineFastModes, RowEventsSayWhichRowsUsedAFastMode) {
   EXPECT_TRUE(rows.back().unguided);
   EXPECT_FALSE(rows.front().unguided);
 }
+
+// --- the Euler sampler on explicit timesteps (step-distilled models) ------------------------------
+
+namespace {
+
+// The few-step recipe on a fixture's inputs: Euler on 1000 750 500 250 at shift 5, no guidance, and no
+// negative prompt embedding at all (it must not be needed).
+pipeline::GenerationInputs few_step(pipeline::GenerationInputs inputs) {
+  auto& s = inputs.settings;
+  s.sampler = skyreels::Sampler::Euler;
+  s.timestep_list = {1000, 750, 500, 250};
+  s.steps = 4;
+  s.shift = 5.0;
+  s.guidance_scale = 1.0;
+  inputs.negative_context = at::Tensor();
+  return inputs;
+}
+
+// Rows of a window's schedule that update some frame (the pipeline runs only those).
+int rows_with_updates(const pipeline::GenerationSettings& s, const std::vector<std::int64_t>& timesteps) {
+  sched::DfScheduleParams p;
+  p.num_frames = p.base_num_frames = static_cast<int>(s.latent_frames());
+  p.ar_step = s.ar_step;
+  p.causal_block_size = s.causal_block_size;
+  const sched::DfSchedule schedule(p, timesteps);
+  int rows = 0;
+  for (int r = 0; r < schedule.rows(); ++r) rows += schedule.updated_frames(r).first < schedule.updated_frames(r).second;
+  return rows;
+}
+
+}  // namespace
+
+TEST(DfPipelineEuler, SyncAndAsyncRunsAreDeterministicWithOneCallPerRow) {
+  torch::NoGradGuard no_grad;
+  for (const char* name : {"df_sync", "df_async"}) {
+    Fixture f(name);
+    const auto inputs = few_step(f.inputs);
+    const auto first = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+    const auto again = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+    EXPECT_TRUE(at::equal(first.window_latents[0], again.window_latents[0])) << name;
+    EXPECT_TRUE(at::equal(first.video, again.video)) << name;
+    EXPECT_TRUE(at::isfinite(first.window_latents[0]).all().item<bool>()) << name;
+    const auto levels = sched::flow_timesteps_from_list(inputs.settings.timestep_list, inputs.settings.shift);
+    EXPECT_EQ(first.rows_run, rows_with_updates(inputs.settings, levels.timesteps)) << name;
+    EXPECT_EQ(first.model_calls_run, first.rows_run) << name;  // guidance 1: one DiT call per row
+
+    // Another sampler on as many steps is another video.
+    auto unipc = inputs;
+    unipc.settings.sampler = skyreels::Sampler::UniPC;
+    unipc.settings.timestep_list.clear();
+    const auto other = f.pipeline.generate(unipc, *conf::fixture_noise(f.fixture));
+    EXPECT_FALSE(at::equal(other.window_latents[0], first.window_latents[0])) << name;
+  }
+}
+
+TEST(DfPipelineEuler, OneSolverPerFrameGivesTheSameLatents) {
+  // The reference path's per-frame solvers and the batched one keep each frame's counter apart; in an
+  // asynchronous window the frames of a row sit at different steps.
+  torch::NoGradGuard no_grad;
+  Fixture f("df_async");
+  const auto inputs = few_step(f.inputs);
+  const auto batched = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+  f.pipeline.options().per_frame_solver = true;
+  const auto per_frame = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(batched.window_latents[0], per_frame.window_latents[0]));
+}
+
+TEST(DfPipelineEuler, OneStepFromNoiseIsTheCleanPrediction) {
+  // One Euler step from sigma 1 to 0 is x - v: the model's prediction of the clean latents, which the
+  // same DiT call gives here.
+  torch::NoGradGuard no_grad;
+  Fixture f("df_sync");
+  auto inputs = few_step(f.inputs);
+  inputs.settings.timestep_list = {1000};
+  inputs.settings.steps = 1;
+  const auto noise = conf::fixture_noise(f.fixture);
+  const auto result = f.pipeline.generate(inputs, *noise);
+  const auto& s = inputs.settings;
+  const auto x = conf::fixture_noise(f.fixture)
+                     ->window_noise(0, {16, s.latent_frames(), s.height / 8, s.width / 8}, test_device())
+                     .to(at::kBFloat16);
+  auto& dit = const_cast<skyreels::model::WanDit&>(f.pipeline.dit());
+  const auto t = at::full({s.latent_frames()}, 1000, at::TensorOptions().dtype(at::kLong).device(test_device()));
+  const auto hw = (s.height / 8 / dit->config().patch_h) * (s.width / 8 / dit->config().patch_w);
+  const auto context = inputs.context.dim() == 2 ? inputs.context.unsqueeze(0) : inputs.context;
+  const auto& call = f.pipeline.options().dit_call;
+  const auto time = dit->time_embedding_for(t, x.size(1), hw, s.fps_index(), call);
+  const auto v = dit->forward_embedded(x.unsqueeze(0), time, context.to(test_device()), call).v[0];
+  const auto expected = (x.to(at::kFloat) - v.to(at::kFloat)).to(at::kBFloat16);
+  EXPECT_TRUE(at::equal(result.window_latents[0][0].to(test_device()), expected));
+}
+
+// --- the official causal attention ----------------------------------------------------------------
+
+TEST(DfPipelineCausalAttention, EveryDitCallGetsTheBlockMask) {
+  torch::NoGradGuard no_grad;
+  Fixture f("df_async");  // 5 latent frames in blocks of 1: the mask hides later frames
+  const auto bidirectional = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  auto inputs = f.inputs;
+  inputs.settings.causal_attention = true;
+  const auto causal = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_FALSE(at::equal(causal.window_latents[0], bidirectional.window_latents[0]));
+  EXPECT_TRUE(at::isfinite(causal.window_latents[0]).all().item<bool>());
+
+  // The same as a run whose every DiT call is given the mask directly, with guidance batched or as two
+  // calls, and through the step cache's path.
+  f.pipeline.options().dit_call.causal_block_frames = 1;
+  const auto masked = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(causal.window_latents[0], masked.window_latents[0]));
+  f.pipeline.options().batched_cfg = false;
+  const auto two_calls_masked = f.pipeline.generate(f.inputs, *conf::fixture_noise(f.fixture));
+  f.pipeline.options().dit_call.causal_block_frames = 0;
+  const auto two_calls_causal = f.pipeline.generate(inputs, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(two_calls_causal.window_latents[0], two_calls_masked.window_latents[0]));
+  f.pipeline.options().batched_cfg = true;
+  auto cached = inputs;
+  cached.settings.step_cache_threshold = 1e-30;  // the step cache's calls, never reusing
+  const auto through_cache = f.pipeline.generate(cached, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(through_cache.window_latents[0], causal.window_latents[0]));
+
+  // One causal block over the whole window hides nothing.
+  auto one_block = f.inputs;
+  one_block.settings.causal_block_size = 5;
+  const auto open = f.pipeline.generate(one_block, *conf::fixture_noise(f.fixture));
+  one_block.settings.causal_attention = true;
+  const auto one_block_causal = f.pipeline.generate(one_block, *conf::fixture_noise(f.fixture));
+  EXPECT_TRUE(at::equal(one_block_causal.window_latents[0], open.window_latents[0]));
+}

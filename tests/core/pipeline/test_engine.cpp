@@ -69,6 +69,49 @@ TEST(Engine, DemoModelGeneratesAVideoWithPhasesAndBlocks) {
   EXPECT_FALSE(at::equal(other.video, result.video));
 }
 
+// The prompt-embedding files a cache folder holds: one per prompt the engine encoded.
+int cached_prompts(const fs::path& dir) {
+  int n = 0;
+  if (fs::exists(dir))
+    for (const auto& entry : fs::directory_iterator(dir)) n += entry.path().extension() == ".safetensors";
+  return n;
+}
+
+TEST(Engine, WithoutGuidanceTheNegativePromptIsNeverEncoded) {
+  TempDir cache;
+  pipeline::Engine engine(demo_model().string(), cpu_options(cache.path()));
+  pipeline::GenerationRequest request;
+  request.settings = quick(engine.default_settings());
+  request.settings.height = request.settings.width = 64;
+  // The few-step recipe: Euler on an explicit list, guidance 1.
+  request.settings.sampler = Sampler::Euler;
+  request.settings.timestep_list = {1000, 750, 500};
+  request.settings.steps = 3;
+  request.settings.guidance_scale = 1.0;
+  request.settings.negative_prompt = "a negative prompt no other test uses";
+  std::vector<std::string> encoding;
+  int rows = 0;
+  const auto record = [&](const pipeline::GenerationEvent& e) {
+    if (const auto* p = std::get_if<pipeline::PhaseStarted>(&e); p && p->phase == pipeline::Phase::EncodingPrompts)
+      encoding.push_back(p->detail);
+    rows += std::holds_alternative<pipeline::RowDone>(e);
+  };
+  const auto result = engine.generate(request, record);
+  EXPECT_EQ(cached_prompts(cache.path()), 1);  // the prompt alone went through the encoder
+  EXPECT_EQ(encoding, std::vector<std::string>{"prompt"});
+  EXPECT_EQ(result.model_calls_run, result.rows_run);  // one DiT call per row
+  EXPECT_EQ(rows, 3);
+  EXPECT_TRUE(at::isfinite(result.video.to(at::kFloat)).all().item<bool>());
+
+  // With guidance the negative prompt is encoded too, and each row makes two calls (one batch of 2).
+  request.settings.guidance_scale = 5.0;
+  encoding.clear();
+  const auto guided = engine.generate(request, record);
+  EXPECT_EQ(cached_prompts(cache.path()), 2);
+  EXPECT_EQ(encoding, std::vector<std::string>{"prompt and negative prompt"});
+  EXPECT_EQ(guided.model_calls_run, 2 * guided.rows_run);
+}
+
 TEST(Engine, BadSettingsFailBeforeAnyModelLoads) {
   // A folder whose weight files are garbage: loading them would be a CorruptFile error, so a
   // BadArgument proves the settings were checked first.

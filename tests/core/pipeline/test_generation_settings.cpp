@@ -98,6 +98,92 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   EXPECT_TRUE(settings_from_json(old_json).exact());
 }
 
+TEST(GenerationSettings, SamplerAndTimestepListAreCheckedAndTravelWithTheSettings) {
+  GenerationSettings s;
+  EXPECT_EQ(s.sampler, skyreels::Sampler::UniPC);
+  s.timestep_list = {1000, 750, 500, 250};
+  s.steps = 4;
+  EXPECT_NE(validate(s).find("euler"), std::string::npos) << validate(s);  // FlowUniPC takes no list
+  s.sampler = skyreels::Sampler::Euler;
+  EXPECT_EQ(validate(s), "");
+  s.steps = 5;
+  EXPECT_NE(validate(s).find("steps (5)"), std::string::npos) << validate(s);
+  s.steps = 4;
+  s.timestep_list = {1000, 750, 750, 250};
+  EXPECT_NE(validate(s).find("decreasing"), std::string::npos) << validate(s);
+  s.timestep_list = {1001, 750, 500, 250};
+  EXPECT_NE(validate(s).find("1001"), std::string::npos) << validate(s);
+  s.timestep_list = {1000, 750, 500, 0};
+  EXPECT_NE(validate(s).find("timestep 0"), std::string::npos) << validate(s);
+  s.timestep_list = {1000, 750, 500, 250};
+  s.shift = 5.0;
+  s.guidance_scale = 1.0;
+
+  const auto json = to_json(s);
+  EXPECT_EQ(json.at("sampler"), "euler");
+  const auto back = settings_from_json(json);
+  EXPECT_EQ(back.sampler, skyreels::Sampler::Euler);
+  EXPECT_EQ(back.timestep_list, s.timestep_list);
+  EXPECT_EQ(back.steps, 4);
+  // Settings written before the sampler existed are the reference's UniPC on the formula's steps.
+  auto old_json = json;
+  old_json.erase("sampler");
+  old_json.erase("timestep_list");
+  EXPECT_EQ(settings_from_json(old_json).sampler, skyreels::Sampler::UniPC);
+  EXPECT_TRUE(settings_from_json(old_json).timestep_list.empty());
+  // An empty list replaces the base's.
+  auto cleared = json;
+  cleared["timestep_list"] = nlohmann::json::array();
+  EXPECT_TRUE(settings_from_json(cleared, s).timestep_list.empty());
+
+  // Wrong values are named.
+  auto bad = json;
+  bad["sampler"] = "ddim";
+  EXPECT_THROW(settings_from_json(bad), skyreels::Error);
+  bad = json;
+  bad["timestep_list"] = nlohmann::json::array({1000, 7.5});
+  try {
+    settings_from_json(bad);
+    ADD_FAILURE() << "a fraction in the timestep list was accepted";
+  } catch (const skyreels::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("timestep_list[1]"), std::string::npos) << e.what();
+  }
+  bad["timestep_list"] = "1000,750";
+  EXPECT_THROW(settings_from_json(bad), skyreels::Error);
+  bad["timestep_list"] = nlohmann::json::array({-5, std::int64_t{1} << 40});
+  const auto clamped = settings_from_json(bad);  // converted without overflow, then refused by validate()
+  EXPECT_EQ(clamped.timestep_list.front(), -5);
+  EXPECT_EQ(clamped.timestep_list.back(), 1 << 30);
+  EXPECT_NE(validate(clamped), "");
+
+  skyreels::Sampler parsed{};
+  EXPECT_TRUE(skyreels::parse_sampler("euler", parsed));
+  EXPECT_EQ(parsed, skyreels::Sampler::Euler);
+  EXPECT_TRUE(skyreels::parse_sampler("unipc", parsed));
+  EXPECT_EQ(parsed, skyreels::Sampler::UniPC);
+  EXPECT_FALSE(skyreels::parse_sampler("Euler", parsed));
+}
+
+TEST(GenerationSettings, CausalAttentionTravelsWithTheSettings) {
+  GenerationSettings s;
+  EXPECT_FALSE(s.causal_attention);
+  s.causal_attention = true;
+  s.num_frames = 17;  // 5 latent frames
+  s.causal_block_size = 5;
+  EXPECT_EQ(validate(s), "");
+  const auto json = to_json(s);
+  EXPECT_EQ(json.at("causal_attention"), true);
+  const auto back = settings_from_json(json);
+  EXPECT_TRUE(back.causal_attention);
+  EXPECT_EQ(back.causal_block_size, 5);
+  auto old_json = json;
+  old_json.erase("causal_attention");
+  EXPECT_FALSE(settings_from_json(old_json).causal_attention);
+  auto bad = json;
+  bad["causal_attention"] = 1;
+  EXPECT_THROW(settings_from_json(bad), skyreels::Error);
+}
+
 TEST(GenerationSettings, LorasAreCheckedAndTravelWithTheSettings) {
   GenerationSettings s;
   s.loras = {{"/loras/style.safetensors", 0.8, "style.safetensors", 1234, "00112233aabbccdd"},
