@@ -52,6 +52,21 @@ LoraSetting parse_lora(const std::string& text) {
   return lora;
 }
 
+// "1000,750,500,250": the explicit timestep list (its range and order are the settings' validation).
+std::vector<int> parse_timesteps(const std::string& option, const std::string& text) {
+  std::vector<int> list;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    list.push_back(static_cast<int>(
+        to_integer(option, text.substr(start, comma == std::string::npos ? std::string::npos : comma - start), 1, 1000)));
+    if (comma == std::string::npos) break;
+    if (list.size() >= static_cast<std::size_t>(limits::kMaxSteps)) throw UsageError(option + ": too many timesteps");
+    start = comma + 1;
+  }
+  return list;
+}
+
 }  // namespace
 
 const char* generate_usage() {
@@ -68,8 +83,17 @@ const char* generate_usage() {
          "  --frames N               1 + 4k frames            --seconds S   length, snapped to a valid count\n"
          "  --fps N                  output rate (24)\n"
          "  --steps N (30)  --shift X (8)  --guidance X (6; 1 = no guidance)  --seed N|random (random)\n"
+         "  --sampler unipc|euler    the solver: unipc (the reference's, default) or flow-matching euler\n"
+         "  --timesteps T,T,...      euler on these timesteps (1..1000, decreasing, shifted by --shift; sets the\n"
+         "                           steps), e.g. 1000,750,500,250; --steps N goes back to N steps of the formula\n"
+         "  --few-step               the preset for step-distillation LoRAs (lightx2v, CausVid): --sampler euler\n"
+         "                           --timesteps 1000,750,500,250 --shift 5 --guidance 1 (one DiT call per row,\n"
+         "                           no negative prompt encoded); options after it override it\n"
          "  --mode sync|async        async = --ar-step 5 --causal-block-size 5 unless given\n"
          "  --ar-step N  --causal-block-size N\n"
+         "  --causal-attention       block-causal self-attention (the reference's --causal_attention: a frame sees\n"
+         "                           only its own and earlier causal blocks; for models trained with it)\n"
+         "  --no-causal-attention    off again (e.g. over --from-video)\n"
          "  --base-frames N  --overlap N  --addnoise N   long video: windows of N frames sharing --overlap frames\n"
          "  --image FILE             start image          --end-image FILE   end image\n"
          "  --extend VIDEO           continue this video (needs --overlap)\n"
@@ -153,7 +177,21 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
       set.push_back([v](GenerationSettings& s) { s.num_frames = v; });
     } else if (name == "--seconds") o.seconds = number(0.05, 3600);
     else if (name == "--fps") set.push_back([v = integer(1, limits::kMaxFps)](GenerationSettings& s) { s.fps = static_cast<int>(v); });
-    else if (name == "--steps") set.push_back([v = integer(1, limits::kMaxSteps)](GenerationSettings& s) { s.steps = static_cast<int>(v); });
+    else if (name == "--steps")  // N levels from the formula: a restored or preset timestep list goes
+      set.push_back([v = integer(1, limits::kMaxSteps)](GenerationSettings& s) { s.steps = static_cast<int>(v); s.timestep_list.clear(); });
+    else if (name == "--sampler") {
+      Sampler sampler{};
+      const auto text = value();
+      if (!parse_sampler(text, sampler)) throw UsageError("--sampler must be unipc or euler, got \"" + text + "\"");
+      set.push_back([sampler](GenerationSettings& s) { s.sampler = sampler; });
+    } else if (name == "--timesteps") {
+      // Only the Euler sampler takes a list, so the list brings it along.
+      set.push_back([list = parse_timesteps(name, value())](GenerationSettings& s) {
+        s.timestep_list = list;
+        s.steps = static_cast<int>(list.size());
+        s.sampler = Sampler::Euler;
+      });
+    } else if (name == "--few-step") set.push_back([](GenerationSettings& s) { apply_few_step_preset(s); });
     else if (name == "--shift") set.push_back([v = number(1e-3, limits::kMaxShift)](GenerationSettings& s) { s.shift = v; });
     else if (name == "--guidance") set.push_back([v = number(0, limits::kMaxGuidance)](GenerationSettings& s) { s.guidance_scale = v; });
     else if (name == "--seed") {
@@ -174,6 +212,8 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     } else if (name == "--ar-step") set.push_back([v = integer(0, limits::kMaxArStep)](GenerationSettings& s) { s.ar_step = static_cast<int>(v); });
     else if (name == "--causal-block-size")
       set.push_back([v = integer(1, limits::kMaxWindowLatents)](GenerationSettings& s) { s.causal_block_size = static_cast<int>(v); });
+    else if (name == "--causal-attention") set.push_back([](GenerationSettings& s) { s.causal_attention = true; });
+    else if (name == "--no-causal-attention") set.push_back([](GenerationSettings& s) { s.causal_attention = false; });
     else if (name == "--base-frames") set.push_back([v = integer(1, limits::kMaxFrames)](GenerationSettings& s) { s.base_num_frames = v; });
     else if (name == "--overlap") set.push_back([v = integer(1, limits::kMaxFrames)](GenerationSettings& s) { s.overlap_history = v; });
     else if (name == "--addnoise") set.push_back([v = integer(0, 999)](GenerationSettings& s) { s.addnoise_condition = static_cast<int>(v); });

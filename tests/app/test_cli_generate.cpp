@@ -137,6 +137,8 @@ TEST_F(CliGenerate, HelpListsTheOptions) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--model DIR"), std::string::npos);
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+  for (const char* option : {"--few-step", "--sampler unipc|euler", "--timesteps", "--causal-attention"})
+    EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 
 TEST_F(CliGenerate, BadInputExitsWithTwoAndNamesTheProblem) {
@@ -237,6 +239,23 @@ TEST_F(CliGenerate, WritesFramesWithTheirSettingsAndReportsJsonEvents) {
   EXPECT_EQ(settings["seed"], 5);
   // Progress went to stderr, not stdout.
   EXPECT_NE(r.err.find("row"), std::string::npos);
+}
+
+TEST_F(CliGenerate, FewStepPresetRunsOneCallPerRowAndIsStoredWithTheVideo) {
+  const auto out = dir_ / "few.safetensors";
+  const auto r = run(demo({"--json", "--few-step", "--causal-attention", "--output", out.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  int rows = 0;
+  for (const auto& e : r.events()) rows += e["event"] == "row_done";
+  EXPECT_EQ(rows, 4);  // sync: one row per step of 1000 750 500 250
+  skyreels::io::SafetensorsFile file(out.string());
+  const auto settings = nlohmann::json::parse(file.metadata().at("skyreels_settings"));
+  EXPECT_EQ(settings["sampler"], "euler");
+  EXPECT_EQ(settings["timestep_list"], nlohmann::json::array({1000, 750, 500, 250}));
+  EXPECT_EQ(settings["steps"], 4);
+  EXPECT_EQ(settings["guidance_scale"], 1.0);
+  EXPECT_EQ(settings["shift"], 5.0);
+  EXPECT_EQ(settings["causal_attention"], true);
 }
 
 TEST_F(CliGenerate, CtrlCKeepsTheFinishedBlocks) {

@@ -110,6 +110,52 @@ TEST(GenerateOptions, BadCommandLinesNameTheOption) {
   EXPECT_EQ(usage_error({"--vae-tile", "32:8", "--json", "--quiet"}), "");
 }
 
+TEST(GenerateOptions, FewStepPresetSamplerAndTimesteps) {
+  GenerationSettings base;  // the reference's: UniPC, 30 steps, shift 8, guidance 6
+  base.cfg_skip_last_steps = 6;
+  auto s = apply_options(parse_generate_options({"--few-step"}), base);
+  EXPECT_EQ(s.sampler, Sampler::Euler);
+  EXPECT_EQ(s.timestep_list, (std::vector<int>{1000, 750, 500, 250}));
+  EXPECT_EQ(s.steps, 4);
+  EXPECT_DOUBLE_EQ(s.shift, 5.0);
+  EXPECT_FALSE(s.guidance_enabled());
+  EXPECT_EQ(s.cfg_skip_last_steps, 0);
+  EXPECT_EQ(validate(s), "");
+
+  // Options after the preset override it; --steps goes back to the formula's levels.
+  s = apply_options(parse_generate_options({"--few-step", "--shift", "8", "--steps", "6"}), base);
+  EXPECT_EQ(s.sampler, Sampler::Euler);
+  EXPECT_TRUE(s.timestep_list.empty());
+  EXPECT_EQ(s.steps, 6);
+  EXPECT_DOUBLE_EQ(s.shift, 8.0);
+  EXPECT_EQ(validate(s), "");
+
+  // An explicit list brings the Euler sampler and its step count along.
+  s = apply_options(parse_generate_options({"--timesteps", "1000,500"}), base);
+  EXPECT_EQ(s.sampler, Sampler::Euler);
+  EXPECT_EQ(s.timestep_list, (std::vector<int>{1000, 500}));
+  EXPECT_EQ(s.steps, 2);
+  s = apply_options(parse_generate_options({"--sampler", "euler"}), base);
+  EXPECT_EQ(s.sampler, Sampler::Euler);
+  EXPECT_EQ(s.steps, 30);
+  s = apply_options(parse_generate_options({"--few-step", "--sampler", "unipc"}), base);
+  EXPECT_NE(validate(s).find("euler"), std::string::npos);  // unipc takes no list: the settings say so
+
+  EXPECT_NE(usage_error({"--sampler", "ddim"}).find("unipc or euler"), std::string::npos);
+  EXPECT_NE(usage_error({"--timesteps", "1000,,500"}).find("--timesteps"), std::string::npos);
+  EXPECT_NE(usage_error({"--timesteps", "1000,1001"}).find("between 1 and 1000"), std::string::npos);
+  EXPECT_NE(usage_error({"--timesteps"}).find("needs a value"), std::string::npos);
+}
+
+TEST(GenerateOptions, CausalAttention) {
+  GenerationSettings base;
+  EXPECT_TRUE(apply_options(parse_generate_options({"--causal-attention"}), base).causal_attention);
+  base.causal_attention = true;  // e.g. restored from a video
+  EXPECT_TRUE(apply_options(parse_generate_options({}), base).causal_attention);
+  EXPECT_FALSE(apply_options(parse_generate_options({"--no-causal-attention"}), base).causal_attention);
+  EXPECT_NE(usage_error({"--causal_attention"}).find("unknown option"), std::string::npos);
+}
+
 TEST(GenerationReport, EventsAreOneJsonObjectEach) {
   RowDone row;
   row.window = 1;
