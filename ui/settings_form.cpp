@@ -17,6 +17,7 @@
 #include <QVBoxLayout>
 
 #include "engine_queries.h"
+#include "lora_list.h"
 #include "path_field.h"
 
 namespace skyreels::ui {
@@ -81,11 +82,14 @@ SettingsForm::SettingsForm(QWidget* parent)
       device_(new QComboBox(this)), resolution_(new QComboBox(this)), width_(spin<QSpinBox>(this, "width", 16, 4096, 16)),
       height_(spin<QSpinBox>(this, "height", 16, 4096, 16)), fps_(spin<QSpinBox>(this, "fps", 1, 120, 1)),
       length_(spin<QDoubleSpinBox>(this, "length", 1, 100000, 4)), lengthUnit_(new QComboBox(this)),
-      lengthNote_(new QLabel(this)), steps_(spin<QSpinBox>(this, "steps", 1, 1000, 1)),
+      lengthNote_(new QLabel(this)), sampler_(new QComboBox(this)), timesteps_(new QLineEdit(this)),
+      fewStep_(new QPushButton(tr("Few-step preset"), this)), steps_(spin<QSpinBox>(this, "steps", 1, 1000, 1)),
       guidance_(spin<QDoubleSpinBox>(this, "guidance", 0, 30, 0.5)), shift_(spin<QDoubleSpinBox>(this, "shift", 0.1, 100, 0.5)),
       seed_(new QLineEdit(this)), randomSeed_(new QCheckBox(tr("Random"), this)), seedUsed_(new QLabel(this)),
       mode_(new QComboBox(this)), arStep_(spin<QSpinBox>(this, "arStep", 0, 100, 1)),
-      causalBlock_(spin<QSpinBox>(this, "causalBlockSize", 1, 64, 1)), longVideo_(new QGroupBox(tr("Long video"), this)),
+      causalBlock_(spin<QSpinBox>(this, "causalBlockSize", 1, 64, 1)),
+      causalAttention_(new QCheckBox(tr("Causal attention (models trained with it)"), this)),
+      loras_(new LoraList(this)), longVideo_(new QGroupBox(tr("Long video"), this)),
       baseFrames_(spin<QSpinBox>(this, "baseFrames", 1, 100000, 4)), overlap_(spin<QSpinBox>(this, "overlapFrames", 1, 100000, 4)),
       addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)), fp8_(new QCheckBox(tr("float8 weights (GPU)"), this)),
       cfgSkip_(spin<QSpinBox>(this, "cfgSkipLastSteps", 0, 1000, 1)),
@@ -117,6 +121,24 @@ SettingsForm::SettingsForm(QWidget* parent)
   seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("\\d{1,19}")), seed_));
   randomSeed_->setObjectName(QStringLiteral("randomSeed"));
   seedUsed_->setObjectName(QStringLiteral("seedUsed"));
+  sampler_->setObjectName(QStringLiteral("sampler"));
+  sampler_->addItem(tr("UniPC (the reference's)"), static_cast<int>(Sampler::UniPC));
+  sampler_->addItem(tr("Euler (step-distilled models)"), static_cast<int>(Sampler::Euler));
+  timesteps_->setObjectName(QStringLiteral("timesteps"));
+  timesteps_->setPlaceholderText(tr("empty: steps from the shift formula"));
+  timesteps_->setToolTip(tr("Euler only: timesteps from 1000 down, e.g. 1000, 750, 500, 250 (shifted by Shift); they "
+                            "set the steps"));
+  // Whole numbers of at most 4 digits, separated by commas or spaces.
+  timesteps_->setValidator(
+      new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{0,4}([ ,]+[0-9]{0,4})*")), timesteps_));
+  fewStep_->setObjectName(QStringLiteral("fewStepPreset"));
+  fewStep_->setToolTip(tr("For step-distillation LoRAs (lightx2v, CausVid): Euler on 1000, 750, 500, 250, shift 5, "
+                          "guidance 1 (one model call per row, no negative prompt)"));
+  causalAttention_->setObjectName(QStringLiteral("causalAttention"));
+  causalAttention_->setToolTip(tr("Block-causal self-attention (the reference's --causal_attention): a frame sees only "
+                                  "its own and earlier causal blocks. Only for models trained with it; the released "
+                                  "SkyReels-V2 models were not"));
+  loras_->setObjectName(QStringLiteral("loras"));
   mode_->setObjectName(QStringLiteral("mode"));
   mode_->addItems({tr("Synchronous"), tr("Asynchronous (ar_step)")});
   mode_->setToolTip(tr("Asynchronous diffusion forcing starts each causal block ar_step rows after the previous one: "
@@ -177,16 +199,22 @@ void SettingsForm::buildLayout() {
   video->addRow(tr("Frame rate"), fps_);
 
   auto* sampling = group(tr("Sampling"));
+  sampling->addRow(tr("Sampler"), row(this, {sampler_, fewStep_}));
   sampling->addRow(tr("Steps"), steps_);
+  sampling->addRow(tr("Timesteps"), timesteps_);
   sampling->addRow(tr("Guidance"), guidance_);
   sampling->addRow(tr("Shift"), shift_);
   sampling->addRow(tr("Seed"), row(this, {seed_, randomSeed_}));
   sampling->addRow(QString(), seedUsed_);
 
+  auto* loras = group(tr("LoRAs"));
+  loras->addRow(loras_);
+
   auto* forcing = group(tr("Diffusion forcing"));
   forcing->addRow(tr("Mode"), mode_);
   forcing->addRow(tr("ar_step"), arStep_);
   forcing->addRow(tr("Causal block size"), causalBlock_);
+  forcing->addRow(QString(), causalAttention_);
 
   auto* windows = new QFormLayout(longVideo_);
   windows->addRow(tr("Window (frames)"), baseFrames_);
@@ -216,6 +244,11 @@ void SettingsForm::buildLayout() {
 void SettingsForm::connectSignals() {
   auto refresh = [this] { refreshDerived(); };
   connect(fp8_, &QCheckBox::toggled, this, refresh);
+  connect(causalAttention_, &QCheckBox::toggled, this, refresh);
+  connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
+  connect(timesteps_, &QLineEdit::textChanged, this, refresh);
+  connect(fewStep_, &QPushButton::clicked, this, &SettingsForm::applyFewStepPreset);
+  connect(loras_, &LoraList::changed, this, refresh);
   for (auto* s : {width_, height_, fps_, steps_, arStep_, causalBlock_, baseFrames_, overlap_, addNoise_, cfgSkip_, crf_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, refresh);
   for (auto* s : {length_, guidance_, shift_, stepCache_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
@@ -248,12 +281,16 @@ StudioJob SettingsForm::job() const {
   s.height = height_->value();
   s.fps = fps_->value();
   s.num_frames = frameCount();
-  s.steps = steps_->value();
+  s.sampler = static_cast<Sampler>(sampler_->currentData().toInt());
+  s.timestep_list = timestepList();
+  s.steps = s.timestep_list.empty() ? steps_->value() : static_cast<int>(s.timestep_list.size());
   s.guidance_scale = guidance_->value();
   s.shift = shift_->value();
   s.seed = seed_->text().toULongLong();
   s.ar_step = mode_->currentIndex() == kAsync ? arStep_->value() : 0;
   s.causal_block_size = causalBlock_->value();
+  s.causal_attention = causalAttention_->isChecked();
+  s.loras = loras_->enabledLoras();  // off ones stay in the list (loraList) only
   s.addnoise_condition = addNoise_->value();
   s.fp8 = fp8_->isChecked();
   s.cfg_skip_last_steps = cfgSkip_->value();
@@ -275,6 +312,7 @@ StudioJob SettingsForm::job() const {
   j.outputFolder = outputFolder_->path();
   j.codec = static_cast<OutputCodec>(codec_->currentData().toInt());
   j.crf = crf_->value();
+  j.loraList = loras_->loras();
   return j;
 }
 
@@ -292,6 +330,7 @@ void SettingsForm::setJob(const StudioJob& job) {
   crf_->setValue(job.crf);
   loading_ = false;
   setSettings(job.settings);
+  if (!job.loraList.empty()) loras_->setLoras(job.loraList);  // the disabled ones too
 }
 
 void SettingsForm::setSettings(const GenerationSettings& s) {
@@ -301,11 +340,19 @@ void SettingsForm::setSettings(const GenerationSettings& s) {
   setResolution(s.width, s.height);
   fps_->setValue(s.fps);
   causalBlock_->setValue(s.causal_block_size);
+  causalAttention_->setChecked(s.causal_attention);
+  std::vector<StudioLora> loras;
+  for (const auto& l : s.loras) loras.push_back({l, true});
+  loras_->setLoras(loras);
   lengthUnit_->setCurrentIndex(kFrames);
   length_->setDecimals(0);
   length_->setRange(1, 100000);
   length_->setSingleStep(4);
   length_->setValue(static_cast<double>(s.num_frames));
+  sampler_->setCurrentIndex(std::max(0, sampler_->findData(static_cast<int>(s.sampler))));
+  QStringList timesteps;
+  for (const int t : s.timestep_list) timesteps << QString::number(t);
+  timesteps_->setText(timesteps.join(QStringLiteral(", ")));
   steps_->setValue(s.steps);
   guidance_->setValue(s.guidance_scale);
   shift_->setValue(s.shift);
@@ -340,7 +387,10 @@ bool SettingsForm::applyRecommendedSettings(QString* error) {
   modelProblem_.clear();
   const auto prompt = prompt_->toPlainText().trimmed();
   if (!prompt.isEmpty()) settings->prompt = prompt.toStdString();
+  // The user's LoRAs stay, as the prompt does: they are not the model folder's to recommend.
+  const auto loras = loras_->loras();
   setSettings(*settings);
+  loras_->setLoras(loras);
   return true;
 }
 
@@ -352,6 +402,21 @@ qint64 SettingsForm::frameCount() const {
   const int cbs = causalBlock_->value();
   if (lengthUnit_->currentIndex() == kSeconds) return frames_for_seconds(length_->value(), fps_->value(), cbs);
   return snap_frames(std::llround(length_->value()), cbs);
+}
+
+void SettingsForm::applyFewStepPreset() {
+  auto s = job().settings;
+  apply_few_step_preset(s);
+  const auto loras = loras_->loras();  // setSettings() lists only the enabled ones
+  setSettings(s);
+  loras_->setLoras(loras);
+}
+
+std::vector<int> SettingsForm::timestepList() const {
+  std::vector<int> list;
+  static const QRegularExpression separators(QStringLiteral("[ ,]+"));
+  for (const auto& part : timesteps_->text().split(separators, Qt::SkipEmptyParts)) list.push_back(part.toInt());
+  return list;
 }
 
 void SettingsForm::onResolutionPreset() {
@@ -407,6 +472,13 @@ void SettingsForm::setResolution(qint64 width, qint64 height) {
 void SettingsForm::refreshDerived() {
   if (loading_) return;
   arStep_->setEnabled(mode_->currentIndex() == kAsync);
+  // A timestep list sets the step count.
+  const auto list = timestepList();
+  steps_->setEnabled(list.empty());
+  if (!list.empty()) {
+    const QSignalBlocker block(steps_);
+    steps_->setValue(static_cast<int>(list.size()));
+  }
   crf_->setEnabled(static_cast<OutputCodec>(codec_->currentData().toInt()) == OutputCodec::H264Mp4);
   baseFrames_->setEnabled(longVideo_->isChecked());
   overlap_->setEnabled(longVideo_->isChecked());

@@ -16,12 +16,14 @@ class QSpinBox;
 
 namespace skyreels::ui {
 
+class LoraList;
 class PathField;
 
 // The inputs of a job, grouped as the product's users know them: prompt and negative prompt; model
 // and device; size and length (seconds or frames, snapped to counts the engine accepts); sampling
-// (steps, guidance, shift, seed with a random toggle that shows the seed used); diffusion forcing
-// (sync/async, ar_step, causal block size); long video (window, overlap, added noise); start/end
+// (sampler, steps or a timestep list, guidance, shift, seed with a random toggle that shows the seed
+// used, and the few-step preset); LoRAs (add, remove, strength, on/off); diffusion forcing (sync/async,
+// ar_step, causal block size, causal attention); long video (window, overlap, added noise); start/end
 // image and video to extend; output folder, codec and quality. A line under the form names what
 // the engine would reject, as the values change.
 class SettingsForm : public QWidget {
@@ -55,6 +57,13 @@ public:
   QSpinBox* stepsSpin() const { return steps_; }
   QLineEdit* seedEdit() const { return seed_; }
   QCheckBox* randomSeedBox() const { return randomSeed_; }
+  QComboBox* samplerBox() const { return sampler_; }
+  QLineEdit* timestepsEdit() const { return timesteps_; }
+  QPushButton* fewStepButton() const { return fewStep_; }
+  QDoubleSpinBox* guidanceSpin() const { return guidance_; }
+  QDoubleSpinBox* shiftSpin() const { return shift_; }
+  QCheckBox* causalAttentionBox() const { return causalAttention_; }
+  LoraList* loraList() const { return loras_; }
 
 Q_SIGNALS:
   void changed();
@@ -69,6 +78,8 @@ private:
   void snapLengthField();
   void refreshDerived();  // length note, enabled states, problem line
   void setResolution(qint64 width, qint64 height);
+  void applyFewStepPreset();
+  std::vector<int> timestepList() const;  // the timesteps field's numbers; empty: steps from the formula
 
   QPlainTextEdit* prompt_;
   QPlainTextEdit* negativePrompt_;
@@ -83,6 +94,9 @@ private:
   QDoubleSpinBox* length_;
   QComboBox* lengthUnit_;
   QLabel* lengthNote_;
+  QComboBox* sampler_;
+  QLineEdit* timesteps_;
+  QPushButton* fewStep_;
   QSpinBox* steps_;
   QDoubleSpinBox* guidance_;
   QDoubleSpinBox* shift_;
@@ -92,6 +106,8 @@ private:
   QComboBox* mode_;
   QSpinBox* arStep_;
   QSpinBox* causalBlock_;
+  QCheckBox* causalAttention_;
+  LoraList* loras_;
   QGroupBox* longVideo_;
   QSpinBox* baseFrames_;
   QSpinBox* overlap_;

@@ -11,6 +11,28 @@ constexpr const char* kGroup = "form";
 
 QString codecName(OutputCodec codec) { return codec == OutputCodec::Ffv1Mkv ? "ffv1" : "h264"; }
 
+// The form's LoRA list as the settings JSON writes LoRAs, each with its "enabled" flag.
+std::string loraListJson(const std::vector<StudioLora>& list) {
+  GenerationSettings all;
+  for (const auto& l : list) all.loras.push_back(l.lora);
+  auto loras = to_json(all).at("loras");
+  for (std::size_t i = 0; i < list.size(); ++i) loras[i]["enabled"] = list[i].enabled;
+  return loras.dump();
+}
+
+// Back from loraListJson (the settings' own reader checks each entry); empty when absent or unreadable.
+std::vector<StudioLora> loraListFromJson(const std::string& text) {
+  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (text.empty() || !json.is_array()) return {};
+  const auto loras = settings_from_json(nlohmann::json{{"loras", json}}).loras;
+  std::vector<StudioLora> list;
+  for (std::size_t i = 0; i < loras.size(); ++i) {
+    const auto& enabled = json[i]["enabled"];
+    list.push_back({loras[i], !enabled.is_boolean() || enabled.get<bool>()});
+  }
+  return list;
+}
+
 }  // namespace
 
 void saveJob(QSettings& store, const StudioJob& job) {
@@ -25,6 +47,7 @@ void saveJob(QSettings& store, const StudioJob& job) {
   store.setValue("output_folder", job.outputFolder);
   store.setValue("codec", codecName(job.codec));
   store.setValue("crf", job.crf);
+  store.setValue("lora_list_json", QString::fromStdString(loraListJson(job.loraList)));
   store.endGroup();
   store.sync();
 }
@@ -47,6 +70,7 @@ std::optional<StudioJob> loadJob(QSettings& store) {
       j.outputFolder = store.value("output_folder").toString();
       j.codec = store.value("codec").toString() == "ffv1" ? OutputCodec::Ffv1Mkv : OutputCodec::H264Mp4;
       j.crf = store.value("crf", j.crf).toInt();
+      j.loraList = loraListFromJson(store.value("lora_list_json").toString().toStdString());
       job = j;
     } catch (const std::exception&) {  // wrongly typed settings: start from the model's defaults instead
     }

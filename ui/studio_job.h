@@ -3,12 +3,21 @@
 #include <QMetaType>
 #include <QString>
 
+#include <vector>
+
 #include "skyreels/settings.h"
 
 namespace skyreels::ui {
 
 // The file a job writes: H.264 in MP4 to share, or lossless FFV1 in Matroska to edit.
 enum class OutputCodec { H264Mp4 = 1, Ffv1Mkv };
+
+// A LoRA of the form's list. A disabled one stays in the list (and the saved form) but does not reach
+// the engine.
+struct StudioLora {
+  LoraSetting lora;
+  bool enabled = true;
+};
 
 // Everything one generation needs, as the form shows it: the engine's settings plus what only the app
 // knows (model folder, device, input files, where and how to write). Plain data: it travels through
@@ -22,6 +31,9 @@ struct StudioJob {
   QString outputFolder;    // empty: the user's Videos folder
   OutputCodec codec = OutputCodec::H264Mp4;
   int crf = 18;            // H.264 quality (FFV1 is lossless)
+  // The form's LoRA list, disabled ones included; settings.loras holds the enabled ones. Empty with
+  // settings.loras set (a job from elsewhere): those, all enabled.
+  std::vector<StudioLora> loraList;
 
   // One line for the queue: the prompt's start, size, length and seed.
   QString summary() const;

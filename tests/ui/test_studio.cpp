@@ -7,8 +7,10 @@
 #include <memory>
 
 #include <QCheckBox>
+#include <QApplication>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -19,6 +21,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -28,6 +31,7 @@
 #include "generation_thread.h"
 #include "generation_worker.h"
 #include "job_queue_widget.h"
+#include "lora_list.h"
 #include "main_window.h"
 #include "path_field.h"
 #include "preview_player.h"
@@ -171,6 +175,101 @@ private Q_SLOTS:
     // The random toggle travels with the job; the seed used is written back by the window.
     form->randomSeedBox()->setChecked(true);
     QVERIFY(form->job().randomSeed);
+  }
+
+  void fewStepPresetSamplerAndCausalAttention() {
+    auto window = newWindow();
+    auto* form = window->form();
+    QTest::mouseClick(form->fewStepButton(), Qt::LeftButton);
+    auto s = form->job().settings;
+    QCOMPARE(s.sampler, Sampler::Euler);
+    QCOMPARE(s.timestep_list, (std::vector<int>{1000, 750, 500, 250}));
+    QCOMPARE(s.steps, 4);
+    QCOMPARE(s.guidance_scale, 1.0);
+    QCOMPARE(s.shift, 5.0);
+    QCOMPARE(form->timestepsEdit()->text(), QStringLiteral("1000, 750, 500, 250"));
+    QVERIFY(!form->stepsSpin()->isEnabled());  // the list sets the steps
+    QCOMPARE(form->stepsSpin()->value(), 4);
+    QCOMPARE(form->problem(), QString());
+
+    // A list of the user's own; UniPC takes none, and the form says so.
+    typeInto(form->timestepsEdit(), QStringLiteral("1000 500,250"));
+    QCOMPARE(form->job().settings.timestep_list, (std::vector<int>{1000, 500, 250}));
+    QCOMPARE(form->job().settings.steps, 3);
+    form->samplerBox()->setCurrentIndex(form->samplerBox()->findData(static_cast<int>(Sampler::UniPC)));
+    QVERIFY(form->problem().contains(QStringLiteral("euler")));
+    QVERIFY(child<QLabel>(form, "formProblem")->isVisibleTo(form));
+    // No list: steps from the formula, with either sampler.
+    typeInto(form->timestepsEdit(), QString());
+    QVERIFY(form->stepsSpin()->isEnabled());
+    form->stepsSpin()->setValue(8);
+    QCOMPARE(form->job().settings.steps, 8);
+    QVERIFY(form->job().settings.timestep_list.empty());
+    QCOMPARE(form->problem(), QString());
+
+    // Causal attention, in the diffusion-forcing group.
+    QVERIFY(!form->job().settings.causal_attention);
+    QTest::mouseClick(form->causalAttentionBox(), Qt::LeftButton);
+    QVERIFY(form->job().settings.causal_attention);
+  }
+
+  void loraListAddRemoveStrengthOnOff() {
+    const QString ini = dir_.filePath(QStringLiteral("loras.ini"));
+    const QString style = dir_.filePath(QStringLiteral("style.safetensors"));
+    const QString distill = dir_.filePath(QStringLiteral("lightx2v_4step.safetensors"));
+    const QString motion = dir_.filePath(QStringLiteral("motion.safetensors"));
+    for (const auto& path : {style, distill, motion}) {
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly));  // the form does not read them; the engine does, at the job's start
+    }
+    {
+      auto window = newWindow(ini);
+      auto* loras = window->form()->loraList();
+      // Add… through its file dialog (Qt's own on the offscreen platform).
+      QTimer::singleShot(0, [&] {
+        auto* dialog = qobject_cast<QFileDialog*>(QApplication::activeModalWidget());
+        QVERIFY(dialog);
+        dialog->selectFile(style);
+        static_cast<QDialog*>(dialog)->accept();  // public on QDialog
+      });
+      QTest::mouseClick(loras->addButton(), Qt::LeftButton);
+      QCOMPARE(loras->table()->rowCount(), 1);
+      loras->addFiles({distill, motion});
+      QCOMPARE(loras->table()->rowCount(), 3);
+      QCOMPARE(loras->table()->item(1, 1)->text(), QStringLiteral("lightx2v_4step.safetensors"));
+
+      // Strength, on/off, remove.
+      loras->strengthSpin(0)->setValue(0.75);
+      QTest::mouseClick(loras->enabledBox(1), Qt::LeftButton);
+      QVERIFY(!loras->enabledBox(1)->isChecked());
+      loras->table()->selectRow(2);
+      QTest::mouseClick(loras->removeButton(), Qt::LeftButton);
+      QCOMPARE(loras->table()->rowCount(), 2);
+
+      // The engine gets the enabled LoRA only; the job keeps both.
+      const auto job = window->form()->job();
+      QCOMPARE(job.settings.loras.size(), std::size_t{1});
+      QCOMPARE(QString::fromStdString(job.settings.loras[0].path), style);
+      QCOMPARE(job.settings.loras[0].strength, 0.75);
+      QCOMPARE(job.loraList.size(), std::size_t{2});
+      QVERIFY(!job.loraList[1].enabled);
+      window->close();  // saves
+    }
+    // The disabled LoRA comes back with the form.
+    auto window = newWindow(ini);
+    auto* loras = window->form()->loraList();
+    QCOMPARE(loras->table()->rowCount(), 2);
+    QVERIFY(loras->enabledBox(0)->isChecked());
+    QCOMPARE(loras->strengthSpin(0)->value(), 0.75);
+    QVERIFY(!loras->enabledBox(1)->isChecked());
+    QCOMPARE(window->form()->job().settings.loras.size(), std::size_t{1});
+    // Turned on again, it reaches the engine's settings.
+    QTest::mouseClick(loras->enabledBox(1), Qt::LeftButton);
+    QCOMPARE(window->form()->job().settings.loras.size(), std::size_t{2});
+    QCOMPARE(QString::fromStdString(window->form()->job().settings.loras[1].path), distill);
+    // The few-step preset keeps the list as it is.
+    QTest::mouseClick(window->form()->fewStepButton(), Qt::LeftButton);
+    QCOMPARE(loras->table()->rowCount(), 2);
   }
 
   void lengthSnapsToValidCounts() {
