@@ -393,16 +393,26 @@ WanVaeImpl::WanVaeImpl(const WanVaeConfig& c, const at::TensorOptions& o)
 }
 
 at::Tensor WanVaeImpl::moments(const at::Tensor& video) {
-  if (video.dim() != 5 || video.size(1) != 3 || (video.size(2) - 1) % 4 != 0 || video.size(3) % 8 || video.size(4) % 8)
-    throw Error(ErrorCode::ShapeMismatch, "VAE encode takes video [B, 3, 1 + 4k, H, W] with H, W multiples of 8; got " +
-                                              c10::str(video.sizes()));
+  CausalCache cache;
+  return moments(video, cache);
+}
+
+at::Tensor WanVaeImpl::moments(const at::Tensor& video, CausalCache& cache) {
+  const bool first = cache.empty();  // only a video's first chunk is a single frame
+  const auto frames = video.dim() == 5 ? video.size(2) : 0;
+  if (video.dim() != 5 || video.size(1) != 3 || frames < 1 || (first ? (frames - 1) % 4 : frames % 4) != 0 ||
+      video.size(3) % 8 || video.size(4) % 8)
+    throw Error(ErrorCode::ShapeMismatch,
+                std::string("VAE encode takes video [B, 3, ") + (first ? "1 + 4k" : "4k, continuing its cache") +
+                    ", H, W] with H, W multiples of 8; got " + c10::str(video.sizes()));
   const auto x = video.to(conv1->weight.device(), at::kFloat);
   // Chunks of frames [0], [1..4], [5..8], ...: the chunking is part of the numerics.
-  CausalCache cache;
   std::vector<at::Tensor> chunks;
-  for (std::int64_t start = 0; start < x.size(2); start += start == 0 ? 1 : 4) {
+  for (std::int64_t start = 0; start < frames;) {
+    const std::int64_t length = first && start == 0 ? 1 : 4;
     cache.start_chunk();
-    chunks.push_back(encoder(x.narrow(2, start, start == 0 ? 1 : 4), cache));
+    chunks.push_back(encoder(x.narrow(2, start, length), cache));
+    start += length;
   }
   return conv1(at::cat(chunks, 2));
 }

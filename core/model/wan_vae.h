@@ -44,6 +44,7 @@ public:
     at::Tensor frames;     // trailing frames of the previous chunk's input
   };
   void start_chunk() { next_ = 0; }
+  bool empty() const noexcept { return slots_.empty(); }  // no chunk went through yet
   Slot& next_slot();
   void clear() {
     slots_.clear();
@@ -171,6 +172,9 @@ public:
   // The encoder's raw statistics [B, 2 * z_dim, 1 + k, H/8, W/8] (mean, then log-variance; not
   // normalised): what encode() normalises, and what training samples from.
   at::Tensor moments(const at::Tensor& video);
+  // The same, continuing `cache`: with a fresh cache as above; with one that has seen earlier frames
+  // the video continues them, in chunks of 4 frames ([B, 3, 4k, H, W] -> k latent frames).
+  at::Tensor moments(const at::Tensor& video, CausalCache& cache);
   // Raw (not normalised) latents -> frames, unclamped, in the compute dtype, continuing `cache`.
   at::Tensor decode_raw(const at::Tensor& latents, CausalCache& cache);
   // Normalised latents [B, 16, T, h, w] -> video [B, 3, 1 + 4(T-1), 8h, 8w] float32 clamped to [-1, 1].

@@ -19,6 +19,7 @@ TrainConfig TrainConfig::preset_named(const std::string& name) {
     c.vae.steps = 30;
     c.vae.batch = 2;
     c.vae.clip_frames = 5;
+    c.vae.history_chunks = 2;
     c.vae.crop = 16;
     c.vae.learning_rate = 3e-3;
     c.vae.final_learning_rate = 1e-3;

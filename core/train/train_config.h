@@ -30,11 +30,21 @@ struct VaeStage {
   // VAE trained so drifts past the third latent (measured: 17 dB, then 9 dB from frame 16 on). 17
   // frames give three steady-state chunks.
   std::int64_t clip_frames = 17;
+  // The decoder's caches carry features across chunks, so a frame depends on many before it: a VAE
+  // trained on 17-frame clips alone drifted past them (run 2, H100: 27-28 dB to frame 16, then 23.8,
+  // 22.0, 20.4 dB at frames 24, 28, 32, with the object smeared). Each step therefore first runs
+  // 0..history_chunks latent chunks of the clip's past through encoder and decoder without gradients,
+  // and trains on the chunks that follow: the steady state of any length, at the cost of forwards.
+  std::int64_t history_chunks = 8;
   // Square crops of this side (a multiple of 8; 0: whole frames) of the rendered clips: the VAE is
   // convolutional, and its full-resolution stages are its cost (measured on an H100: 470 ms a step for
   // 16 whole 128 x 128 clips of 9 frames), so crops buy steps. Objects keep their rendered size.
   std::int64_t crop = 80;
   double learning_rate = 5e-4, final_learning_rate = 5e-5;  // 2e-3 and 1e-3 did worse (CPU, small sizes)
+  // A VAE file to start from instead of random weights (skyreels-train --vae-init): a finished VAE
+  // trained further, at the lower learning rate.
+  std::string init_from;
+  double fine_tune_learning_rate = 1e-4;
   double kl_weight = 1e-6;  // keeps the latent space smooth for the DiT without blurring
   std::int64_t stats_clips = 256;  // clips the latent mean / std are measured on
 };

@@ -41,11 +41,17 @@ void claim_run_folder(const fs::path& dir, const TrainConfig& config) {
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir)) throw Error(ErrorCode::BadArgument, dir.string() + ": cannot create the run folder");
   const auto file = dir / "config.json";
-  const nlohmann::json mine = {{"preset", config.preset}, {"seed", config.seed},
+  nlohmann::json mine = {{"preset", config.preset}, {"seed", config.seed},
                                {"vae_steps", config.vae.steps}, {"dit_steps", config.dit.steps},
                                {"dit_clips", config.dit.dataset_clips}};
+  if (!config.vae.init_from.empty()) mine["vae_init"] = config.vae.init_from;
   if (fs::exists(file)) {
-    const auto theirs = read_json(file);
+    auto theirs = read_json(file);
+    if (fs::exists(dir / "vae" / "stats.json")) {
+      // A finished VAE stage fixes the VAE: where it started from no longer matters.
+      theirs.erase("vae_init");
+      mine.erase("vae_init");
+    }
     if (theirs != mine)
       throw Error(ErrorCode::BadArgument, dir.string() + " holds a run of " + theirs.dump() + ", not " + mine.dump() +
                                               ": give another --run folder or the same settings");
@@ -166,6 +172,29 @@ LatentStats read_stats(const fs::path& file) {
   return stats;
 }
 
+// The VAE is judged on clips as long as a 3-window long video: its caches must hold up that far.
+constexpr std::int64_t kPsnrClips = 8, kPsnrFrames = 81;
+
+// "vae: reconstruction 27.1 dB (frames 0-16 28.0, 17-32 26.9, 33-80 26.5) on 8 clips of 81 frames"
+std::string describe_reconstruction(const std::vector<double>& psnr, std::int64_t clips) {
+  const auto frames = static_cast<std::int64_t>(psnr.size());
+  auto mean_of = [&](std::int64_t first, std::int64_t end) {
+    double mse = 0;  // averaged as errors, as one PSNR over the range
+    for (auto f = first; f < end; ++f) mse += 4.0 * std::pow(10.0, -psnr[static_cast<std::size_t>(f)] / 10.0);
+    return 10.0 * std::log10(4.0 / (mse / static_cast<double>(end - first)));
+  };
+  std::ostringstream out;
+  out.precision(3);
+  out << "vae: reconstruction " << mean_of(0, frames) << " dB (frames";
+  const std::int64_t bounds[] = {0, 17, 33, 81};
+  for (std::size_t i = 0; i + 1 < std::size(bounds) && bounds[i] < frames; ++i) {
+    const auto end = std::min(bounds[i + 1], frames);
+    out << (i ? ", " : " ") << bounds[i] << "-" << end - 1 << " " << mean_of(bounds[i], end);
+  }
+  out << ") on " << clips << " clips of " << frames << " frames";
+  return out.str();
+}
+
 }  // namespace
 
 RunStatus run_training(const RunOptions& options, const std::function<void(const std::string&)>& log) {
@@ -199,10 +228,7 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
     io::write_safetensors(vae_final.string(), weights);
     pipeline::write_text_file(stats_file, nlohmann::json{{"mean", stats.mean}, {"std", stats.std}}.dump(2) + "\n");
     runner.say("vae: latent statistics measured on " + std::to_string(config.vae.stats_clips) + " clips");
-    std::ostringstream psnr;
-    psnr << "vae: reconstruction " << vae.reconstruction_psnr(8, config.dit.clip_frames) << " dB on 8 clips of "
-         << config.dit.clip_frames << " frames";
-    runner.say(psnr.str());
+    runner.say(describe_reconstruction(vae.reconstruction_psnr(kPsnrClips, kPsnrFrames), kPsnrClips));
   }
   if (options.stop_after == RunOptions::StopAfter::Vae) {
     runner.say("vae: done; stopping before the DiT stage as asked");

@@ -19,7 +19,8 @@ struct LatentStats {
 };
 
 // The VAE's reconstruction training: procedural clips through the encoder, a sample of the posterior
-// through the decoder, L1 + MSE to the input plus a small KL term. Float32 parameters, the engine's
+// through the decoder, L1 + MSE to the input plus a small KL term, after a random length of the clip's
+// past has run through both without gradients (the caches' steady state). Float32 parameters, the engine's
 // own encoder and decoder (chunked, causal) with autograd.
 class VaeTrainer {
 public:
@@ -33,14 +34,17 @@ public:
   // Per-channel mean and std of the posterior means over `clips` clips of the DiT's length.
   LatentStats measure_latent_stats(std::int64_t clips);
 
-  // Reconstruction PSNR (dB, pixels in [-1, 1]) through the posterior means on `clips` clips of
-  // `frames` frames at the full clip size, clips the training never drew: how good the stage is.
-  double reconstruction_psnr(std::int64_t clips, std::int64_t frames);
+  // Reconstruction PSNR of each frame (dB, pixels in [-1, 1]) through the posterior means, over `clips`
+  // clips of `frames` frames at the full clip size that the training never drew: how good the stage
+  // is, and whether it holds up past the lengths it trained on.
+  std::vector<double> reconstruction_psnr(std::int64_t clips, std::int64_t frames);
 
   model::WanVae& vae() { return vae_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
 private:
+  double peak_learning_rate() const;
+
   TrainConfig config_;
   c10::Device device_;
   model::WanVae vae_{nullptr};

@@ -5,7 +5,9 @@
 #   SKYREELS_TRAIN_STAGE=vae  times a few steps of each stage, sizes the run (about SKYREELS_TRAIN_VAE_S
 #                             seconds of VAE and SKYREELS_TRAIN_DIT_S of DiT training), trains the VAE
 #                             and returns its weights, statistics and the run's sizes
-#                             ($OUT/final.safetensors, stats.json, config.json);
+#                             ($OUT/final.safetensors, stats.json, config.json); with
+#                             train-vae-init/final.safetensors (carried) it trains that VAE further
+#                             (skyreels-train --vae-init) instead of starting from random weights;
 #   SKYREELS_TRAIN_STAGE=dit  takes those back from train-carry/ (carried by the tool), trains the text
 #                             encoder and DiT, and returns the model folder's files plus extras.tar
 #                             (loss.csv, loss.png, the log, the README).
@@ -43,18 +45,24 @@ if [ "$stage" = vae ]; then
   probe=/tmp/skyreels-probe
   rm -rf "$probe" && mkdir -p "$probe/tokenizer"
   cp "$run/tokenizer/spiece.model" "$probe/tokenizer/" 2>/dev/null
-  "$train" --run "$probe" --vae-steps 12 --dit-steps 12 --dit-clips 64 2>&1 | quiet > "$out/probe.log"
-  read -r vae_steps dit_steps <<< "$(python3 - "$out/probe.log" <<'PY'
-import os, re, sys
-log = open(sys.argv[1]).read()
-ms = lambda stage: float(re.findall(stage + r" step 12/12 .*? ([0-9.]+) ms/step", log)[-1])
+  init=()
+  [ -f train-vae-init/final.safetensors ] && init=(--vae-init train-vae-init/final.safetensors)
+  "$train" --run "$probe" --vae-steps 12 --dit-steps 12 --dit-clips 64 "${init[@]}" 2>&1 | quiet > "$out/probe.log"
+  # Seconds a step from the loss log's clock, steps 2..12 (the first pays warm-up; a log line's ms/step
+  # is its last step alone, which under-read run 2's VAE steps by a third).
+  read -r vae_steps dit_steps <<< "$(python3 - "$probe/loss.csv" <<'PY'
+import csv, os, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+def per_step(stage):
+    t = {int(r["step"]): float(r["seconds"]) for r in rows if r["stage"] == stage}
+    return (t[11] - t[1]) / 10
 vae_s = float(os.environ.get("SKYREELS_TRAIN_VAE_S", 360)); dit_s = float(os.environ.get("SKYREELS_TRAIN_DIT_S", 420))
-print(int(vae_s * 1000 / ms("vae")) // 100 * 100, int(dit_s * 1000 / ms("dit")) // 100 * 100)
+print(int(vae_s / per_step("vae")) // 50 * 50, int(dit_s / per_step("dit")) // 100 * 100)
 PY
 )"
   grep "step 12/12" "$out/probe.log"
-  echo "run: vae $vae_steps steps, dit $dit_steps steps" | tee "$out/train.log"
-  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --stop-after vae --minutes "$(minutes_left)" \
+  echo "run: vae $vae_steps steps, dit $dit_steps steps ${init[*]}" | tee "$out/train.log"
+  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" "${init[@]}" --stop-after vae --minutes "$(minutes_left)" \
     2>&1 | quiet | tee -a "$out/train.log" | grep -v " step "
   status=${PIPESTATUS[0]}
   cp "$run/vae/final.safetensors" "$run/vae/stats.json" "$run/config.json" "$run/loss.csv" "$out/" 2>/dev/null

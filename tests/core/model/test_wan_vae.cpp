@@ -91,6 +91,29 @@ TEST(WanVae, FrameCountsFollowTheCausalRule) {
   EXPECT_THROW(vae->decode(at::zeros({1, 8, 2, 4, 6})), Error);
 }
 
+// The encoder continued through its cache (what the trainer's history does): a video encoded in parts
+// gives the latents of one encode; a continuation takes 4k frames, a fresh start 1 + 4k.
+TEST(WanVae, ContinuedEncodeEqualsOneEncode) {
+  torch::NoGradGuard no_grad;
+  auto vae = fixture_vae();
+  at::manual_seed(5);
+  const auto video = (at::rand({1, 3, 13, 32, 48}) * 2 - 1).to(test_device());
+  const auto whole = vae->moments(video);
+  model::CausalCache cache;
+  const auto first = vae->moments(video.narrow(2, 0, 5), cache);
+  EXPECT_THROW(vae->moments(video.narrow(2, 5, 5), cache), Error);  // 5 frames cannot continue
+  const auto rest = vae->moments(video.narrow(2, 5, 8), cache);
+  const auto parts = at::cat({first, rest}, 2);
+  ASSERT_EQ(parts.sizes(), whole.sizes());
+  if (test_device().is_cuda())
+    EXPECT_LT(conf::relative_l2(parts, whole), 1e-5);
+  else
+    EXPECT_TRUE(at::equal(parts, whole));
+  // Without the cache the continuation is another computation (its first chunk a single frame).
+  model::CausalCache fresh;
+  EXPECT_THROW(vae->moments(video.narrow(2, 5, 8), fresh), Error);
+}
+
 // Streaming: any split of the latents gives bitwise the frames of one decode (CPU, float32).
 TEST(WanVae, StreamingDecodeEqualsOneDecode) {
   torch::NoGradGuard no_grad;
