@@ -10,7 +10,9 @@
 #                             (skyreels-train --vae-init) instead of starting from random weights;
 #   SKYREELS_TRAIN_STAGE=dit  takes those back from train-carry/ (carried by the tool), trains the text
 #                             encoder and DiT, and returns the model folder's files plus extras.tar
-#                             (loss.csv, loss.png, the log, the README).
+#                             (loss.csv, loss.png, the log, the README). A DiT longer than one call
+#                             (SKYREELS_TRAIN_DIT_S beyond a call's time) stops, exports what it has,
+#                             and the same command again on the still-warm machine resumes it.
 #
 # The tokenizer comes from train-tokenizer/spiece.model when present, trained beforehand on a CPU (the
 # GPU machine may lack the SentencePiece trainer): build/app/skyreels-train --run /tmp/tok
@@ -67,9 +69,13 @@ PY
   status=${PIPESTATUS[0]}
   cp "$run/vae/final.safetensors" "$run/vae/stats.json" "$run/config.json" "$run/loss.csv" "$out/" 2>/dev/null
 else
-  mkdir -p "$run/vae"
-  cp train-carry/final.safetensors train-carry/stats.json "$run/vae/" && cp train-carry/config.json "$run/" &&
-    cp train-carry/loss.csv "$run/" || { echo "train-carry/ lacks the VAE stage's files"; exit 1; }
+  # A second dit call on the same (warm) machine resumes the run folder as it stands: its loss log
+  # already holds the DiT's steps.
+  if [ ! -f "$run/vae/stats.json" ]; then
+    mkdir -p "$run/vae"
+    cp train-carry/final.safetensors train-carry/stats.json "$run/vae/" && cp train-carry/config.json "$run/" &&
+      cp train-carry/loss.csv "$run/" || { echo "train-carry/ lacks the VAE stage's files"; exit 1; }
+  fi
   read -r vae_steps dit_steps <<< "$(python3 -c "import json;c=json.load(open('$run/config.json'));print(c['vae_steps'],c['dit_steps'])")"
   "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$(minutes_left)" --export-when-stopped \
     2>&1 | quiet | tee "$out/train.log" | grep -v " step [0-9]*[1-9]0/"
