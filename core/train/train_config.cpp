@@ -24,6 +24,8 @@ TrainConfig TrainConfig::preset_named(const std::string& name) {
     c.vae.learning_rate = 3e-3;
     c.vae.final_learning_rate = 1e-3;
     c.vae.stats_clips = 4;
+    c.vae.psnr_clips = 1;
+    c.vae.psnr_frames = 21;
     c.dit.dim = 32;
     c.dit.ffn = 64;
     c.dit.heads = 2;

@@ -47,6 +47,9 @@ struct VaeStage {
   double fine_tune_learning_rate = 1e-4;
   double kl_weight = 1e-6;  // keeps the latent space smooth for the DiT without blurring
   std::int64_t stats_clips = 256;  // clips the latent mean / std are measured on
+  // The stage's report: reconstruction PSNR on this many held-out clips as long as a 3-window long
+  // video (81 frames), since the caches must hold up that far.
+  std::int64_t psnr_clips = 8, psnr_frames = 81;
 };
 
 struct DitStage {

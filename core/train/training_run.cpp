@@ -172,9 +172,6 @@ LatentStats read_stats(const fs::path& file) {
   return stats;
 }
 
-// The VAE is judged on clips as long as a 3-window long video: its caches must hold up that far.
-constexpr std::int64_t kPsnrClips = 8, kPsnrFrames = 81;
-
 // "vae: reconstruction 27.1 dB (frames 0-16 28.0, 17-32 26.9, 33-80 26.5) on 8 clips of 81 frames"
 std::string describe_reconstruction(const std::vector<double>& psnr, std::int64_t clips) {
   const auto frames = static_cast<std::int64_t>(psnr.size());
@@ -228,7 +225,8 @@ RunStatus run_training(const RunOptions& options, const std::function<void(const
     io::write_safetensors(vae_final.string(), weights);
     pipeline::write_text_file(stats_file, nlohmann::json{{"mean", stats.mean}, {"std", stats.std}}.dump(2) + "\n");
     runner.say("vae: latent statistics measured on " + std::to_string(config.vae.stats_clips) + " clips");
-    runner.say(describe_reconstruction(vae.reconstruction_psnr(kPsnrClips, kPsnrFrames), kPsnrClips));
+    runner.say(describe_reconstruction(vae.reconstruction_psnr(config.vae.psnr_clips, config.vae.psnr_frames),
+                                       config.vae.psnr_clips));
   }
   if (options.stop_after == RunOptions::StopAfter::Vae) {
     runner.say("vae: done; stopping before the DiT stage as asked");

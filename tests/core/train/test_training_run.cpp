@@ -79,4 +79,34 @@ TEST(TrainingRun, SmokeRunLearnsResumesExactlyAndExportsALoadableModel) {
   EXPECT_EQ(result.video.size(1), 32);
 }
 
+// --vae-init: a finished VAE trained further starts from its file (its first loss is a trained VAE's),
+// a missing file is an error before any work, and once the VAE stage is done the run folder no longer
+// asks where it started from (the DiT stage of another call may run without the file).
+TEST(TrainingRun, AFinishedVaeTrainsFurtherFromItsFile) {
+  TempDir first, further;
+  auto options = smoke(first.path());
+  options.stop_after = train::RunOptions::StopAfter::Vae;
+  ASSERT_EQ(train::run_training(options, {}), train::RunStatus::Finished);
+
+  auto missing = smoke(further.path());
+  missing.config.vae.init_from = (first / "vae" / "no-such.safetensors").string();
+  missing.stop_after = train::RunOptions::StopAfter::Vae;
+  EXPECT_THROW(train::run_training(missing, {}), Error);
+
+  auto again = smoke(further.path() / "run");
+  again.config.vae.init_from = (first / "vae" / "final.safetensors").string();
+  again.config.vae.steps = 6;
+  again.stop_after = train::RunOptions::StopAfter::Vae;
+  ASSERT_EQ(train::run_training(again, {}), train::RunStatus::Finished);
+  const auto from_scratch = train::read_loss_log(first / "loss.csv");
+  const auto trained_further = train::read_loss_log(further / "run" / "loss.csv");
+  ASSERT_FALSE(from_scratch.empty());
+  ASSERT_FALSE(trained_further.empty());
+  EXPECT_LT(trained_further.front().loss, 0.8 * from_scratch.front().loss);
+
+  auto without_file = again;
+  without_file.config.vae.init_from.clear();
+  EXPECT_EQ(train::run_training(without_file, {}), train::RunStatus::Finished);
+}
+
 }  // namespace
