@@ -51,7 +51,7 @@ MemoryNeeds memory_needs(const io::TensorSource& weights, const GenerationSettin
   n.decode_height = s.height;
   n.decode_width = s.width;
   const bool per_call = options.streaming_decode && options.decode_latents_per_call > 0;
-  n.decode_frames = per_call ? std::min(window_latents, options.decode_latents_per_call) * 4 : window_frames;
+  n.decode_frames = per_call ? std::min(window_frames, options.decode_latents_per_call * 4) : window_frames;
   // Async rows decode finished blocks while the DiT is still needed, and so do all but the last window.
   n.decodes_between_rows = (options.streaming_decode && s.ar_step > 0) || s.long_mode();
   n.job_label = std::to_string(s.height) + "x" + std::to_string(s.width) + ", " + std::to_string(s.num_frames) +
