@@ -117,6 +117,9 @@ const char* generate_usage() {
          "engine:\n"
          "  --device auto|cpu|cuda[:N]   --reference-path (the reference's execution choices)\n"
          "  --gpus N                 split the DiT's tokens over N GPUs (sequence parallel, one process each)\n"
+         "  --vram-budget GIB        GPU memory the job may use; the plan (blocks resident or streamed, CFG, text\n"
+         "                           encoder, VAE tiling) is printed before work (on the CPU: printed, not enforced)\n"
+         "  --no-vram-budget         what the card has free (e.g. over --from-video)\n"
          "  --vae-tile T[:O]         decode in spatial tiles of T latent pixels overlapping by O (less memory)\n"
          "  --no-prompt-cache\n"
          "\n"
@@ -221,6 +224,9 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     else if (name == "--cfg-skip-last-steps")
       set.push_back([v = integer(0, limits::kMaxSteps)](GenerationSettings& s) { s.cfg_skip_last_steps = static_cast<int>(v); });
     else if (name == "--step-cache") set.push_back([v = number(0, limits::kMaxStepCacheThreshold)](GenerationSettings& s) { s.step_cache_threshold = v; });
+    else if (name == "--vram-budget")
+      set.push_back([v = number(1e-3, limits::kMaxVramBudgetGib)](GenerationSettings& s) { s.vram_budget_gib = v; });
+    else if (name == "--no-vram-budget") set.push_back([](GenerationSettings& s) { s.vram_budget_gib.reset(); });
     else if (name == "--exact")
       set.push_back([](GenerationSettings& s) { s.fp8 = false; s.cfg_skip_last_steps = 0; s.step_cache_threshold = 0; });
     else if (name == "--lora") {

@@ -89,6 +89,11 @@ bool Engine::leader() const noexcept { return !impl_->group || impl_->group->ran
 
 GenerationSettings Engine::recommended_settings() const { return impl_->engine->default_settings(); }
 
+std::string Engine::memory_plan(const GenerationSettings& settings) const {
+  const auto plan = impl_->engine->memory_plan(settings);
+  return plan ? plan->description : std::string();
+}
+
 void Engine::load(const EventSink& events, bool fp8) { impl_->engine->load(events, fp8); }
 void Engine::unload() { impl_->engine->unload(); }
 

@@ -11,6 +11,7 @@
 #include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
+#include "pipeline/memory_needs.h"
 #include "pipeline/noise_source.h"
 #include "skyreels/error.h"
 #include "skyreels/log.h"
@@ -45,6 +46,19 @@ Engine::Engine(const std::string& model_folder, EngineOptions options)
 Engine::~Engine() = default;
 
 GenerationSettings Engine::default_settings() const { return read_recommended_settings(files_); }
+
+std::optional<MemoryPlan> Engine::memory_plan(const GenerationSettings& settings) const {
+  require_valid(settings);
+  if (!settings.vram_budget_gib) return std::nullopt;
+  // umT5 on the device only when the engine would put it there; the .pth's size is its bf16 weights.
+  const bool text_on_cpu = options_.text_placement == Placement::Cpu;
+  const auto text_bytes = text_on_cpu ? 0 : weights_file_bytes(files_.t5);
+  const auto weights = model::open_wan_dit_weights(files_.dit);
+  // TODO(issue 24): enforce the plan: cap the allocator at the budget, and the streaming executor
+  // (streamed blocks in pinned host memory, copied on a side stream into two device slots one block
+  // ahead of compute) which needs the GPU. Until then the plan is shown, and nothing changes.
+  return plan_memory(gib_to_bytes(*settings.vram_budget_gib), memory_needs(*weights, settings, options_.pipeline, text_bytes));
+}
 
 void Engine::load(const EventSink& events, bool fp8) {
   // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
@@ -125,6 +139,10 @@ GenerationResult Engine::generate_validated(const GenerationRequest& request, co
   if (s.fp8)
     if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
       throw Error(ErrorCode::Unsupported, "fp8 fast mode: " + why);
+
+  // A budget too small for the job fails here, before the text encoder or the DiT loads.
+  if (const auto plan = memory_plan(s))
+    logger("pipeline")->info("memory plan (not enforced yet): {}", plan->description);
 
   const auto* parallel = options_.parallel;
   const bool leader = !parallel || parallel->rank() == 0;

@@ -11,6 +11,7 @@
 #include "pipeline/df_pipeline.h"
 #include "pipeline/generation_events.h"
 #include "pipeline/generation_settings.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/prompt_embedding_cache.h"
 
@@ -73,6 +74,11 @@ public:
   // already (same files, contents and strengths, in the same order), and reports LorasApplied. The
   // model's own weights return when the list is empty. An Error leaves no LoRA merged.
   void apply_loras(const std::vector<LoraSetting>& loras, const EventSink& events = {});
+
+  // Where the job's parts would live under settings.vram_budget_gib (pipeline/memory_plan.h), from the
+  // weights' shapes: nothing loads. nullopt without a budget. The settings are validated first; a budget
+  // too small for the job is an Error(BadArgument) naming the figures. The plan is not enforced yet.
+  std::optional<MemoryPlan> memory_plan(const GenerationSettings& settings) const;
 
   const ModelFiles& files() const noexcept { return files_; }
   const EngineOptions& options() const noexcept { return options_; }

@@ -163,6 +163,9 @@ std::string validate(const GenerationSettings& s) {
            std::to_string(s.cfg_skip_last_steps);
   if (!(s.step_cache_threshold >= 0.0) || !std::isfinite(s.step_cache_threshold))
     return "step_cache_threshold must be zero (off) or a positive number";
+  if (s.vram_budget_gib && !(*s.vram_budget_gib > 0.0 && *s.vram_budget_gib <= limits::kMaxVramBudgetGib))
+    return "vram_budget_gib must be a positive number of GiB, at most " +
+           std::to_string(static_cast<int>(limits::kMaxVramBudgetGib)) + " (unset: what the card has free)";
   if (s.has_start_image && s.extends_video) return "a start image and a video to extend cannot be used together";
   const auto cbs = s.causal_block_size;
   const auto cbs_text = std::to_string(cbs);
@@ -277,6 +280,7 @@ nlohmann::json to_json(const GenerationSettings& s) {
       {"fp8", s.fp8},
       {"cfg_skip_last_steps", s.cfg_skip_last_steps},
       {"step_cache_threshold", s.step_cache_threshold},
+      {"vram_budget_gib", s.vram_budget_gib ? nlohmann::json(*s.vram_budget_gib) : nlohmann::json(nullptr)},
       {"loras", nlohmann::json::array()},
   };
   for (const auto& lora : s.loras) {
@@ -428,6 +432,11 @@ GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSetting
   read(j, "fp8", s.fp8);
   read(j, "cfg_skip_last_steps", s.cfg_skip_last_steps);
   read(j, "step_cache_threshold", s.step_cache_threshold);
+  if (j.contains("vram_budget_gib") && !j["vram_budget_gib"].is_null()) {
+    double budget = 0;
+    read(j, "vram_budget_gib", budget);
+    s.vram_budget_gib = budget;
+  }
   read_loras(j, s.loras);
   return s;
 }

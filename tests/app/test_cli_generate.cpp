@@ -137,7 +137,7 @@ TEST_F(CliGenerate, HelpListsTheOptions) {
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--model DIR"), std::string::npos);
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
-  for (const char* option : {"--few-step", "--sampler unipc|euler", "--timesteps", "--causal-attention"})
+  for (const char* option : {"--few-step", "--sampler unipc|euler", "--timesteps", "--causal-attention", "--vram-budget GIB"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 
@@ -239,6 +239,23 @@ TEST_F(CliGenerate, WritesFramesWithTheirSettingsAndReportsJsonEvents) {
   EXPECT_EQ(settings["seed"], 5);
   // Progress went to stderr, not stdout.
   EXPECT_NE(r.err.find("row"), std::string::npos);
+}
+
+TEST_F(CliGenerate, AVramBudgetPrintsThePlanAndTooSmallOneFailsBeforeWork) {
+  const auto out = dir_ / "budget.safetensors";
+  auto r = run(demo({"--json", "--vram-budget", "4", "--output", out.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("memory plan: DiT: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("on the CPU the plan is only shown"), std::string::npos) << r.err;
+  EXPECT_EQ(r.events().front()["event"], "memory_plan");
+  skyreels::io::SafetensorsFile file(out.string());
+  EXPECT_EQ(nlohmann::json::parse(file.metadata().at("skyreels_settings"))["vram_budget_gib"], 4.0);
+
+  r = run(demo({"--vram-budget", "0.01", "--output", (dir_ / "small.safetensors").string()}));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("the budget 0.01 GiB cannot hold"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("raise it to at least"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "small.safetensors"));
 }
 
 TEST_F(CliGenerate, FewStepPresetRunsOneCallPerRowAndIsStoredWithTheVideo) {

@@ -156,6 +156,18 @@ TEST(GenerateOptions, CausalAttention) {
   EXPECT_NE(usage_error({"--causal_attention"}).find("unknown option"), std::string::npos);
 }
 
+TEST(GenerateOptions, VramBudget) {
+  GenerationSettings base;
+  EXPECT_FALSE(apply_options(parse_generate_options({}), base).vram_budget_gib.has_value());
+  const auto s = apply_options(parse_generate_options({"--vram-budget", "7.5"}), base);
+  ASSERT_TRUE(s.vram_budget_gib.has_value());
+  EXPECT_DOUBLE_EQ(*s.vram_budget_gib, 7.5);
+  base.vram_budget_gib = 12;  // e.g. restored from a video
+  EXPECT_FALSE(apply_options(parse_generate_options({"--no-vram-budget"}), base).vram_budget_gib.has_value());
+  EXPECT_NE(usage_error({"--vram-budget", "0"}).find("--vram-budget"), std::string::npos);
+  EXPECT_NE(usage_error({"--vram-budget", "lots"}).find("--vram-budget"), std::string::npos);
+}
+
 TEST(GenerationReport, EventsAreOneJsonObjectEach) {
   RowDone row;
   row.window = 1;

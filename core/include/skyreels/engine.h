@@ -65,6 +65,12 @@ public:
   // The folder's recommended settings (skyreels-defaults.json), or the reference's defaults.
   GenerationSettings recommended_settings() const;
 
+  // Where the job's parts would live under settings.vram_budget_gib, in one line ("DiT: 28 of 40 blocks
+  // resident, 12 streamed through 2 slots; CFG as two calls; ...; peak ≈ 7.6 of 8.0 GiB"); empty without
+  // a budget. Nothing loads. Invalid settings, or a budget too small for the job, are an Error(BadArgument)
+  // naming the figures. Shown, not yet enforced (issue 24).
+  std::string memory_plan(const GenerationSettings& settings) const;
+
   // Loads the DiT and VAE now (a front end may want the load out of the first job's timing). With fp8
   // the DiT's blocks become float8 as they load.
   void load(const EventSink& events = {}, bool fp8 = false);

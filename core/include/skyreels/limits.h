@@ -17,6 +17,7 @@ inline constexpr int kMaxSteps = 1000;
 inline constexpr int kMaxFps = 240;
 inline constexpr double kMaxShift = 1000.0;
 inline constexpr double kMaxGuidance = 100.0;
+inline constexpr double kMaxVramBudgetGib = 16384.0;  // a GPU-memory budget, GiB (far above any card)
 inline constexpr int kMaxArStep = 1000;
 inline constexpr double kMaxStepCacheThreshold = 1e12;  // past ~10 every row between first and last steps reuses
 inline constexpr std::uint64_t kMaxSeed = (std::uint64_t{1} << 53) - 1;  // exact in every JSON reader

@@ -80,6 +80,10 @@ struct GenerationSettings {
   double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
                                     // change of the updated frames' time embedding stays below this
 
+  // GPU memory the job may use, GiB (issue 24). Unset: what the card has free when the job starts. The
+  // engine plans where the models live under it (pipeline/memory_plan.h); on the CPU the plan is only shown.
+  std::optional<double> vram_budget_gib;
+
   // LoRAs merged into the DiT, in this order (their deltas add).
   std::vector<LoraSetting> loras;
 
@@ -113,6 +117,7 @@ inline constexpr double kFewStepShift = 5.0;
 //  - overlap_history >= base_num_frames (the reference never ends).
 // LoRAs: at most limits::kMaxLoras, each with a path and a finite strength within ±limits::kMaxLoraStrength
 // (whether the files exist and still are what was recorded is checked when a job starts).
+// vram_budget_gib, when set: positive, finite and at most limits::kMaxVramBudgetGib.
 std::string validate(const GenerationSettings& settings);
 // Throws skyreels::Error(BadArgument) with validate()'s text.
 void require_valid(const GenerationSettings& settings);

@@ -1,6 +1,7 @@
 // Frame-count snapping and resolution names, as the CLI and the app offer them.
 
 #include <cmath>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +97,24 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   old_json.erase("cfg_skip_last_steps");
   old_json.erase("step_cache_threshold");
   EXPECT_TRUE(settings_from_json(old_json).exact());
+}
+
+TEST(GenerationSettings, VramBudgetIsCheckedAndTravelsWithTheSettings) {
+  GenerationSettings s;
+  EXPECT_FALSE(s.vram_budget_gib.has_value());  // unset: what the card has free
+  EXPECT_FALSE(settings_from_json(to_json(s)).vram_budget_gib.has_value());
+  for (double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    s.vram_budget_gib = bad;
+    EXPECT_NE(validate(s).find("vram_budget_gib"), std::string::npos) << bad;
+  }
+  s.vram_budget_gib = 7.5;
+  EXPECT_EQ(validate(s), "");
+  const auto back = settings_from_json(to_json(s));
+  ASSERT_TRUE(back.vram_budget_gib.has_value());
+  EXPECT_DOUBLE_EQ(*back.vram_budget_gib, 7.5);
+  auto json = to_json(s);
+  json["vram_budget_gib"] = "lots";
+  EXPECT_THROW(settings_from_json(json), skyreels::Error);
 }
 
 TEST(GenerationSettings, SamplerAndTimestepListAreCheckedAndTravelWithTheSettings) {
