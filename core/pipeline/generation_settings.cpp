@@ -275,11 +275,12 @@ GenerationSettings apply_fix(GenerationSettings s, SettingsFix fix) {
 
 std::int64_t snap_frames(std::int64_t frames, int causal_block_size) {
   const std::int64_t cbs = std::max(1, causal_block_size);
-  // latents = 1 + (frames - 1) / 4, rounded to the nearest multiple of cbs (at least one block), and no
-  // more blocks than limits::kMaxFrames holds (rounding up past it would be a count validate() rejects).
+  // latents = 1 + (frames - 1) / 4, rounded to the nearest multiple of cbs (at least one block). A count
+  // within limits::kMaxFrames stays within it (rounding up past it would turn a valid request into one
+  // validate() rejects); one beyond it stays beyond, so validate() says so rather than it being shortened.
   const double latents = 1.0 + static_cast<double>(std::max<std::int64_t>(frames, 1) - 1) / 4.0;
-  const auto max_blocks = std::max<std::int64_t>(1, latents_of(limits::kMaxFrames) / cbs);
-  const auto blocks = std::clamp<std::int64_t>(std::llround(latents / static_cast<double>(cbs)), 1, max_blocks);
+  auto blocks = std::max<std::int64_t>(1, std::llround(latents / static_cast<double>(cbs)));
+  if (frames <= limits::kMaxFrames) blocks = std::min(blocks, std::max<std::int64_t>(1, latents_of(limits::kMaxFrames) / cbs));
   return 1 + 4 * (blocks * cbs - 1);
 }
 

@@ -340,6 +340,7 @@ TEST(GenerationSettingsChecks, ImageWithCausalBlocksOffersBlockSizeOne) {
 
 TEST(GenerationSettingsChecks, SnapStaysWithinTheJobLimit) {
   EXPECT_EQ(snap_frames(100000), 99997);  // 100001 would be past limits::kMaxFrames
+  EXPECT_EQ(snap_frames(100004), 100005);  // already past it: left for validate() to refuse, not shortened
   EXPECT_EQ(validate([] {
               GenerationSettings s;
               s.num_frames = snap_frames(100000);
