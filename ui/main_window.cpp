@@ -113,6 +113,7 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
   connect(queue_, &JobQueueWidget::addRequested, this, &MainWindow::addCurrentToQueue);
   connect(queue_, &JobQueueWidget::runRequested, this, &MainWindow::runQueue);
   connect(generation_, &GenerationThread::busyChanged, this, &MainWindow::updateButtons);
+  connect(form_, &SettingsForm::problemChanged, this, &MainWindow::updateButtons);
 
   // The last form, or the demo model's recommendations on a first start.
   if (const auto saved = loadJob(*settings_))
@@ -291,7 +292,10 @@ void MainWindow::showError(const QString& message) {
 
 void MainWindow::updateButtons() {
   const bool busy = isBusy();
-  generate_->setEnabled(!busy);
+  // Settings the engine would reject cannot be started; the form says why next to the field.
+  const QString problem = form_->problem();
+  generate_->setEnabled(!busy && problem.isEmpty());
+  generate_->setToolTip(problem);
   cancel_->setEnabled(busy);
   queue_->setRunning(busy);
 }

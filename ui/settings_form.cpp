@@ -19,6 +19,7 @@
 #include "engine_queries.h"
 #include "lora_list.h"
 #include "path_field.h"
+#include "wheel_guard.h"
 
 namespace skyreels::ui {
 namespace {
@@ -81,7 +82,7 @@ SettingsForm::SettingsForm(QWidget* parent)
       useDemo_(new QPushButton(tr("Demo"), this)), recommended_(new QPushButton(tr("Recommended"), this)),
       device_(new QComboBox(this)), resolution_(new QComboBox(this)), width_(spin<QSpinBox>(this, "width", 16, 4096, 16)),
       height_(spin<QSpinBox>(this, "height", 16, 4096, 16)), fps_(spin<QSpinBox>(this, "fps", 1, 120, 1)),
-      length_(spin<QDoubleSpinBox>(this, "length", 1, 100000, 4)), lengthUnit_(new QComboBox(this)),
+      length_(spin<QDoubleSpinBox>(this, "length", 0, 100000, 4)), lengthUnit_(new QComboBox(this)),
       lengthNote_(new QLabel(this)), sampler_(new QComboBox(this)), timesteps_(new QLineEdit(this)),
       fewStep_(new QPushButton(tr("Few-step preset"), this)), steps_(spin<QSpinBox>(this, "steps", 1, 1000, 1)),
       guidance_(spin<QDoubleSpinBox>(this, "guidance", 0, 30, 0.5)), shift_(spin<QDoubleSpinBox>(this, "shift", 0.1, 100, 0.5)),
@@ -98,7 +99,7 @@ SettingsForm::SettingsForm(QWidget* parent)
       endImage_(new PathField(PathField::Kind::OpenFile, tr("End image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       extendVideo_(new PathField(PathField::Kind::OpenFile, tr("Video to extend"), tr("Videos (*.mp4 *.mkv *.mov *.webm *.avi)"), this)),
       outputFolder_(new PathField(PathField::Kind::Folder, tr("Output folder"), {}, this)), codec_(new QComboBox(this)),
-      crf_(spin<QSpinBox>(this, "crf", 0, 51, 1)), problem_(new QLabel(this)) {
+      crf_(spin<QSpinBox>(this, "crf", 0, 51, 1)), problem_(new QLabel(this)), wheelGuard_(new WheelGuard(this)) {
   modelFolder_->setObjectName(QStringLiteral("modelFolder"));
   modelFolder_->setPlaceholderText(tr("empty: the embedded demo model"));
   useDemo_->setObjectName(QStringLiteral("useDemoModel"));
@@ -171,6 +172,7 @@ SettingsForm::SettingsForm(QWidget* parent)
 
   buildLayout();
   connectSignals();
+  wheelGuard_->guard(this);
   setJob(StudioJob{});
 }
 
@@ -186,6 +188,8 @@ void SettingsForm::buildLayout() {
   auto* prompts = group(tr("Prompt"));
   prompts->addRow(prompt_);
   prompts->addRow(tr("Negative"), negativePrompt_);
+  addFieldProblem(prompts, "prompt");
+  addFieldProblem(prompts, "negative_prompt");
 
   auto* model = group(tr("Model"));
   model->addRow(tr("Folder"), row(this, {modelFolder_, useDemo_, recommended_}));
@@ -194,43 +198,60 @@ void SettingsForm::buildLayout() {
   auto* video = group(tr("Video"));
   video->addRow(tr("Resolution"), resolution_);
   video->addRow(tr("Width × height"), row(this, {width_, new QLabel(QStringLiteral("×"), this), height_}, -1));
+  addFieldProblem(video, "resolution");
   video->addRow(tr("Length"), row(this, {length_, lengthUnit_}));
   video->addRow(QString(), lengthNote_);
+  addFieldProblem(video, "num_frames");
   video->addRow(tr("Frame rate"), fps_);
+  addFieldProblem(video, "fps");
 
   auto* sampling = group(tr("Sampling"));
   sampling->addRow(tr("Sampler"), row(this, {sampler_, fewStep_}));
   sampling->addRow(tr("Steps"), steps_);
+  addFieldProblem(sampling, "steps");
   sampling->addRow(tr("Timesteps"), timesteps_);
+  addFieldProblem(sampling, "timestep_list");
   sampling->addRow(tr("Guidance"), guidance_);
+  addFieldProblem(sampling, "guidance_scale");
   sampling->addRow(tr("Shift"), shift_);
+  addFieldProblem(sampling, "shift");
   sampling->addRow(tr("Seed"), row(this, {seed_, randomSeed_}));
   sampling->addRow(QString(), seedUsed_);
+  addFieldProblem(sampling, "seed");
 
   auto* loras = group(tr("LoRAs"));
   loras->addRow(loras_);
+  addFieldProblem(loras, "loras");
 
   auto* forcing = group(tr("Diffusion forcing"));
   forcing->addRow(tr("Mode"), mode_);
   forcing->addRow(tr("ar_step"), arStep_);
+  addFieldProblem(forcing, "ar_step");
   forcing->addRow(tr("Causal block size"), causalBlock_);
+  addFieldProblem(forcing, "causal_block_size");
   forcing->addRow(QString(), causalAttention_);
 
   auto* windows = new QFormLayout(longVideo_);
   windows->addRow(tr("Window (frames)"), baseFrames_);
+  addFieldProblem(windows, "base_num_frames");
   windows->addRow(tr("Overlap (frames)"), overlap_);
+  addFieldProblem(windows, "overlap_history");
   layout->addWidget(longVideo_);
   forcing->addRow(tr("Add noise"), addNoise_);
+  addFieldProblem(forcing, "addnoise_condition");
 
   auto* fast = group(tr("Fast modes (change the video)"));
   fast->addRow(QString(), fp8_);
   fast->addRow(tr("Skip guidance, last steps"), cfgSkip_);
+  addFieldProblem(fast, "cfg_skip_last_steps");
   fast->addRow(tr("Step cache threshold"), stepCache_);
+  addFieldProblem(fast, "step_cache_threshold");
 
   auto* inputs = group(tr("Inputs"));
   inputs->addRow(tr("Start image"), startImage_);
   inputs->addRow(tr("End image"), endImage_);
   inputs->addRow(tr("Video to extend"), extendVideo_);
+  addFieldProblem(inputs, "inputs");
 
   auto* output = group(tr("Output"));
   output->addRow(tr("Folder"), outputFolder_);
@@ -346,7 +367,7 @@ void SettingsForm::setSettings(const GenerationSettings& s) {
   loras_->setLoras(loras);
   lengthUnit_->setCurrentIndex(kFrames);
   length_->setDecimals(0);
-  length_->setRange(1, 100000);
+  length_->setRange(0, 100000);
   length_->setSingleStep(4);
   length_->setValue(static_cast<double>(s.num_frames));
   sampler_->setCurrentIndex(std::max(0, sampler_->findData(static_cast<int>(s.sampler))));
@@ -394,12 +415,56 @@ bool SettingsForm::applyRecommendedSettings(QString* error) {
   return true;
 }
 
+void SettingsForm::addFieldProblem(QFormLayout* form, const char* key) {
+  const QString name = QString::fromLatin1(key);
+  auto* box = new QWidget(this);
+  auto* layout = new QHBoxLayout(box);
+  layout->setContentsMargins(0, 0, 0, 0);
+  auto* message = new QLabel(box);
+  message->setObjectName(QStringLiteral("problem_") + name);
+  message->setWordWrap(true);
+  message->setStyleSheet(QStringLiteral("color: #b00020;"));
+  auto* fix = new QPushButton(box);
+  fix->setObjectName(QStringLiteral("fix_") + name);
+  fix->hide();
+  layout->addWidget(message, 1);
+  layout->addWidget(fix, 0, Qt::AlignTop);
+  box->hide();
+  form->addRow(box);  // spans both columns: the message has the width of the form
+  fieldProblems_.insert(name, box);
+}
+
+void SettingsForm::showFieldProblems(const std::vector<SettingsProblem>& problems) {
+  for (auto* box : std::as_const(fieldProblems_)) box->hide();
+  for (const auto& p : problems) {
+    auto* box = fieldProblems_.value(QString::fromStdString(p.field));
+    if (!box) continue;  // a key without a field here: the line under the form says it
+    const QString key = QString::fromStdString(p.field);
+    box->findChild<QLabel*>(QStringLiteral("problem_") + key)->setText(QString::fromStdString(p.message));
+    auto* fix = box->findChild<QPushButton*>(QStringLiteral("fix_") + key);
+    fix->setVisible(p.fix != SettingsFix::None);
+    fix->setText(tr(fix_label(p.fix)));
+    fix->disconnect();
+    connect(fix, &QPushButton::clicked, this, [this, f = p.fix] { applyFix(f); });
+    box->show();
+  }
+}
+
+void SettingsForm::applyFix(SettingsFix fix) {
+  // The engine decides what the fix changes; the form only shows the result.
+  const auto loras = loras_->loras();  // setSettings() lists only the enabled ones
+  setSettings(apply_fix(job().settings, fix));
+  loras_->setLoras(loras);
+}
+
 QString SettingsForm::problem() const {
   return QString::fromStdString(validate(job().effectiveSettings()));
 }
 
 qint64 SettingsForm::frameCount() const {
   const int cbs = causalBlock_->value();
+  // No length is no video: passed on as 0 for the check to say so, not snapped up to a block.
+  if (length_->value() <= 0) return 0;
   if (lengthUnit_->currentIndex() == kSeconds) return frames_for_seconds(length_->value(), fps_->value(), cbs);
   return snap_frames(std::llround(length_->value()), cbs);
 }
@@ -439,12 +504,12 @@ void SettingsForm::onLengthUnitChanged() {
   const QSignalBlocker block(length_);
   if (lengthUnit_->currentIndex() == kSeconds) {
     length_->setDecimals(2);
-    length_->setRange(0.05, 36000);
+    length_->setRange(0, 36000);
     length_->setSingleStep(0.5);
     length_->setValue(static_cast<double>(frames) / fps_->value());
   } else {
     length_->setDecimals(0);
-    length_->setRange(1, 100000);
+    length_->setRange(0, 100000);
     length_->setSingleStep(4);
     length_->setValue(static_cast<double>(frames));
   }
@@ -471,6 +536,7 @@ void SettingsForm::setResolution(qint64 width, qint64 height) {
 
 void SettingsForm::refreshDerived() {
   if (loading_) return;
+  wheelGuard_->guard(loras_);  // its strength fields come and go with its rows
   arStep_->setEnabled(mode_->currentIndex() == kAsync);
   // A timestep list sets the step count.
   const auto list = timestepList();
@@ -490,9 +556,11 @@ void SettingsForm::refreshDerived() {
                            .arg(fps_->value()));
   if (!randomSeed_->isChecked()) seedUsed_->clear();
 
+  const auto checked = check_settings(job().effectiveSettings());
+  showFieldProblems(checked);
   QStringList problems;
   if (!modelProblem_.isEmpty()) problems << modelProblem_;
-  if (const QString settings = problem(); !settings.isEmpty()) problems << settings;
+  for (const auto& p : checked) problems << QString::fromStdString(p.message);
   const QString why = problems.join(QLatin1Char('\n'));
   problem_->setText(why);
   problem_->setVisible(!why.isEmpty());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QMap>
 #include <QWidget>
 
 #include "studio_job.h"
@@ -7,6 +8,7 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
@@ -18,14 +20,16 @@ namespace skyreels::ui {
 
 class LoraList;
 class PathField;
+class WheelGuard;
 
 // The inputs of a job, grouped as the product's users know them: prompt and negative prompt; model
 // and device; size and length (seconds or frames, snapped to counts the engine accepts); sampling
 // (sampler, steps or a timestep list, guidance, shift, seed with a random toggle that shows the seed
 // used, and the few-step preset); LoRAs (add, remove, strength, on/off); diffusion forcing (sync/async,
 // ar_step, causal block size, causal attention); long video (window, overlap, added noise); start/end
-// image and video to extend; output folder, codec and quality. A line under the form names what
-// the engine would reject, as the values change.
+// image and video to extend; output folder, codec and quality. What the engine would reject shows
+// under the field it is about (with a button where one change fixes it), and in a line under the
+// form, as the values change. The wheel changes no field the user has not focused.
 class SettingsForm : public QWidget {
   Q_OBJECT
 public:
@@ -46,6 +50,9 @@ public:
 
   // Why the engine would reject the settings now, or an empty string.
   QString problem() const;
+  // The message shown under the field with this settings key ("num_frames", "causal_block_size", ...;
+  // check_settings' names), or null when it has none. Its fix button is named "fix_" + key.
+  QWidget* fieldProblem(const QString& key) const { return fieldProblems_.value(key); }
   // The snapped frame count the length fields give.
   qint64 frameCount() const;
 
@@ -76,7 +83,10 @@ private:
   void onResolutionPreset();
   void onLengthUnitChanged();
   void snapLengthField();
-  void refreshDerived();  // length note, enabled states, problem line
+  void refreshDerived();  // length note, enabled states, problem line and field problems
+  void addFieldProblem(QFormLayout* form, const char* key);  // a hidden row for `key`'s message
+  void showFieldProblems(const std::vector<SettingsProblem>& problems);
+  void applyFix(SettingsFix fix);
   void setResolution(qint64 width, qint64 height);
   void applyFewStepPreset();
   std::vector<int> timestepList() const;  // the timesteps field's numbers; empty: steps from the formula
@@ -122,6 +132,9 @@ private:
   QComboBox* codec_;
   QSpinBox* crf_;
   QLabel* problem_;
+  // Per settings key: a message (QLabel "problem_" + key) and a fix button ("fix_" + key).
+  QMap<QString, QWidget*> fieldProblems_;
+  WheelGuard* wheelGuard_;
   QString modelProblem_;  // why the model folder cannot be used, shown above the settings problem
   QString lastProblem_;
   bool loading_ = false;  // setJob() in progress: one refresh at the end

@@ -13,6 +13,7 @@
 #include "model/attention.h"
 #include "model/weights.h"
 #include "skyreels/error.h"
+#include "skyreels/limits.h"
 #include "skyreels/log.h"
 
 namespace skyreels::model {
@@ -268,7 +269,10 @@ at::Tensor WanHeadImpl::forward(const at::Tensor& x, const at::Tensor& e, const 
 
 // --- the transformer ----------------------------------------------------------------------------------
 
-WanDitImpl::WanDitImpl(const WanDitConfig& c, const at::TensorOptions& opts) : config_(c), rope_(c.head_dim()) {
+// The RoPE table's length is the per-window limit validate() checks settings against (limits.h), so a
+// window that does not fit is refused before any work rather than failing in the forward.
+WanDitImpl::WanDitImpl(const WanDitConfig& c, const at::TensorOptions& opts)
+    : config_(c), rope_(c.head_dim(), limits::kMaxWindowLatents) {
   patch_embedding =
       register_module("patch_embedding", PatchEmbed(c.in_dim, c.dim, c.patch_t, c.patch_h, c.patch_w, opts));
   text_embedding = register_module(

@@ -46,6 +46,8 @@ std::string strength_text(double strength) {
   return text;
 }
 
+using Problem = SettingsProblem;  // an empty message: no problem
+
 std::string lora_problem(const GenerationSettings& s) {
   using namespace limits;
   if (static_cast<std::int64_t>(s.loras.size()) > kMaxLoras)
@@ -61,55 +63,153 @@ std::string lora_problem(const GenerationSettings& s) {
 }
 
 // Every number within its bound (limits.h), before any relation between them is checked.
-std::string range_problem(const GenerationSettings& s) {
+Problem range_problem(const GenerationSettings& s) {
   using namespace limits;
   if (s.height > kMaxSide || s.width > kMaxSide)
-    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) + " is too large: at most " +
-           std::to_string(kMaxSide) + " pixels a side";
+    return {"resolution", "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
+                              " is too large: at most " + std::to_string(kMaxSide) + " pixels a side"};
   if (s.height > 0 && s.width > 0 && s.height * s.width > kMaxPixelsPerFrame)
-    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) + " is too large: at most " +
-           std::to_string(kMaxPixelsPerFrame) + " pixels a frame";
+    return {"resolution", "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
+                              " is too large: at most " + std::to_string(kMaxPixelsPerFrame) + " pixels a frame"};
   if (s.num_frames > kMaxFrames)
-    return "num_frames " + std::to_string(s.num_frames) + " is more than " + std::to_string(kMaxFrames) + " frames";
+    return {"num_frames", "num_frames " + std::to_string(s.num_frames) + " is more than " + std::to_string(kMaxFrames) + " frames"};
   if (s.base_num_frames > kMaxFrames)
-    return "base_num_frames " + std::to_string(s.base_num_frames) + " is more than " + std::to_string(kMaxFrames);
+    return {"base_num_frames", "base_num_frames " + std::to_string(s.base_num_frames) + " is more than " + std::to_string(kMaxFrames)};
   if (s.overlap_history && *s.overlap_history > kMaxFrames)
-    return "overlap_history " + std::to_string(*s.overlap_history) + " is more than " + std::to_string(kMaxFrames);
-  if (s.fps > kMaxFps) return "fps must be at most " + std::to_string(kMaxFps) + ", not " + std::to_string(s.fps);
-  if (s.steps > kMaxSteps) return "steps must be between 1 and " + std::to_string(kMaxSteps) + ", not " + std::to_string(s.steps);
-  if (!(s.shift <= kMaxShift)) return "shift must be at most " + std::to_string(kMaxShift);
-  if (!(s.guidance_scale <= kMaxGuidance)) return "guidance_scale must be at most " + std::to_string(kMaxGuidance);
-  if (s.ar_step > kMaxArStep) return "ar_step must be at most " + std::to_string(kMaxArStep);
+    return {"overlap_history", "overlap_history " + std::to_string(*s.overlap_history) + " is more than " + std::to_string(kMaxFrames)};
+  if (s.fps > kMaxFps) return {"fps", "fps must be at most " + std::to_string(kMaxFps) + ", not " + std::to_string(s.fps)};
+  if (s.steps > kMaxSteps)
+    return {"steps", "steps must be between 1 and " + std::to_string(kMaxSteps) + ", not " + std::to_string(s.steps)};
+  if (!(s.shift <= kMaxShift)) return {"shift", "shift must be at most " + std::to_string(kMaxShift)};
+  if (!(s.guidance_scale <= kMaxGuidance)) return {"guidance_scale", "guidance_scale must be at most " + std::to_string(kMaxGuidance)};
+  if (s.ar_step > kMaxArStep) return {"ar_step", "ar_step must be at most " + std::to_string(kMaxArStep)};
   if (s.causal_block_size > kMaxWindowLatents)
-    return "causal_block_size must be at most " + std::to_string(kMaxWindowLatents);
+    return {"causal_block_size", "causal_block_size must be at most " + std::to_string(kMaxWindowLatents)};
   if (!(s.step_cache_threshold <= kMaxStepCacheThreshold))
-    return "step_cache_threshold must be at most " + std::to_string(kMaxStepCacheThreshold);
-  if (s.seed > kMaxSeed) return "seed must be at most 2^53 - 1 (" + std::to_string(kMaxSeed) + ")";
-  if (auto why = text_problem(s.prompt, "the prompt"); !why.empty()) return why;
-  if (auto why = text_problem(s.negative_prompt, "the negative prompt"); !why.empty()) return why;
-  return lora_problem(s);
+    return {"step_cache_threshold", "step_cache_threshold must be at most " + std::to_string(kMaxStepCacheThreshold)};
+  if (s.seed > kMaxSeed) return {"seed", "seed must be at most 2^53 - 1 (" + std::to_string(kMaxSeed) + ")"};
+  if (auto why = text_problem(s.prompt, "the prompt"); !why.empty()) return {"prompt", why};
+  if (auto why = text_problem(s.negative_prompt, "the negative prompt"); !why.empty()) return {"negative_prompt", why};
+  return {"loras", lora_problem(s)};
 }
 
 // The sampler and its timesteps: an explicit list is for Euler only (FlowUniPC's log-SNR steps are
 // undefined at sigma = 1, where such lists start) and sets the step count.
-std::string sampler_problem(const GenerationSettings& s) {
-  if (s.timestep_list.empty()) return "";
+Problem sampler_problem(const GenerationSettings& s) {
+  if (s.timestep_list.empty()) return {};
   if (s.sampler != Sampler::Euler)
-    return "a timestep list needs the euler sampler (unipc takes steps and shift; its steps are undefined at "
-           "timestep 1000)";
-  if (auto why = sched::timestep_list_problem(s.timestep_list); !why.empty()) return why;
+    return {"timestep_list", "a timestep list needs the euler sampler (unipc takes steps and shift; its steps are "
+                             "undefined at timestep 1000)"};
+  if (auto why = sched::timestep_list_problem(s.timestep_list); !why.empty()) return {"timestep_list", why};
   if (static_cast<std::size_t>(s.steps) != s.timestep_list.size())
-    return "steps (" + std::to_string(s.steps) + ") must equal the number of timesteps in the list (" +
-           std::to_string(s.timestep_list.size()) + ")";
-  return "";
+    return {"steps", "steps (" + std::to_string(s.steps) + ") must equal the number of timesteps in the list (" +
+                         std::to_string(s.timestep_list.size()) + ")"};
+  return {};
 }
 
-// A window's latent frames must fit the DiT's position table.
-std::string window_problem(std::int64_t window_frames, const char* what) {
-  if (window_frames <= limits::kMaxWindowFrames) return "";
-  return std::string(what) + " " + std::to_string(window_frames) + " frames is more than one window holds (" +
-         std::to_string(limits::kMaxWindowFrames) + "); make a long video of windows with base_num_frames and "
-         "overlap_history";
+std::int64_t latents_of(std::int64_t frames) { return (frames - 1) / 4 + 1; }
+
+// A window's latent frames must fit the DiT's RoPE table (limits::kMaxWindowLatents positions): past it
+// the forward fails, but only after the first rows have run.
+Problem window_problem(const GenerationSettings& s) {
+  using namespace limits;
+  const bool single = !s.long_mode();
+  const auto window = single ? s.num_frames : s.base_num_frames;
+  if (latents_of(window) <= kMaxWindowLatents) return {};
+  const auto holds = "; one window holds at most " + std::to_string(kMaxWindowLatents) + " latent frames (" +
+                     std::to_string(kMaxWindowFrames) + " frames). ";
+  if (single)
+    return {"num_frames",
+            "Frames: " + std::to_string(window) + " frames make a " + std::to_string(latents_of(window)) +
+                "-latent window" + holds + "Turn on long video (base frames ≤ " + std::to_string(kMaxWindowFrames) +
+                ") or lower the frames.",
+            SettingsFix::LongVideo};
+  return {"base_num_frames", "Window: base_num_frames " + std::to_string(window) + " make a " +
+                                 std::to_string(latents_of(window)) + "-latent window" + holds +
+                                 "Lower the window to at most " + std::to_string(kMaxWindowFrames) + " frames."};
+}
+
+Problem first_problem(const GenerationSettings& s) {
+  if (auto p = range_problem(s); !p.message.empty()) return p;
+  if (s.height <= 0 || s.width <= 0 || s.height % 16 != 0 || s.width % 16 != 0)
+    return {"resolution", "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
+                              " is not possible: width and height must be positive multiples of 16"};
+  if (s.num_frames < 1)
+    return {"num_frames", "Frames: " + std::to_string(s.num_frames) +
+                              " frames is no video; set at least 1 frame (1 + 4k: 1, 5, 9, ...; 97 is 4 s at 24 fps)"};
+  if ((s.num_frames - 1) % 4 != 0)
+    return {"num_frames", "num_frames " + std::to_string(s.num_frames) + " is not 1 + 4k" + frames_hint(s.num_frames)};
+  if (s.steps < 1 || s.steps > 1000) return {"steps", "steps must be between 1 and 1000, not " + std::to_string(s.steps)};
+  if (!(s.shift > 0.0)) return {"shift", "shift must be positive"};
+  if (auto p = sampler_problem(s); !p.message.empty()) return p;
+  if (!(s.guidance_scale >= 0.0)) return {"guidance_scale", "guidance_scale must be zero or positive"};
+  if (s.fps < 1) return {"fps", "fps must be at least 1"};
+  if (s.ar_step < 0) return {"ar_step", "ar_step must be zero or positive"};
+  if (s.causal_block_size < 1) return {"causal_block_size", "causal_block_size must be at least 1"};
+  if (s.addnoise_condition < 0 || s.addnoise_condition >= 1000)
+    return {"addnoise_condition", "addnoise_condition must be in 0..999"};
+  if (s.cfg_skip_last_steps < 0 || s.cfg_skip_last_steps > s.steps)
+    return {"cfg_skip_last_steps", "cfg_skip_last_steps must be between 0 and steps (" + std::to_string(s.steps) +
+                                       "), not " + std::to_string(s.cfg_skip_last_steps)};
+  if (!(s.step_cache_threshold >= 0.0) || !std::isfinite(s.step_cache_threshold))
+    return {"step_cache_threshold", "step_cache_threshold must be zero (off) or a positive number"};
+  if (s.vram_budget_gib && !(*s.vram_budget_gib > 0.0 && *s.vram_budget_gib <= limits::kMaxVramBudgetGib))
+    return {"vram_budget_gib", "vram_budget_gib must be a positive number of GiB, at most " +
+                                   std::to_string(static_cast<int>(limits::kMaxVramBudgetGib)) +
+                                   " (unset: what the card has free)"};
+  if (s.has_start_image && s.extends_video)
+    return {"inputs", "a start image and a video to extend cannot be used together"};
+  const auto cbs = s.causal_block_size;
+  const auto cbs_text = std::to_string(cbs);
+  if ((s.has_start_image || s.has_end_image) && cbs > 1)
+    return {"causal_block_size",
+            std::string(s.has_start_image ? "a start image" : "an end image") +
+                " needs causal_block_size 1 (the image is one latent frame; the reference drops it with "
+                "causal_block_size " + cbs_text + ")",
+            SettingsFix::CausalBlockSizeOne};
+  if (s.extends_video && !s.overlap_history)
+    return {"overlap_history", "extending a video needs overlap_history (the frames of the video the new frames continue from)"};
+
+  if (!s.long_mode()) {
+    const auto latents = s.latent_frames();
+    if (latents % cbs != 0)
+      return {"num_frames",
+              "num_frames " + std::to_string(s.num_frames) + " gives " + std::to_string(latents) +
+                  " latent frames, not a multiple of causal_block_size " + cbs_text +
+                  " (frames = 1 + 4 * latents; e.g. " + std::to_string(1 + 4 * ((latents / cbs) * cbs - 1)) + " or " +
+                  std::to_string(1 + 4 * ((latents / cbs + 1) * cbs - 1)) + ")",
+              SettingsFix::CausalBlockSizeOne};
+    if (s.has_start_image && latents < 2) return {"num_frames", "num_frames must be at least 5 with a start image"};
+    return window_problem(s);
+  }
+
+  // Long video: windows of B latents overlapping by O latents.
+  if (s.base_num_frames < 1 || (s.base_num_frames - 1) % 4 != 0)
+    return {"base_num_frames",
+            "base_num_frames " + std::to_string(s.base_num_frames) + " is not 1 + 4k" + frames_hint(s.base_num_frames)};
+  const auto overlap = *s.overlap_history;
+  if (overlap < 1 || (overlap - 1) % 4 != 0)
+    return {"overlap_history", "overlap_history " + std::to_string(overlap) + " is not 1 + 4k" + frames_hint(overlap)};
+  if (overlap >= s.base_num_frames)
+    return {"overlap_history", "overlap_history (" + std::to_string(overlap) + ") must be smaller than base_num_frames (" +
+                                   std::to_string(s.base_num_frames) + "): each window must add new frames"};
+  const auto base_latents = latents_of(s.base_num_frames);
+  const auto overlap_latents = latents_of(overlap);
+  if (base_latents % cbs != 0)
+    return {"base_num_frames", "base_num_frames " + std::to_string(s.base_num_frames) + " gives " +
+                                   std::to_string(base_latents) + " latent frames, not a multiple of causal_block_size " +
+                                   cbs_text,
+            SettingsFix::CausalBlockSizeOne};
+  if (overlap_latents % cbs != 0)
+    return {"overlap_history", "overlap_history " + std::to_string(overlap) + " gives " + std::to_string(overlap_latents) +
+                                   " latent frames, not a multiple of causal_block_size " + cbs_text +
+                                   " (the reference would truncate the overlap)",
+            SettingsFix::CausalBlockSizeOne};
+  if (s.latent_frames() % cbs != 0 || (s.latent_frames() - overlap_latents) % cbs != 0)
+    return {"num_frames", "num_frames " + std::to_string(s.num_frames) + " leaves a last window that is not a multiple of "
+                          "causal_block_size " + cbs_text + " latent frames",
+            SettingsFix::CausalBlockSizeOne};
+  return window_problem(s);
 }
 
 }  // namespace
@@ -143,79 +243,48 @@ bool GenerationSettings::long_mode() const {
   return extends_video || (overlap_history.has_value() && num_frames > base_num_frames);
 }
 
-std::string validate(const GenerationSettings& s) {
-  if (auto why = range_problem(s); !why.empty()) return why;
-  if (s.height <= 0 || s.width <= 0 || s.height % 16 != 0 || s.width % 16 != 0)
-    return "resolution " + std::to_string(s.width) + "x" + std::to_string(s.height) +
-           " is not possible: width and height must be positive multiples of 16";
-  if (s.num_frames < 1 || (s.num_frames - 1) % 4 != 0)
-    return "num_frames " + std::to_string(s.num_frames) + " is not 1 + 4k" + frames_hint(s.num_frames);
-  if (s.steps < 1 || s.steps > 1000) return "steps must be between 1 and 1000, not " + std::to_string(s.steps);
-  if (!(s.shift > 0.0)) return "shift must be positive";
-  if (auto why = sampler_problem(s); !why.empty()) return why;
-  if (!(s.guidance_scale >= 0.0)) return "guidance_scale must be zero or positive";
-  if (s.fps < 1) return "fps must be at least 1";
-  if (s.ar_step < 0) return "ar_step must be zero or positive";
-  if (s.causal_block_size < 1) return "causal_block_size must be at least 1";
-  if (s.addnoise_condition < 0 || s.addnoise_condition >= 1000) return "addnoise_condition must be in 0..999";
-  if (s.cfg_skip_last_steps < 0 || s.cfg_skip_last_steps > s.steps)
-    return "cfg_skip_last_steps must be between 0 and steps (" + std::to_string(s.steps) + "), not " +
-           std::to_string(s.cfg_skip_last_steps);
-  if (!(s.step_cache_threshold >= 0.0) || !std::isfinite(s.step_cache_threshold))
-    return "step_cache_threshold must be zero (off) or a positive number";
-  if (s.vram_budget_gib && !(*s.vram_budget_gib > 0.0 && *s.vram_budget_gib <= limits::kMaxVramBudgetGib))
-    return "vram_budget_gib must be a positive number of GiB, at most " +
-           std::to_string(static_cast<int>(limits::kMaxVramBudgetGib)) + " (unset: what the card has free)";
-  if (s.has_start_image && s.extends_video) return "a start image and a video to extend cannot be used together";
-  const auto cbs = s.causal_block_size;
-  const auto cbs_text = std::to_string(cbs);
-  if ((s.has_start_image || s.has_end_image) && cbs > 1)
-    return std::string(s.has_start_image ? "a start image" : "an end image") +
-           " needs causal_block_size 1 (the image is one latent frame; the reference drops it with causal_block_size " +
-           cbs_text + ")";
-  if (s.extends_video && !s.overlap_history)
-    return "extending a video needs overlap_history (the frames of the video the new frames continue from)";
+std::vector<SettingsProblem> check_settings(const GenerationSettings& s) {
+  auto problem = first_problem(s);
+  if (problem.message.empty()) return {};
+  return {std::move(problem)};
+}
 
-  if (!s.long_mode()) {
-    const auto latents = s.latent_frames();
-    if (latents % cbs != 0)
-      return "num_frames " + std::to_string(s.num_frames) + " gives " + std::to_string(latents) +
-             " latent frames, not a multiple of causal_block_size " + cbs_text +
-             " (frames = 1 + 4 * latents; e.g. " + std::to_string(1 + 4 * ((latents / cbs) * cbs - 1)) + " or " +
-             std::to_string(1 + 4 * ((latents / cbs + 1) * cbs - 1)) + ")";
-    if (s.has_start_image && latents < 2) return "num_frames must be at least 5 with a start image";
-    return window_problem(s.num_frames, "a single window of");
+std::string validate(const GenerationSettings& s) { return first_problem(s).message; }
+
+const char* fix_label(SettingsFix fix) {
+  switch (fix) {
+    case SettingsFix::None: return "";
+    case SettingsFix::LongVideo: return "Turn on long video";
+    case SettingsFix::CausalBlockSizeOne: return "Set causal block size to 1";
   }
+  return "";
+}
 
-  // Long video: windows of B latents overlapping by O latents.
-  if (s.base_num_frames < 1 || (s.base_num_frames - 1) % 4 != 0)
-    return "base_num_frames " + std::to_string(s.base_num_frames) + " is not 1 + 4k" + frames_hint(s.base_num_frames);
-  const auto overlap = *s.overlap_history;
-  if (overlap < 1 || (overlap - 1) % 4 != 0)
-    return "overlap_history " + std::to_string(overlap) + " is not 1 + 4k" + frames_hint(overlap);
-  if (overlap >= s.base_num_frames)
-    return "overlap_history (" + std::to_string(overlap) + ") must be smaller than base_num_frames (" +
-           std::to_string(s.base_num_frames) + "): each window must add new frames";
-  const auto base_latents = (s.base_num_frames - 1) / 4 + 1;
-  const auto overlap_latents = (overlap - 1) / 4 + 1;
-  if (base_latents % cbs != 0)
-    return "base_num_frames " + std::to_string(s.base_num_frames) + " gives " + std::to_string(base_latents) +
-           " latent frames, not a multiple of causal_block_size " + cbs_text;
-  if (overlap_latents % cbs != 0)
-    return "overlap_history " + std::to_string(overlap) + " gives " + std::to_string(overlap_latents) +
-           " latent frames, not a multiple of causal_block_size " + cbs_text +
-           " (the reference would truncate the overlap)";
-  if (s.latent_frames() % cbs != 0 || (s.latent_frames() - overlap_latents) % cbs != 0)
-    return "num_frames " + std::to_string(s.num_frames) + " leaves a last window that is not a multiple of "
-           "causal_block_size " + cbs_text + " latent frames";
-  return window_problem(s.base_num_frames, "base_num_frames");
+GenerationSettings apply_fix(GenerationSettings s, SettingsFix fix) {
+  switch (fix) {
+    case SettingsFix::None: break;
+    case SettingsFix::LongVideo: {
+      // The reference's long-video windows (97 frames sharing 17), in whole causal blocks.
+      const std::int64_t cbs = std::max(1, s.causal_block_size);
+      const auto overlap_latents = std::max<std::int64_t>(1, latents_of(17) / cbs) * cbs;
+      const auto base_latents = std::max<std::int64_t>(overlap_latents / cbs + 1, latents_of(97) / cbs) * cbs;
+      s.base_num_frames = 1 + 4 * (base_latents - 1);
+      s.overlap_history = 1 + 4 * (overlap_latents - 1);
+      break;
+    }
+    case SettingsFix::CausalBlockSizeOne: s.causal_block_size = 1; break;
+  }
+  return s;
 }
 
 std::int64_t snap_frames(std::int64_t frames, int causal_block_size) {
   const std::int64_t cbs = std::max(1, causal_block_size);
-  // latents = 1 + (frames - 1) / 4, rounded to the nearest multiple of cbs (at least one block).
+  // latents = 1 + (frames - 1) / 4, rounded to the nearest multiple of cbs (at least one block). A count
+  // within limits::kMaxFrames stays within it (rounding up past it would turn a valid request into one
+  // validate() rejects); one beyond it stays beyond, so validate() says so rather than it being shortened.
   const double latents = 1.0 + static_cast<double>(std::max<std::int64_t>(frames, 1) - 1) / 4.0;
-  const auto blocks = std::max<std::int64_t>(1, std::llround(latents / static_cast<double>(cbs)));
+  auto blocks = std::max<std::int64_t>(1, std::llround(latents / static_cast<double>(cbs)));
+  if (frames <= limits::kMaxFrames) blocks = std::min(blocks, std::max<std::int64_t>(1, latents_of(limits::kMaxFrames) / cbs));
   return 1 + 4 * (blocks * cbs - 1);
 }
 

@@ -6,6 +6,8 @@
 
 namespace skyreels::pipeline {
 
+using skyreels::apply_fix;
+using skyreels::check_settings;
 using skyreels::frames_for_seconds;
 using skyreels::GenerationSettings;
 using skyreels::kDefaultNegativePrompt;
@@ -13,6 +15,7 @@ using skyreels::LoraSetting;
 using skyreels::parse_resolution;
 using skyreels::require_valid;
 using skyreels::settings_from_json;
+using skyreels::SettingsProblem;
 using skyreels::snap_frames;
 using skyreels::to_json;
 using skyreels::validate;

@@ -23,6 +23,7 @@
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QWheelEvent>
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
@@ -533,23 +534,104 @@ private Q_SLOTS:
     child<QSpinBox>(form, "width")->setValue(250);
     QVERIFY(form->problem().contains(QStringLiteral("multiples of 16")));
     QVERIFY(child<QLabel>(form, "formProblem")->isVisible());
-    QSignalSpy done(window.get(), &MainWindow::jobCompleted);
-    QTest::mouseClick(window->generateButton(), Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, kJobTimeoutMs);
-    QCOMPARE(window->lastOutcome().status, JobOutcome::Status::Failed);
-    QVERIFY(window->errorText().startsWith(QStringLiteral("Settings:")));
-    QVERIFY(window->errorText().contains(QStringLiteral("resolution")));
-    QCOMPARE(window->lastOutcome().framesWritten, 0);
+    QVERIFY(child<QLabel>(form, "problem_resolution")->isVisible());  // under the size fields too
+    QVERIFY(!window->generateButton()->isEnabled());  // nothing starts that the engine would refuse
 
     // A folder that is not a model: the message names the missing parts.
+    QSignalSpy done(window.get(), &MainWindow::jobCompleted);
     child<QSpinBox>(form, "width")->setValue(256);
+    QVERIFY(!child<QLabel>(form, "problem_resolution")->isVisible());
+    QVERIFY(window->generateButton()->isEnabled());
     QTemporaryDir empty;
     child<PathField>(form, "modelFolder")->setPath(empty.path());
     QTest::mouseClick(window->generateButton(), Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, kJobTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, kJobTimeoutMs);
     QCOMPARE(window->lastOutcome().status, JobOutcome::Status::Failed);
     QVERIFY(window->errorText().startsWith(QStringLiteral("Not found:")));
     QVERIFY(window->generateButton()->isEnabled());
+  }
+
+  // Issue 25: a window longer than the RoPE table is refused next to Frames, with a one-click fix.
+  void checksBeforeWorkNextToTheField() {
+    auto window = newWindow();
+    auto* form = window->form();
+    form->setSettings(GenerationSettings{});  // one window, no long video
+    QVERIFY(window->generateButton()->isEnabled());
+    auto* length = form->lengthSpin();
+    length->setFocus();
+    typeInto(length, QStringLiteral("100000"));
+    QTest::keyClick(length, Qt::Key_Return);
+    auto* message = child<QLabel>(form, "problem_num_frames");
+    QVERIFY(message->isVisible());
+    QVERIFY2(message->text().startsWith(QStringLiteral("Frames: ")), qPrintable(message->text()));
+    QVERIFY(message->text().contains(QStringLiteral("1024 latent frames")));
+    QVERIFY(!window->generateButton()->isEnabled());
+    auto* fix = child<QPushButton>(form, "fix_num_frames");
+    QVERIFY(fix->isVisible());
+    QCOMPARE(fix->text(), QStringLiteral("Turn on long video"));
+
+    QTest::mouseClick(fix, Qt::LeftButton);
+    QVERIFY2(form->problem().isEmpty(), qPrintable(form->problem()));
+    QVERIFY(child<QGroupBox>(form, "longVideo")->isChecked());
+    QCOMPARE(form->frameCount(), snap_frames(100000));  // the length asked for stays
+    QVERIFY(!message->isVisible());
+    QVERIFY(window->generateButton()->isEnabled());
+
+    // No frames is an error, not a silent default.
+    typeInto(length, QStringLiteral("0"));
+    QTest::keyClick(length, Qt::Key_Return);
+    QCOMPARE(form->frameCount(), 0);
+    QVERIFY2(message->isVisible() && message->text().contains(QStringLiteral("Frames: 0")), qPrintable(message->text()));
+    QVERIFY(!window->generateButton()->isEnabled());
+
+    // A start image with causal blocks: the fix sets the block size to 1.
+    typeInto(length, QStringLiteral("97"));
+    QTest::keyClick(length, Qt::Key_Return);
+    auto* block = child<QSpinBox>(form, "causalBlockSize");
+    child<PathField>(form, "startImage")->setPath(dir_.filePath(QStringLiteral("start.png")));
+    block->setValue(5);  // (setPath alone, as a program sets it, does not re-check)
+    auto* blockFix = child<QPushButton>(form, "fix_causal_block_size");
+    QVERIFY(child<QLabel>(form, "problem_causal_block_size")->isVisible());
+    QCOMPARE(blockFix->text(), QStringLiteral("Set causal block size to 1"));
+    QVERIFY(!window->generateButton()->isEnabled());
+    QTest::mouseClick(blockFix, Qt::LeftButton);
+    QCOMPARE(block->value(), 1);
+    QVERIFY2(form->problem().isEmpty(), qPrintable(form->problem()));
+    QVERIFY(window->generateButton()->isEnabled());
+  }
+
+  // Scrolling the form over a field it has not focused scrolls, and never changes the value.
+  void wheelLeavesUnfocusedFieldsAlone() {
+    auto window = newWindow();
+    auto* form = window->form();
+    auto* steps = form->stepsSpin();
+    auto* sampler = form->samplerBox();
+    window->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(window.get()));
+    window->generateButton()->setFocus();
+    QVERIFY(!steps->hasFocus());
+    const int before = steps->value();
+    const int samplerBefore = sampler->currentIndex();
+    for (QWidget* field : {static_cast<QWidget*>(steps), static_cast<QWidget*>(sampler)}) {
+      const QPointF at(field->width() / 2.0, field->height() / 2.0);
+      for (const int delta : {120, -120, -120}) {
+        QWheelEvent wheel(at, field->mapToGlobal(at), QPoint(), QPoint(0, delta), Qt::NoButton, Qt::NoModifier,
+                          Qt::NoScrollPhase, false);
+        QApplication::sendEvent(field, &wheel);
+      }
+    }
+    QCOMPARE(steps->value(), before);
+    QCOMPARE(sampler->currentIndex(), samplerBefore);
+    QVERIFY(!steps->hasFocus());
+
+    // A field the user focused still takes the wheel.
+    steps->setFocus();
+    QTRY_VERIFY(steps->hasFocus());
+    const QPointF at(steps->width() / 2.0, steps->height() / 2.0);
+    QWheelEvent wheel(at, steps->mapToGlobal(at), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                      Qt::NoScrollPhase, false);
+    QApplication::sendEvent(steps, &wheel);
+    QCOMPARE(steps->value(), before + 1);
   }
 
   // Run by ctest after `skyreels-studio --screenshot` under Xvfb (SKYREELS_SCREENSHOT names the PNG).

@@ -114,18 +114,42 @@ inline constexpr double kFewStepShift = 5.0;
 //  - a start or end image with causal_block_size > 1 (the reference drops the image, or with an end
 //    image denoises nothing);
 //  - an overlap whose latents are not a multiple of causal_block_size (the reference truncates it);
-//  - overlap_history >= base_num_frames (the reference never ends).
+//  - overlap_history >= base_num_frames (the reference never ends);
+//  - frames 0 or fewer, and a window of more latent frames than the DiT's RoPE table has positions
+//    (limits::kMaxWindowLatents; the forward would fail only after the first rows).
 // LoRAs: at most limits::kMaxLoras, each with a path and a finite strength within ±limits::kMaxLoraStrength
 // (whether the files exist and still are what was recorded is checked when a job starts).
 // vram_budget_gib, when set: positive, finite and at most limits::kMaxVramBudgetGib.
 std::string validate(const GenerationSettings& settings);
+
+// A one-step change that makes a rejected setting valid, for a front end to offer as a button.
+enum class SettingsFix {
+  None,
+  LongVideo,             // windows of base frames sharing an overlap (when one window cannot hold the frames)
+  CausalBlockSizeOne,    // causal_block_size 1 (images are one latent frame)
+};
+// What is wrong, and where: `field` is the settings JSON key ("num_frames", "causal_block_size",
+// "base_num_frames", ...; "inputs" for the start/end image and video to extend), so a front end can show
+// the message next to its own field for it.
+struct SettingsProblem {
+  std::string field;
+  std::string message;  // validate()'s text
+  SettingsFix fix = SettingsFix::None;
+};
+// validate() with the field named: empty when the settings are valid, else the first problem found
+// (checks stop there, as later ones depend on the earlier values).
+std::vector<SettingsProblem> check_settings(const GenerationSettings& settings);
+// The settings with `fix` applied (unchanged for SettingsFix::None).
+GenerationSettings apply_fix(GenerationSettings settings, SettingsFix fix);
+// What a button offering `fix` says ("Turn on long video"); empty for None.
+const char* fix_label(SettingsFix fix);
 // Throws skyreels::Error(BadArgument) with validate()'s text.
 void require_valid(const GenerationSettings& settings);
 
 // The valid frame count (1 + 4k, latents a multiple of causal_block_size) nearest to `seconds` of video
 // at `fps`; at least one block.
 std::int64_t frames_for_seconds(double seconds, int fps, int causal_block_size = 1);
-// The nearest valid frame count to `frames` (as frames_for_seconds).
+// The nearest valid frame count to `frames` (as frames_for_seconds), at most limits::kMaxFrames.
 std::int64_t snap_frames(std::int64_t frames, int causal_block_size = 1);
 
 // Named output sizes: "540p" (544 x 960, the 540P models' size), "720p" (720 x 1280), their portrait

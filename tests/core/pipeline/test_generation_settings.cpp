@@ -292,7 +292,7 @@ TEST(GenerationSettingsLimits, FramesPerJobAndPerWindow) {
   // One window holds at most 1024 latent frames (the DiT's RoPE table): 4093 frames.
   EXPECT_EQ(problem_of({{"num_frames", 4093}, {"base_num_frames", 4093}}), "");
   const auto one_window = problem_of({{"num_frames", 4097}, {"base_num_frames", 4097}});
-  EXPECT_NE(one_window.find("base_num_frames"), std::string::npos) << one_window;  // says how to make it
+  EXPECT_NE(one_window.find("long video"), std::string::npos) << one_window;  // says how to make it
   EXPECT_NE(problem_of({{"num_frames", 100001}, {"base_num_frames", 97}, {"overlap_history", 17}}).find("100000"),
             std::string::npos);
   EXPECT_EQ(problem_of({{"num_frames", 100001 - 4}, {"base_num_frames", 97}, {"overlap_history", 17}}), "");
@@ -308,6 +308,66 @@ TEST(GenerationSettingsLimits, PromptsAreBoundedUtf8Text) {
   EXPECT_EQ(validate(s), "");
   s.negative_prompt = std::string("\xc3", 1);  // cut in the middle of a character
   EXPECT_NE(validate(s).find("negative prompt"), std::string::npos);
+}
+
+// check_settings() names the field a front end shows the message next to, and a fix where one exists.
+TEST(GenerationSettingsChecks, RopeWindowLimitNamesFramesAndOffersLongVideo) {
+  GenerationSettings s;
+  s.num_frames = s.base_num_frames = 99997;  // 25000 latent frames in one window; the RoPE table has 1024
+  const auto problems = check_settings(s);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].field, "num_frames");
+  EXPECT_EQ(problems[0].fix, skyreels::SettingsFix::LongVideo);
+  EXPECT_NE(problems[0].message.find("25000-latent window"), std::string::npos) << problems[0].message;
+  EXPECT_NE(problems[0].message.find("1024"), std::string::npos) << problems[0].message;
+  EXPECT_EQ(validate(s), problems[0].message);  // the string API says the same
+
+  const auto fixed = apply_fix(s, problems[0].fix);
+  EXPECT_TRUE(check_settings(fixed).empty()) << validate(fixed);
+  EXPECT_EQ(fixed.num_frames, s.num_frames);  // the length the user asked for stays
+
+  // In long mode the window itself is what is too long.
+  s.base_num_frames = 4097;
+  s.overlap_history = 17;
+  ASSERT_EQ(check_settings(s).size(), 1u);
+  EXPECT_EQ(check_settings(s)[0].field, "base_num_frames");
+}
+
+TEST(GenerationSettingsChecks, ZeroOrNegativeFramesAreAnError) {
+  for (const std::int64_t frames : {0, -1, -97}) {
+    GenerationSettings s;
+    s.num_frames = s.base_num_frames = frames;
+    const auto problems = check_settings(s);
+    ASSERT_EQ(problems.size(), 1u) << frames;
+    EXPECT_EQ(problems[0].field, "num_frames");
+    EXPECT_NE(problems[0].message.find("Frames: " + std::to_string(frames)), std::string::npos) << problems[0].message;
+  }
+}
+
+TEST(GenerationSettingsChecks, ImageWithCausalBlocksOffersBlockSizeOne) {
+  GenerationSettings s;
+  s.has_start_image = true;
+  s.causal_block_size = 5;
+  const auto problems = check_settings(s);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].field, "causal_block_size");
+  EXPECT_EQ(problems[0].fix, skyreels::SettingsFix::CausalBlockSizeOne);
+  EXPECT_STREQ(skyreels::fix_label(problems[0].fix), "Set causal block size to 1");
+  EXPECT_TRUE(check_settings(apply_fix(s, problems[0].fix)).empty());
+  EXPECT_TRUE(check_settings(GenerationSettings{}).empty());
+}
+
+TEST(GenerationSettingsChecks, SnapStaysWithinTheJobLimit) {
+  EXPECT_EQ(snap_frames(100000), 99997);  // 100001 would be past limits::kMaxFrames
+  EXPECT_EQ(snap_frames(100004), 100005);  // already past it: left for validate() to refuse, not shortened
+  EXPECT_EQ(validate([] {
+              GenerationSettings s;
+              s.num_frames = snap_frames(100000);
+              s.base_num_frames = 97;
+              s.overlap_history = 17;
+              return s;
+            }()),
+            "");
 }
 
 }  // namespace
