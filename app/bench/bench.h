@@ -35,6 +35,9 @@ void emit(const Args& args, const nlohmann::json& result);
 
 // DF-1.3B ("1.3b") or DF-14B ("14b") shapes; std::invalid_argument otherwise.
 model::WanDitConfig dit_preset(const std::string& name);
+// The --model preset with any other size (e.g. the trained demo model's) from --dim --ffn --heads
+// --layers --text-dim --z-dim.
+model::WanDitConfig dit_config_from_args(const Args& args, const std::string& model_name);
 
 int run_dit(const Args& args);
 int run_pipeline(const Args& args);

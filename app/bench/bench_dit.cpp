@@ -39,6 +39,17 @@ model::WanDitConfig dit_preset(const std::string& name) {
   throw std::invalid_argument("unknown model preset \"" + name + "\" (1.3b or 14b)");
 }
 
+model::WanDitConfig dit_config_from_args(const Args& args, const std::string& model_name) {
+  auto config = dit_preset(model_name);
+  config.dim = args.get_int("dim", config.dim);
+  config.ffn_dim = args.get_int("ffn", config.ffn_dim);
+  config.num_heads = args.get_int("heads", config.num_heads);
+  config.num_layers = args.get_int("layers", config.num_layers);
+  config.text_dim = args.get_int("text-dim", config.text_dim);
+  config.in_dim = config.out_dim = args.get_int("z-dim", config.in_dim);
+  return config;
+}
+
 namespace {
 
 double median(std::vector<double> v) {
@@ -82,14 +93,7 @@ int run_dit(const Args& args) {
   kernels::set_fused_kernels_enabled(fused);
   const auto backend = args.get("attention", "auto");
   model::set_attention_backend(model::parse_attention_backend(backend));
-  auto config = dit_preset(model_name);
-  // Any other size (e.g. the trained demo model's): --dim --ffn --heads --layers --text-dim override the preset.
-  config.dim = args.get_int("dim", config.dim);
-  config.ffn_dim = args.get_int("ffn", config.ffn_dim);
-  config.num_heads = args.get_int("heads", config.num_heads);
-  config.num_layers = args.get_int("layers", config.num_layers);
-  config.text_dim = args.get_int("text-dim", config.text_dim);
-  config.in_dim = config.out_dim = args.get_int("z-dim", config.in_dim);
+  const auto config = dit_config_from_args(args, model_name);
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   model::randomize_weights(*dit, 1234);
   const bool fp8 = args.get_int("fp8", 0) != 0;

@@ -46,12 +46,7 @@ int run_lora(const Args& args) {
   const auto model_name = args.get("model", "1.3b");
   const auto rank = args.get_int("rank", 64);
   const c10::Device device(args.get("device", torch::cuda::is_available() ? "cuda" : "cpu"));
-  auto config = dit_preset(model_name);
-  config.dim = args.get_int("dim", config.dim);
-  config.ffn_dim = args.get_int("ffn", config.ffn_dim);
-  config.num_heads = args.get_int("heads", config.num_heads);
-  config.num_layers = args.get_int("layers", config.num_layers);
-  config.text_dim = args.get_int("text-dim", config.text_dim);
+  const auto config = dit_config_from_args(args, model_name);
 
   const auto dir = fs::temp_directory_path() / ("skyreels-bench-lora-" + std::to_string(::getpid()));
   fs::create_directories(dir);
