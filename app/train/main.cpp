@@ -22,6 +22,7 @@ void usage() {
                "usage: skyreels-train [--preset demo|smoke] [--run DIR] [--out DIR] [--device auto|cpu|cuda[:N]]\n"
                "                      [--minutes M] [--step-budget N] [--seed N]\n"
                "                      [--vae-steps N] [--dit-steps N] [--dit-clips N] [--vae-init FILE]\n"
+               "                      [--dit-init DIR]\n"
                "  --preset   demo: the shipped model (sizes in core/train/train_config.h); smoke: tiny, seconds on a CPU\n"
                "  --run      the run folder: checkpoints, loss.csv, loss.png (default train-run); run again to resume\n"
                "  --out      where the trained model folder goes (default RUN/model)\n"
@@ -29,6 +30,8 @@ void usage() {
                "  --vae-steps, --dit-steps, --dit-clips  override the preset's step counts and dataset size\n"
                "  --vae-init  start the VAE from this file (a vae/final.safetensors or an exported Wan2.1_VAE.safetensors)\n"
                "             and train it further at the fine-tuning learning rate\n"
+               "  --dit-init  start the DiT and text encoder from this exported model folder (same sizes and tokenizer)\n"
+               "             and train them further at the fine-tuning learning rate\n"
                "  --stop-after tokenizer|vae  end after that stage (vae/final.safetensors + stats.json carry the rest)\n"
                "  --export-when-stopped  a run stopped in the DiT stage exports the model as it stands too\n"
                "  --step-budget  checkpoint and stop after N training steps (exit code 3)\n"
@@ -44,7 +47,7 @@ int main(int argc, char** argv) {
   std::string preset = "demo", device = "auto";
   std::optional<unsigned long long> seed;
   std::optional<long long> vae_steps, dit_steps, dit_clips;
-  std::string vae_init;
+  std::string vae_init, dit_init;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const auto& a = args[i];
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
       else if (a == "--dit-steps") dit_steps = std::stoll(value());
       else if (a == "--dit-clips") dit_clips = std::stoll(value());
       else if (a == "--vae-init") vae_init = value();
+      else if (a == "--dit-init") dit_init = value();
       else if (a == "--help" || a == "-h") {
         usage();
         return kExitOk;
@@ -86,6 +90,11 @@ int main(int argc, char** argv) {
       if (!std::filesystem::is_regular_file(vae_init))
         throw Error(ErrorCode::NotFound, "--vae-init " + vae_init + ": no such file");
       options.config.vae.init_from = std::filesystem::absolute(vae_init).string();
+    }
+    if (!dit_init.empty()) {
+      if (!std::filesystem::is_regular_file(std::filesystem::path(dit_init) / "model.safetensors"))
+        throw Error(ErrorCode::NotFound, "--dit-init " + dit_init + ": no model.safetensors there");
+      options.config.dit.init_from = std::filesystem::absolute(dit_init).string();
     }
     if (options.config.vae.steps < 1 || options.config.dit.steps < 1 || options.config.dit.dataset_clips < 1)
       throw Error(ErrorCode::BadArgument, "--vae-steps, --dit-steps and --dit-clips must be positive");

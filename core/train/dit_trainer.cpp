@@ -1,13 +1,16 @@
 #include "train/dit_trainer.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 
+#include "io/tensor_source.h"
 #include "model/t5_tokenizer.h"
+#include "model/weights.h"
 #include "pipeline/generation_settings.h"
 #include "skyreels/error.h"
 #include "train/clip_data.h"
@@ -67,16 +70,29 @@ DitTrainer::DitTrainer(const TrainConfig& config, c10::Device device, model::Wan
   const model::T5Tokenizer tok(tokenizer_);
   model_ = TextToVideo(text_encoder_config(config, tok.vocab_size()), dit_config(config));
   initialize_weights(*model_, mix_seed(config.seed, 6));
+  if (!config.dit.init_from.empty()) {
+    // A finished model trained further: the exported files hold exactly these modules' parameters.
+    torch::NoGradGuard no_grad;
+    const std::filesystem::path dir = config.dit.init_from;
+    model::load_weights_strict(*model_->dit, *io::open_weights((dir / "model.safetensors").string()));
+    model::load_weights_strict(*model_->text,
+                               *io::open_weights((dir / "models_t5_umt5-xxl-enc-bf16.safetensors").string()));
+  }
   model_->to(device_);
   // Every parameter trains (the DiT's modulation tables are registered without gradients for inference).
   for (auto& p : model_->parameters()) p.set_requires_grad(true);
   optimizer_ = std::make_unique<torch::optim::AdamW>(
-      model_->parameters(), torch::optim::AdamWOptions(config.dit.learning_rate).weight_decay(0.01));
+      model_->parameters(), torch::optim::AdamWOptions(learning_rate(0)).weight_decay(0.01));
 }
 
 double DitTrainer::learning_rate(std::int64_t step) const {
   const auto& s = config_.dit;
-  return cosine_learning_rate(step, s.steps, s.warmup_steps, s.learning_rate, s.final_learning_rate);
+  if (s.init_from.empty()) return cosine_learning_rate(step, s.steps, s.warmup_steps, s.learning_rate, s.final_learning_rate);
+  // Training further: a short warm-up (a fresh AdamW's first updates are as large as the rate for every
+  // weight) to the lower peak, then down to a tenth of it.
+  const double peak = s.fine_tune_learning_rate;
+  return cosine_learning_rate(step, s.steps, std::min<std::int64_t>(100, s.steps / 4), peak,
+                              std::min(peak / 10, s.final_learning_rate));
 }
 
 void DitTrainer::prepare(const std::function<void(std::int64_t, std::int64_t)>& progress) {

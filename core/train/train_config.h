@@ -63,6 +63,10 @@ struct DitStage {
   double crop_probability = 0.5;
   double learning_rate = 5e-4, final_learning_rate = 5e-5;
   std::int64_t warmup_steps = 300;
+  // A model folder to start the DiT and text encoder from (skyreels-train --dit-init; an exported
+  // model of the same sizes and tokenizer): a finished model trained further, at the lower rate.
+  std::string init_from;
+  double fine_tune_learning_rate = 1.5e-4;
   double prompt_dropout = 0.1;  // the caption becomes "" or the default negative prompt (guidance)
   double grad_clip = 1.0;
   FrameNoiseOptions noise;

@@ -45,6 +45,7 @@ void claim_run_folder(const fs::path& dir, const TrainConfig& config) {
                                {"vae_steps", config.vae.steps}, {"dit_steps", config.dit.steps},
                                {"dit_clips", config.dit.dataset_clips}};
   if (!config.vae.init_from.empty()) mine["vae_init"] = config.vae.init_from;
+  if (!config.dit.init_from.empty()) mine["dit_init"] = config.dit.init_from;
   if (fs::exists(file)) {
     auto theirs = read_json(file);
     if (fs::exists(dir / "vae" / "stats.json")) {

@@ -77,7 +77,15 @@ else
       cp train-carry/loss.csv "$run/" || { echo "train-carry/ lacks the VAE stage's files"; exit 1; }
   fi
   read -r vae_steps dit_steps <<< "$(python3 -c "import json;c=json.load(open('$run/config.json'));print(c['vae_steps'],c['dit_steps'])")"
-  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" --minutes "$(minutes_left)" --export-when-stopped \
+  init=()
+  if [ -f train-dit-init/model.safetensors ]; then
+    init=(--dit-init train-dit-init)
+    dit_steps=${SKYREELS_TRAIN_DIT_STEPS:?set SKYREELS_TRAIN_DIT_STEPS with train-dit-init/}
+    # The run folder's config names the DiT's start: the carried one was written without it.
+    python3 -c "import json;c=json.load(open('$run/config.json'));c.update(dit_steps=$dit_steps,dit_init='$(pwd -P)/train-dit-init');json.dump(c,open('$run/config.json','w'),indent=2)"
+  fi
+  echo "run: vae $vae_steps steps, dit $dit_steps steps ${init[*]}"
+  "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" "${init[@]}" --minutes "$(minutes_left)" --export-when-stopped \
     2>&1 | quiet | tee "$out/train.log" | grep -v " step [0-9]*[1-9]0/"
   status=${PIPESTATUS[0]}
   m="$run/model"

@@ -109,4 +109,30 @@ TEST(TrainingRun, AFinishedVaeTrainsFurtherFromItsFile) {
   EXPECT_EQ(train::run_training(without_file, {}), train::RunStatus::Finished);
 }
 
+TEST(TrainingRun, AFinishedModelTrainsFurtherFromItsFolder) {
+  TempDir first, further;
+  ASSERT_EQ(train::run_training(smoke(first.path()), {}), train::RunStatus::Finished);
+
+  auto missing = smoke(further.path() / "missing");
+  missing.config.dit.init_from = (first / "no-such-model").string();
+  EXPECT_THROW(train::run_training(missing, {}), Error);
+
+  // The same tokenizer and VAE (the first run's folder, copied), the DiT and text encoder from its model.
+  const auto run = further.path() / "run";
+  fs::create_directories(run);
+  fs::copy(first / "tokenizer", run / "tokenizer", fs::copy_options::recursive);
+  fs::copy(first / "vae", run / "vae", fs::copy_options::recursive);
+  fs::copy_file(first / "loss.csv", run / "loss.csv");
+  auto again = smoke(run);
+  again.config.dit.init_from = (first / "model").string();
+  again.config.dit.steps = 6;
+  ASSERT_EQ(train::run_training(again, {}), train::RunStatus::Finished);
+  // A DiT trained further starts where the first ended, well below where a fresh one starts.
+  const auto from_scratch = train::read_loss_log(first / "loss.csv");
+  const auto trained_further = train::read_loss_log(run / "loss.csv");
+  const double fresh = mean_loss(from_scratch, "dit", true, 3), finished = mean_loss(from_scratch, "dit", false, 3);
+  const double resumed = mean_loss(trained_further, "dit", false, 3);
+  EXPECT_LT(resumed, 0.5 * (fresh + finished));
+}
+
 }  // namespace
