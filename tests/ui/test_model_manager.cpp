@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 
+#include <QDir>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
@@ -97,6 +98,9 @@ private Q_SLOTS:
     const auto expected = std::filesystem::path(cache_->path().toStdString()) / "models--Test--Tiny-DF" / "snapshots" / kCommit;
     QCOMPARE(chosen.at(0).at(0).toString(), QString::fromStdString(expected.string()));
     QCOMPARE(download->text(), QStringLiteral("Check again"));
+    // For the screenshot set (issue 25, point 8): the manager after a download.
+    QDir().mkpath(QStringLiteral(SKYREELS_TEST_ARTIFACTS_DIR));
+    QVERIFY(widget_->grab().save(QStringLiteral(SKYREELS_TEST_ARTIFACTS_DIR "/model-manager.png")));
   }
 
   void cancelKeepsThePartialAndResumeContinues() {
