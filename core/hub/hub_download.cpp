@@ -16,6 +16,7 @@
 #include "skyreels/log.h"
 
 #include "hub/hub_cache.h"
+#include "hub/sha1.h"
 #include "hub/sha256.h"
 #include "skyreels/models.h"
 
@@ -74,15 +75,6 @@ std::string resolve_url(const std::string& endpoint, const std::string& repo, co
 
 }  // namespace hub
 
-namespace {
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? std::string(value) : std::string();
-}
-
-}  // namespace
-
 #ifndef SKYREELS_WITH_CURL
 
 bool download_available() { return false; }
@@ -104,6 +96,11 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? std::string(value) : std::string();
+}
 
 void curl_global() {
   static std::once_flag once;
@@ -292,7 +289,9 @@ Listing list_repo(const HubClient& client, const std::string& repo, const std::s
       auto& file = files[entry["path"].get<std::string>()];
       file.path = entry["path"].get<std::string>();
       if (entry.contains("size") && entry["size"].is_number_unsigned()) file.size = entry["size"].get<std::uint64_t>();
+      if (entry.contains("oid") && entry["oid"].is_string()) file.git_oid = entry["oid"].get<std::string>();
       if (entry.contains("lfs") && entry["lfs"].is_object()) {
+        file.git_oid.clear();  // the oid of the pointer file, not of the content
         const auto& lfs = entry["lfs"];
         if (lfs.contains("oid") && lfs["oid"].is_string()) file.sha256 = lfs["oid"].get<std::string>();
         if (lfs.contains("size") && lfs["size"].is_number_unsigned()) file.size = lfs["size"].get<std::uint64_t>();
@@ -400,6 +399,22 @@ DownloadResult download_model(const std::string& repo, const DownloadOptions& op
   fs::create_directories(repo_dir / "blobs", ec);
   if (ec) throw Error(ErrorCode::Runtime, (repo_dir / "blobs").string() + ": cannot create it: " + ec.message());
 
+  // Room for what is still to come (files already there, and partial ones, count as far as they go).
+  std::uint64_t still_needed = 0;
+  for (const auto& file : listing.files) {
+    const auto blob_name = !file.sha256.empty() ? lower(file.sha256) : lower(file.git_oid);
+    std::uint64_t have = 0;
+    if (!blob_name.empty() && hub::is_safe_repo_path(blob_name)) {
+      const auto blob = repo_dir / "blobs" / blob_name;
+      have = fs::is_regular_file(blob, ec) ? file_size_or_zero(blob) : file_size_or_zero(blob.string() + ".incomplete");
+    }
+    still_needed += file.size > have ? file.size - have : 0;
+  }
+  const auto space = fs::space(repo_dir, ec);
+  if (!ec && still_needed > 0 && space.available < still_needed + (std::uint64_t{64} << 20))
+    throw Error(ErrorCode::Runtime, repo + " needs " + format_bytes(still_needed) + " more on " + repo_dir.string() +
+                                        ", which has " + format_bytes(space.available) + " free");
+
   DownloadResult result;
   result.commit = listing.commit;
   state.file_count = static_cast<int>(listing.files.size());
@@ -420,6 +435,10 @@ DownloadResult download_model(const std::string& repo, const DownloadOptions& op
     if (result.commit.empty()) result.commit = head.get("x-repo-commit");
     // The published sha256: the listing's LFS oid, else the X-Linked-Etag of an LFS file.
     const auto expected_sha = !file.sha256.empty() ? lower(file.sha256) : linked_etag.size() == 64 ? lower(linked_etag) : "";
+    // A file kept in git: its blob id (the listing's oid, else the ETag the Hub sends for it).
+    const auto expected_git_oid = !expected_sha.empty() ? std::string()
+                                  : !file.git_oid.empty() ? lower(file.git_oid)
+                                  : hub::is_commit_hash(etag) ? lower(etag) : std::string();
     std::uint64_t size = file.size;
     if (size == 0 && !head.get("x-linked-size").empty()) size = std::strtoull(head.get("x-linked-size").c_str(), nullptr, 10);
     if (size == 0 && head.status == 200 && !head.get("content-length").empty())
@@ -511,6 +530,15 @@ DownloadResult download_model(const std::string& repo, const DownloadOptions& op
           fs::remove(part, ec);
           throw Error(ErrorCode::CorruptFile, repo + ": " + file.path + " failed verification: sha256 " + actual_sha +
                                                   ", the Hub publishes " + expected_sha +
+                                                  "; the corrupt partial download was deleted, run again to fetch it anew");
+        }
+      }
+      if (!expected_git_oid.empty()) {
+        const auto actual_oid = hub::git_blob_id_of_file(part);
+        if (actual_oid != expected_git_oid) {
+          fs::remove(part, ec);
+          throw Error(ErrorCode::CorruptFile, repo + ": " + file.path + " failed verification: git blob id " + actual_oid +
+                                                  ", the Hub publishes " + expected_git_oid +
                                                   "; the corrupt partial download was deleted, run again to fetch it anew");
         }
       }

@@ -11,6 +11,7 @@ struct RepoFile {
   std::string path;           // "google/umt5-xxl/spiece.model"
   std::uint64_t size = 0;     // 0: not listed
   std::string sha256;         // the LFS object id (sha256), empty for a file kept in git itself
+  std::string git_oid;        // the git blob id (sha1) of a file kept in git, empty for an LFS file
 };
 
 // A path from a listing that is safe to write under a snapshot folder: relative, no "." or ".."

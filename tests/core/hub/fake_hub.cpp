@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hub/sha1.h"
 #include "hub/sha256.h"
 
 namespace skyreels::test {
@@ -50,6 +51,19 @@ std::vector<std::string> split(const std::string& text, char sep) {
 }
 
 }  // namespace
+
+std::string FakeHub::git_blob_id(const std::string& content) {
+  hub::Sha1 hash;
+  const auto header = "blob " + std::to_string(content.size());
+  hash.update(header.c_str(), header.size() + 1);
+  hash.update(content.data(), content.size());
+  return hash.hex_digest();
+}
+
+std::string FakeHub::lfs_pointer(const std::string& content) {
+  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256_hex(content) + "\nsize " +
+         std::to_string(content.size()) + "\n";
+}
 
 std::string FakeHub::sha256_hex(const std::string& content) {
   hub::Sha256 hash;
@@ -160,7 +174,7 @@ void FakeHub::handle(int fd) {
       } else {
         body = Json::array();
         for (const auto& f : repo.files) {
-          Json entry = {{"type", "file"}, {"path", f.path}, {"size", f.content.size()}, {"oid", sha256_hex(f.content).substr(0, 40)}};
+          Json entry = {{"type", "file"}, {"path", f.path}, {"size", f.content.size()}, {"oid", git_blob_id(f.lfs ? lfs_pointer(f.content) : f.content)}};
           if (f.lfs) entry["lfs"] = {{"oid", sha256_hex(f.content)}, {"size", f.content.size()}, {"pointerSize", 134}};
           body.push_back(entry);
         }
@@ -188,7 +202,7 @@ void FakeHub::handle(int fd) {
         respond(fd, 302, "Found", headers, "", head);
       } else {
         send_body(fd, *file, recorded.range, head,
-                  "X-Repo-Commit: " + repo.commit + "\r\nETag: \"" + sha.substr(0, 40) + "\"\r\n");
+                  "X-Repo-Commit: " + repo.commit + "\r\nETag: \"" + git_blob_id(file->content) + "\"\r\n");
       }
       return;
     }

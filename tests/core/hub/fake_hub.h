@@ -51,6 +51,8 @@ public:
   std::vector<RecordedRequest> requests() const;
 
   static std::string sha256_hex(const std::string& content);
+  static std::string git_blob_id(const std::string& content);  // sha1("blob <size>\0" + content)
+  static std::string lfs_pointer(const std::string& content);  // the pointer file git holds for an LFS file
 
 private:
   void serve();

@@ -146,6 +146,18 @@ TEST_F(HubDownload, CorruptFileIsRejectedAndItsPartialRemoved) {
   EXPECT_TRUE(inspect_model_folder(download_model(kRepo, options_).snapshot).complete);
 }
 
+TEST_F(HubDownload, CorruptFileKeptInGitFailsItsBlobId) {
+  hub_->corrupt("config.json");
+  try {
+    download_model(kRepo, options_);
+    FAIL() << "a corrupt config.json must fail verification";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::CorruptFile);
+    EXPECT_NE(std::string(e.what()).find("config.json failed verification: git blob id"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(repo_dir() / "snapshots" / kCommit / "config.json"));
+}
+
 TEST_F(HubDownload, CancelKeepsThePartialFile) {
   hub_->set_piece_delay_ms(20);
   std::atomic<bool> cancel{false};
@@ -171,6 +183,23 @@ TEST_F(HubDownload, UnknownRepositoryIsNotFound) {
     EXPECT_NE(std::string(e.what()).find("Test/Nothing-Here"), std::string::npos) << e.what();
   }
   EXPECT_THROW(download_model("../etc", options_), Error);
+}
+
+}  // namespace
+}  // namespace skyreels
+
+namespace skyreels {
+namespace {
+
+TEST(HubDownloadUnavailable, WithoutLibcurlDownloadSaysSo) {
+  if (download_available()) GTEST_SKIP() << "built with libcurl";
+  try {
+    download_model("Skywork/SkyReels-V2-DF-1.3B-540P", {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("libcurl"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

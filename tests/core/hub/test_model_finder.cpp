@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/hub/tiny_model_files.h"
+#include "hub/sha1.h"
 #include "hub/sha256.h"
 #include "skyreels/models.h"
 
@@ -70,6 +71,15 @@ TEST(Sha256, KnownVectors) {
     left -= n;
   }
   EXPECT_EQ(million.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha1, KnownVectorsAndGitBlobIds) {
+  hub::Sha1 abc;
+  abc.update("abc", 3);
+  EXPECT_EQ(abc.hex_digest(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  ScratchDir dir;
+  write(dir.path() / "hello", "hello\n");
+  EXPECT_EQ(hub::git_blob_id_of_file(dir.path() / "hello"), "ce013625030ba8dba906f756967f9e9ca394464a");  // git hash-object
 }
 
 TEST(ModelFinder, TinyCompleteModelIsDemoAndComplete) {
