@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include "skyreels/log.h"
@@ -513,6 +514,11 @@ DownloadResult download_model(const std::string& repo, const DownloadOptions& op
           throw Error(ErrorCode::Runtime, url + ": interrupted (" + why + ") with " + format_bytes(now) + " of " +
                                               format_bytes(size) + "; run the download again to resume");
         skyreels::logger("hub")->warn("{} interrupted at byte {} ({}); resuming", file.path, now, why);
+        // The first retry at once (a dropped connection), then 1, 2, 4... s (a network that is down).
+        const auto retry = std::max(1, options.max_attempts) - attempts_left;
+        const auto wait = std::chrono::milliseconds(retry <= 1 ? 0 : std::min(30000, 500 << std::min(retry - 1, 6)));
+        for (const auto until = Clock::now() + wait; Clock::now() < until && !client.cancelled();)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       // Verify, then publish the blob.
       state.stage = DownloadProgress::Stage::Verifying;
