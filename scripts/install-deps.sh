@@ -2,12 +2,13 @@
 # Installs the Debian 12 packages SkyReels Studio builds with. Idempotent: installs only what is missing.
 # libqt6opengl6-dev is only a Recommends of qt6-base-dev, but Qt6Charts' CMake package needs it.
 # dpkg-dev and file make the .deb (CPack runs dpkg-shlibdeps on what file calls ELF); desktop-file-utils
-# checks its desktop entry in the package test.
+# checks its desktop entry in the package test. libcurl4-openssl-dev: the model manager's downloads.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libspdlog-dev nlohmann-json3-dev libsentencepiece-dev libgtest-dev libgloo-dev
+  libcurl4-openssl-dev
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libopencv-dev
   xvfb xauth

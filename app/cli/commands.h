@@ -15,5 +15,6 @@ inline constexpr int kExitCancelled = 130;
 int run_check(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_make_demo_model(const std::vector<std::string>& args);
+int run_models(const std::vector<std::string>& args);
 
 }  // namespace skyreels::cli

@@ -20,6 +20,8 @@ void print_usage() {
                "  generate [options]                 make a video (generate --help lists the options)\n"
                "  check [--device cpu|cuda] DIR...   run reference fixture cases and compare with their tolerances\n"
                "  make-demo-model DIR [--seed N]     write the tiny random demo model into DIR\n"
+               "  models list|download [NAME]        find model folders (complete or what is missing); download\n"
+               "                                     an official checkpoint (models --help lists the options)\n"
                "  --version                          print the engine version\n"
                "\n"
                "Exit codes: 0 ok, 1 failed, 2 bad command line or input, 130 cancelled.\n");
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   if (command == "check") return skyreels::cli::run_check(args);
   if (command == "generate") return skyreels::cli::run_generate(args);
   if (command == "make-demo-model") return skyreels::cli::run_make_demo_model(args);
+  if (command == "models") return skyreels::cli::run_models(args);
 
   std::fprintf(stderr, "skyreels-cli: unknown command \"%s\"\n\n", command.c_str());
   print_usage();

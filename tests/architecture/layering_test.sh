@@ -18,7 +18,7 @@ report() {  # $1 rule, $2 grep -n output (one violation per line)
 
 report "Qt in the engine" "$(grep -rnE '#include[[:space:]]*<Q' core --include='*.h' --include='*.cpp' --include='*.cu')"
 
-internal='(pipeline|model|io|parallel|telemetry|video|sched|kernels|conformance|api)/'
+internal='(pipeline|model|io|parallel|telemetry|video|sched|kernels|conformance|api|hub)/'
 front_ends=(app/cli app/studio ui)
 report "an engine-internal header in a front end (use core/include/skyreels/)" \
   "$(grep -rnE "#include[[:space:]]*\"$internal" "${front_ends[@]}" --include='*.h' --include='*.cpp')"
