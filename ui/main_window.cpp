@@ -114,9 +114,12 @@ QWidget* MainWindow::buildSettingsColumn() {
   scroll->setWidget(form_);
   scroll->setWidgetResizable(true);
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  // The form never scrolls sideways: the column is as wide as the form needs.
-  scroll->setMinimumWidth(form_->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() +
-                          2 * scroll->frameWidth());
+  // The form never scrolls sideways: the column is as wide as the form needs in its wider, advanced view.
+  const bool advanced = form_->isAdvanced();
+  form_->setAdvanced(true);
+  const int formWidth = form_->minimumSizeHint().width();
+  form_->setAdvanced(advanced);
+  scroll->setMinimumWidth(formWidth + scroll->verticalScrollBar()->sizeHint().width() + 2 * scroll->frameWidth());
 
   generate_->setObjectName(QStringLiteral("generateButton"));
   cancel_->setObjectName(QStringLiteral("cancelButton"));
