@@ -611,6 +611,9 @@ private Q_SLOTS:
     maximise(*window);
     QVERIFY(QTest::qWaitForWindowExposed(window.get()));
     saveShot(*window, "studio-first-launch.png");
+    window->setAdvancedView(true);
+    saveShot(*window, "studio-advanced-view.png");
+    window->setAdvancedView(false);
 
     // An error next to its field: more frames than one window holds.
     auto* form = window->form();
