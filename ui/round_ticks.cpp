@@ -26,10 +26,17 @@ RoundTicks roundTicks(double maxValue, int ticks) {
 
 void applyRoundTicks(QValueAxis* axis, double maxValue, int ticks) {
   const auto r = roundTicks(maxValue, ticks);
-  axis->setRange(0, r.top);
   axis->setTickType(QValueAxis::TicksDynamic);
   axis->setTickAnchor(0);
-  axis->setTickInterval(r.step);
+  // The axis lays out its ticks at each change: a range of 0..20000 MiB with the old interval of 1
+  // would make 20000 tick items. Widen the interval before the range, narrow it after.
+  if (r.step >= axis->tickInterval()) {
+    axis->setTickInterval(r.step);
+    axis->setRange(0, r.top);
+  } else {
+    axis->setRange(0, r.top);
+    axis->setTickInterval(r.step);
+  }
   axis->setLabelFormat(QStringLiteral("%.") + QString::number(r.decimals) + QStringLiteral("f"));
 }
 

@@ -77,6 +77,7 @@ void verifyRoundAxis(QValueAxis* axis) {
   QCOMPARE(axis->min(), 0.0);
   const double intervals = axis->max() / axis->tickInterval();
   QVERIFY2(std::abs(intervals - std::round(intervals)) < 1e-6, qPrintable(QString::number(axis->max())));
+  QVERIFY2(intervals >= 1 && intervals <= 10, qPrintable(QString::number(intervals)));  // a readable handful
 }
 
 QValueAxis* valueAxis(QChart* chart, Qt::Orientation orientation) {
