@@ -594,6 +594,17 @@ private Q_SLOTS:
     QVERIFY(onScreen.contains(globalRect(generate)));
     window->stats()->setChartsOpen(false);
 
+    // Full screen: the preview keeps all the room it had, still on screen.
+    const QSize maximised = preview->size();
+    window->showFullScreen();
+    QTRY_VERIFY(window->isFullScreen());
+    QTRY_COMPARE(window->geometry(), window->screen()->geometry());
+    QVERIFY(preview->width() >= maximised.width() && preview->height() >= maximised.height());
+    QVERIFY(onScreen.contains(globalRect(preview)));
+    QVERIFY(onScreen.contains(globalRect(generate)));
+    window->showNormal();
+    maximise(*window);
+
     // Scrolling the (long, advanced) form leaves the Generate bar where it is.
     window->setAdvancedView(true);
     auto* scroll = child<QScrollArea>(window.get(), "settingsScroll");
