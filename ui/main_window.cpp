@@ -10,15 +10,19 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QButtonGroup>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSettings>
+#include <QShortcut>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QVBoxLayout>
 
+#include "error_banner.h"
 #include "generation_thread.h"
 #include "job_queue_widget.h"
 #include "skyreels/settings.h"
@@ -49,63 +53,25 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
                                               : std::make_unique<QSettings>(QStringLiteral("SkyReels"),
                                                                             QStringLiteral("SkyReels Studio"))),
       form_(new SettingsForm), progress_(new ProgressPanel), player_(new PreviewPlayer), stats_(new StatsPanel),
-      queue_(new JobQueueWidget), tabs_(new QTabWidget), error_(new QLabel), generate_(new QPushButton(tr("Generate"))),
-      cancel_(new QPushButton(tr("Cancel"))), addToQueue_(new QPushButton(tr("Add to queue"))),
-      generation_(new GenerationThread(this)) {
+      queue_(new JobQueueWidget), tabs_(new QTabWidget), error_(new ErrorBanner),
+      generate_(new QPushButton(tr("Generate"))), cancel_(new QPushButton(tr("Cancel"))),
+      addToQueue_(new QPushButton(tr("Add to queue"))), simpleView_(new QPushButton(tr("Simple"))),
+      advancedView_(new QPushButton(tr("Advanced"))), generation_(new GenerationThread(this)) {
   setWindowTitle(tr("SkyReels Studio"));
-  generate_->setObjectName(QStringLiteral("generateButton"));
-  cancel_->setObjectName(QStringLiteral("cancelButton"));
-  addToQueue_->setObjectName(QStringLiteral("addToQueueButton"));
-  generate_->setDefault(true);
-  error_->setObjectName(QStringLiteral("errorBanner"));
-  error_->setWordWrap(true);
-  error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  error_->setStyleSheet(QStringLiteral("background: #fde7e9; color: #8a0010; padding: 6px; border: 1px solid #e0a0a8;"));
-  error_->hide();
-
-  // Left: the form (scrolls) over the action buttons.
-  auto* scroll = new QScrollArea;
-  scroll->setWidget(form_);
-  scroll->setWidgetResizable(true);
-  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  auto* left = new QWidget;
-  auto* leftLayout = new QVBoxLayout(left);
-  leftLayout->setContentsMargins(0, 0, 0, 0);
-  leftLayout->addWidget(scroll, 1);
-  auto* actions = new QHBoxLayout;
-  actions->addWidget(generate_, 1);
-  actions->addWidget(cancel_);
-  actions->addWidget(addToQueue_);
-  leftLayout->addLayout(actions);
-  // The form never scrolls sideways: the panel is as wide as the form needs.
-  scroll->setMinimumWidth(form_->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() +
-                          2 * scroll->frameWidth());
-
-  // Right: results.
-  tabs_->addTab(stats_, tr("Stats"));
-  tabs_->addTab(queue_, tr("Queue"));
-  auto* right = new QWidget;
-  auto* rightLayout = new QVBoxLayout(right);
-  rightLayout->setContentsMargins(0, 0, 0, 0);
-  rightLayout->addWidget(error_);
-  rightLayout->addWidget(progress_);
-  auto* results = new QSplitter(Qt::Vertical);
-  results->addWidget(player_);
-  results->addWidget(tabs_);
-  results->setStretchFactor(0, 3);
-  results->setStretchFactor(1, 2);
-  rightLayout->addWidget(results, 1);
-
   auto* split = new QSplitter(Qt::Horizontal);
-  split->addWidget(left);
-  split->addWidget(right);
+  split->setObjectName(QStringLiteral("mainSplitter"));
+  split->addWidget(buildSettingsColumn());
+  split->addWidget(buildResultsColumn());
+  split->setChildrenCollapsible(false);  // neither the form nor the preview can vanish by a drag
   split->setStretchFactor(0, 0);
   split->setStretchFactor(1, 1);
-  split->setSizes({460, 820});
   setCentralWidget(split);
-  resize(1280, 900);
+  // As large as the screen allows, up to a comfortable size; the layout itself fits 1024 × 700.
+  const QRect screenArea = screen() ? screen()->availableGeometry() : QRect(0, 0, 1280, 860);
+  resize(std::min(1280, screenArea.width()), std::min(860, screenArea.height()));
 
   buildMenus();
+  buildShortcuts();
   connectWorker();
   connect(generate_, &QPushButton::clicked, this, &MainWindow::generate);
   connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel);
@@ -120,8 +86,85 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
     form_->setJob(*saved);
   else
     form_->applyRecommendedSettings();
+  setAdvancedView(settings_->value(QStringLiteral("ui/advancedView"), false).toBool());
   updateButtons();
   statusBar()->showMessage(tr("SkyReels Studio %1").arg(QString::fromLatin1(kVersion)));
+}
+
+QWidget* MainWindow::buildSettingsColumn() {
+  // The view switch, the form (scrolls in its own area) and the action bar (never scrolls away).
+  auto* views = new QButtonGroup(this);
+  for (auto* button : {simpleView_, advancedView_}) {
+    button->setCheckable(true);
+    views->addButton(button);
+  }
+  simpleView_->setObjectName(QStringLiteral("simpleViewButton"));
+  advancedView_->setObjectName(QStringLiteral("advancedViewButton"));
+  simpleView_->setToolTip(tr("The settings most videos need: prompt, model, size, length, quality and seed"));
+  advancedView_->setToolTip(tr("Every setting of the engine"));
+  connect(advancedView_, &QPushButton::toggled, this, &MainWindow::setAdvancedView);
+  auto* viewRow = new QHBoxLayout;
+  viewRow->addWidget(new QLabel(tr("Settings:")));
+  viewRow->addWidget(simpleView_);
+  viewRow->addWidget(advancedView_);
+  viewRow->addStretch(1);
+
+  auto* scroll = new QScrollArea;
+  scroll->setObjectName(QStringLiteral("settingsScroll"));
+  scroll->setWidget(form_);
+  scroll->setWidgetResizable(true);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  // The form never scrolls sideways: the column is as wide as the form needs in its wider, advanced view.
+  const bool advanced = form_->isAdvanced();
+  form_->setAdvanced(true);
+  const int formWidth = form_->minimumSizeHint().width();
+  form_->setAdvanced(advanced);
+  scroll->setMinimumWidth(formWidth + scroll->verticalScrollBar()->sizeHint().width() + 2 * scroll->frameWidth());
+
+  generate_->setObjectName(QStringLiteral("generateButton"));
+  cancel_->setObjectName(QStringLiteral("cancelButton"));
+  addToQueue_->setObjectName(QStringLiteral("addToQueueButton"));
+  generate_->setDefault(true);
+  QFont bold = generate_->font();
+  bold.setBold(true);
+  generate_->setFont(bold);
+  generate_->setMinimumHeight(generate_->sizeHint().height() * 5 / 4);
+  cancel_->setToolTip(tr("Stop after the current row; the finished frames stay in the file"));
+  addToQueue_->setToolTip(tr("Keep these settings as a job of the queue, to run later"));
+  auto* actions = new QWidget;
+  actions->setObjectName(QStringLiteral("actionBar"));
+  auto* actionsLayout = new QHBoxLayout(actions);
+  actionsLayout->setContentsMargins(0, 4, 0, 0);
+  actionsLayout->addWidget(generate_, 1);
+  actionsLayout->addWidget(cancel_);
+  actionsLayout->addWidget(addToQueue_);
+
+  auto* column = new QWidget;
+  auto* layout = new QVBoxLayout(column);
+  layout->setContentsMargins(4, 4, 0, 4);
+  layout->addLayout(viewRow);
+  layout->addWidget(scroll, 1);
+  layout->addWidget(actions);
+  return column;
+}
+
+QWidget* MainWindow::buildResultsColumn() {
+  tabs_->setObjectName(QStringLiteral("centreTabs"));
+  tabs_->addTab(player_, tr("Preview"));
+  tabs_->addTab(queue_, tr("Queue"));  // a gallery tab goes beside these
+
+  auto* column = new QWidget;
+  auto* layout = new QVBoxLayout(column);
+  layout->setContentsMargins(0, 4, 4, 4);
+  // No spacing between the banner and the progress: a hidden or squeezed banner takes no height.
+  auto* status = new QVBoxLayout;
+  status->setSpacing(0);
+  status->addWidget(error_);
+  status->addWidget(progress_);
+  layout->addLayout(status);
+  layout->addWidget(tabs_, 3);
+  layout->addWidget(stats_, 1);
+  return column;
 }
 
 MainWindow::~MainWindow() {
@@ -149,6 +192,23 @@ void MainWindow::buildMenus() {
   });
 }
 
+void MainWindow::buildShortcuts() {
+  // Ctrl+Enter starts from anywhere in the window, the prompt included (Enter alone types a line there).
+  for (const auto key : {Qt::Key_Return, Qt::Key_Enter}) {
+    auto* shortcut = new QShortcut(QKeySequence(Qt::CTRL | key), this);
+    connect(shortcut, &QShortcut::activated, this, [this] {
+      if (generate_->isEnabled()) generate();
+    });
+  }
+}
+
+void MainWindow::setAdvancedView(bool advanced) {
+  form_->setAdvanced(advanced);
+  advancedView_->setChecked(advanced);
+  simpleView_->setChecked(!advanced);
+  settings_->setValue(QStringLiteral("ui/advancedView"), advanced);
+}
+
 void MainWindow::connectWorker() {
   auto* worker = generation_->worker();
   // Every connection is queued: the worker lives on the generation thread.
@@ -171,7 +231,7 @@ void MainWindow::connectWorker() {
   connect(worker, &GenerationWorker::jobFinished, this, &MainWindow::onJobFinished);
 }
 
-QString MainWindow::errorText() const { return error_->isHidden() ? QString() : error_->text(); }
+QString MainWindow::errorText() const { return error_->message(); }
 
 bool MainWindow::isBusy() const { return generation_->isBusy(); }
 
@@ -187,6 +247,8 @@ void MainWindow::cancel() {
   queueRunning_ = false;  // a cancel stops the queue too; the remaining jobs stay queued
   if (!isBusy()) return;
   generation_->cancel();
+  cancelling_ = true;
+  updateButtons();
   progress_->setPhase(tr("Cancelling"), tr("after the current row; finished frames are kept"));
 }
 
@@ -208,13 +270,15 @@ void MainWindow::runQueue() {
 }
 
 bool MainWindow::startJob(const StudioJob& job, int queueRow) {
-  error_->clear();
-  error_->hide();
+  error_->clearMessage();
+  cancelling_ = false;
   runningQueueRow_ = queueRow;
   if (queueRow >= 0) queue_->setState(queueRow, JobQueueWidget::State::Running);
   progress_->begin(job.summary());
-  player_->reset(job.settings.num_frames, job.settings.fps);
-  stats_->begin(job.device);
+  player_->reset(job.settings.num_frames, job.settings.fps,
+                 QSize(static_cast<int>(job.settings.width), static_cast<int>(job.settings.height)));
+  tabs_->setCurrentWidget(player_);  // what renders is what the user wants to see
+  stats_->begin(job.device, job.settings.vram_budget_gib);
   return generation_->start(job);
 }
 
@@ -247,6 +311,7 @@ void MainWindow::onJobFinished(const JobOutcome& outcome) {
   statusBar()->showMessage(message);
   runningQueueRow_ = -1;
   runningFromForm_ = false;
+  cancelling_ = false;
   updateButtons();
   Q_EMIT jobCompleted(outcome);
   // A failed job does not stop the queue (its entry says why); a cancel does.
@@ -262,7 +327,7 @@ bool MainWindow::restoreFromVideo(const QString& path) {
     if (settings.has_start_image || settings.has_end_image || settings.extends_video)
       note += tr(" (it was made from input images or a video: choose them again)");
     statusBar()->showMessage(note);
-    error_->hide();
+    error_->clearMessage();
     return true;
   } catch (const std::exception& e) {
     showError(tr("Cannot restore settings from %1: %2").arg(path, QString::fromUtf8(e.what())));
@@ -286,8 +351,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 }
 
 void MainWindow::showError(const QString& message) {
-  error_->setText(message);
-  error_->show();
+  error_->showMessage(message);
 }
 
 void MainWindow::updateButtons() {
@@ -295,8 +359,8 @@ void MainWindow::updateButtons() {
   // Settings the engine would reject cannot be started; the form says why next to the field.
   const QString problem = form_->problem();
   generate_->setEnabled(!busy && problem.isEmpty());
-  generate_->setToolTip(problem);
-  cancel_->setEnabled(busy);
+  generate_->setToolTip(problem.isEmpty() ? tr("Start rendering these settings (Ctrl+Enter)") : problem);
+  cancel_->setEnabled(busy && !cancelling_);  // a second press would do nothing
   queue_->setRunning(busy);
 }
 

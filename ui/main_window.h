@@ -8,12 +8,14 @@
 #include "generation_worker.h"
 #include "studio_job.h"
 
+class QButtonGroup;
 class QLabel;
 class QPushButton;
 class QTabWidget;
 
 namespace skyreels::ui {
 
+class ErrorBanner;
 class GenerationThread;
 class JobQueueWidget;
 class PreviewPlayer;
@@ -21,10 +23,13 @@ class ProgressPanel;
 class SettingsForm;
 class StatsPanel;
 
-// The studio: the settings form on the left; on the right the progress line, the growing preview
-// player, and tabs for the stats plots and the job queue. Generate runs the form's job now; the queue
-// runs its jobs in turn. Errors show in a banner above the results, never in a modal dialog, and
-// never discard frames already written.
+// The studio, laid out for a laptop screen (its minimum fits 1024 × 700): on the left the settings
+// form (simple or advanced view) scrolling in its own area over a Generate/Cancel bar that is always
+// visible; in the centre the progress line, the preview player taking every spare pixel (its tab
+// beside the job queue's; room for a gallery tab), and the stats strip that opens into the charts.
+// Generate (Ctrl+Enter) runs the form's job now; the queue runs its jobs in turn. Errors show in a
+// banner of bounded height above the results, never in a modal dialog, and never discard frames
+// already written.
 class MainWindow : public QMainWindow {
   Q_OBJECT
 public:
@@ -41,6 +46,8 @@ public:
   QPushButton* generateButton() const { return generate_; }
   QPushButton* cancelButton() const { return cancel_; }
   QPushButton* addToQueueButton() const { return addToQueue_; }
+  QTabWidget* centreTabs() const { return tabs_; }
+  QPushButton* advancedViewButton() const { return advancedView_; }
 
   QString errorText() const;          // the banner, empty when hidden
   const JobOutcome& lastOutcome() const { return lastOutcome_; }
@@ -57,6 +64,8 @@ public Q_SLOTS:
   // Fills the form with the settings stored in a produced video; false (banner says why) otherwise.
   bool restoreFromVideo(const QString& path);
   void saveSettings();
+  // The form's simple (the few settings most videos need) or advanced (every setting) view.
+  void setAdvancedView(bool advanced);
 
 Q_SIGNALS:
   // After the window has taken the outcome in (player, stats, queue).
@@ -66,7 +75,10 @@ protected:
   void closeEvent(QCloseEvent* event) override;
 
 private:
+  QWidget* buildSettingsColumn();
+  QWidget* buildResultsColumn();
   void buildMenus();
+  void buildShortcuts();
   void connectWorker();
   bool startJob(const StudioJob& job, int queueRow);
   void onJobStarted(const StudioJob& job);
@@ -82,15 +94,18 @@ private:
   StatsPanel* stats_;
   JobQueueWidget* queue_;
   QTabWidget* tabs_;
-  QLabel* error_;
+  ErrorBanner* error_;
   QPushButton* generate_;
   QPushButton* cancel_;
   QPushButton* addToQueue_;
+  QPushButton* simpleView_;
+  QPushButton* advancedView_;
   GenerationThread* generation_;
   JobOutcome lastOutcome_;
   int runningQueueRow_ = -1;  // the queue entry running now, or -1
   bool queueRunning_ = false; // start the next queued job when this one ends
   bool runningFromForm_ = false;
+  bool cancelling_ = false;   // Cancel pressed; the worker stops after its current row
   bool persist_ = true;
 };
 

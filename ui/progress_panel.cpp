@@ -77,6 +77,8 @@ void ProgressPanel::setRow(const RowProgress& row) {
                        .arg(row.rows)
                        .arg(100 * row.rowsDone / std::max(1, row.rowsTotal))
                        .arg(row.rowSeconds, 0, 'f', 2));
+  // Denoising is done; the last block is decoded and written before the job ends.
+  if (row.rowsDone >= row.rowsTotal && row.rowsTotal > 0) phase_->setText(tr("Decoding last block"));
   if (row.rowsDone > 0) {
     etaSeconds_ = row.elapsedSeconds / row.rowsDone * (row.rowsTotal - row.rowsDone);
     etaSince_ = clock_.elapsed();
@@ -86,8 +88,14 @@ void ProgressPanel::setRow(const RowProgress& row) {
 
 void ProgressPanel::end(const JobOutcome& outcome) {
   ticker_.stop();
-  bar_->setRange(0, 1);
-  bar_->setValue(outcome.status == JobOutcome::Status::Finished ? 1 : 0);
+  // A cancelled or failed job keeps the bar where it stopped: how far it got is worth seeing.
+  if (outcome.status == JobOutcome::Status::Finished) {
+    bar_->setRange(0, std::max(1, bar_->maximum()));
+    bar_->setValue(bar_->maximum());
+  } else if (bar_->maximum() == 0) {
+    bar_->setRange(0, 1);  // it never got a plan: stop the busy animation
+    bar_->setValue(0);
+  }
   switch (outcome.status) {
     case JobOutcome::Status::Finished: phase_->setText(tr("Finished")); break;
     case JobOutcome::Status::Cancelled: phase_->setText(tr("Cancelled")); break;
@@ -104,6 +112,8 @@ void ProgressPanel::end(const JobOutcome& outcome) {
 QString ProgressPanel::phaseText() const { return phase_->text(); }
 QString ProgressPanel::detailText() const { return detail_->text(); }
 QString ProgressPanel::timeText() const { return time_->text(); }
+int ProgressPanel::barValue() const { return bar_->value(); }
+int ProgressPanel::barMaximum() const { return bar_->maximum(); }
 
 void ProgressPanel::tick() {
   const double elapsed = static_cast<double>(clock_.elapsed()) / 1000.0;

@@ -11,7 +11,7 @@ class QProgressBar;
 
 namespace skyreels::ui {
 
-// Where a job is: the phase ("Loading models", "Denoising", ...), window and row with a bar, and the
+// Where a job is: the phase ("Loading models", "Denoising", "Decoding last block", ...), window and row with a bar, and the
 // elapsed time with an ETA extrapolated from the average time per row (ticking between rows).
 class ProgressPanel : public QWidget {
   Q_OBJECT
@@ -27,6 +27,8 @@ public:
   QString phaseText() const;
   QString detailText() const;
   QString timeText() const;
+  int barValue() const;
+  int barMaximum() const;
 
 private:
   void tick();

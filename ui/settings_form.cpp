@@ -1,5 +1,6 @@
 #include "settings_form.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <QCheckBox>
@@ -19,6 +20,9 @@
 #include "engine_queries.h"
 #include "lora_list.h"
 #include "path_field.h"
+#include "quality_preset.h"
+#include "setting_tooltips.h"
+#include "skyreels/limits.h"
 #include "wheel_guard.h"
 
 namespace skyreels::ui {
@@ -99,13 +103,13 @@ SettingsForm::SettingsForm(QWidget* parent)
       endImage_(new PathField(PathField::Kind::OpenFile, tr("End image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
       extendVideo_(new PathField(PathField::Kind::OpenFile, tr("Video to extend"), tr("Videos (*.mp4 *.mkv *.mov *.webm *.avi)"), this)),
       outputFolder_(new PathField(PathField::Kind::Folder, tr("Output folder"), {}, this)), codec_(new QComboBox(this)),
-      crf_(spin<QSpinBox>(this, "crf", 0, 51, 1)), problem_(new QLabel(this)), wheelGuard_(new WheelGuard(this)) {
+      crf_(spin<QSpinBox>(this, "crf", 0, 51, 1)), qualityPreset_(new QComboBox(this)),
+      vramBudget_(spin<QDoubleSpinBox>(this, "vramBudget", 0, limits::kMaxVramBudgetGib, 0.5)), problem_(new QLabel(this)),
+      wheelGuard_(new WheelGuard(this)) {
   modelFolder_->setObjectName(QStringLiteral("modelFolder"));
   modelFolder_->setPlaceholderText(tr("empty: the embedded demo model"));
   useDemo_->setObjectName(QStringLiteral("useDemoModel"));
-  useDemo_->setToolTip(tr("Use the embedded demo model (tiny, random weights: runs on a CPU in seconds)"));
   recommended_->setObjectName(QStringLiteral("recommendedSettings"));
-  recommended_->setToolTip(tr("Take the model folder's recommended settings (the prompt stays)"));
   device_->setObjectName(QStringLiteral("device"));
   for (const auto& d : availableDevices())
     device_->addItem(d == QLatin1String("cuda") ? tr("CUDA (GPU)") : tr("CPU"), d);
@@ -115,6 +119,16 @@ SettingsForm::SettingsForm(QWidget* parent)
   lengthUnit_->setObjectName(QStringLiteral("lengthUnit"));
   lengthUnit_->addItems({tr("frames"), tr("seconds")});
   lengthNote_->setObjectName(QStringLiteral("lengthNote"));
+  lengthNote_->setWordWrap(true);
+  qualityPreset_->setObjectName(QStringLiteral("qualityPreset"));
+  qualityPreset_->addItem(tr("Quality (recommended steps)"), static_cast<int>(QualityPreset::Quality));
+  qualityPreset_->addItem(tr("Balanced (half the steps)"), static_cast<int>(QualityPreset::Balanced));
+  qualityPreset_->addItem(tr("Draft (a quarter of the steps)"), static_cast<int>(QualityPreset::Draft));
+  qualityPreset_->addItem(tr("Few-step (distilled LoRAs and models)"), static_cast<int>(QualityPreset::FewStep));
+  qualityPreset_->addItem(tr("Custom (advanced view)"), static_cast<int>(QualityPreset::Custom));
+  vramBudget_->setDecimals(1);
+  vramBudget_->setSuffix(tr(" GiB"));
+  vramBudget_->setSpecialValueText(tr("none (the card's free memory)"));
   length_->setDecimals(0);
   guidance_->setDecimals(2);
   shift_->setDecimals(2);
@@ -127,35 +141,18 @@ SettingsForm::SettingsForm(QWidget* parent)
   sampler_->addItem(tr("Euler (step-distilled models)"), static_cast<int>(Sampler::Euler));
   timesteps_->setObjectName(QStringLiteral("timesteps"));
   timesteps_->setPlaceholderText(tr("empty: steps from the shift formula"));
-  timesteps_->setToolTip(tr("Euler only: timesteps from 1000 down, e.g. 1000, 750, 500, 250 (shifted by Shift); they "
-                            "set the steps"));
   // Whole numbers of at most 4 digits, separated by commas or spaces.
   timesteps_->setValidator(
       new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{0,4}([ ,]+[0-9]{0,4})*")), timesteps_));
   fewStep_->setObjectName(QStringLiteral("fewStepPreset"));
-  fewStep_->setToolTip(tr("For step-distillation LoRAs (lightx2v, CausVid): Euler on 1000, 750, 500, 250, shift 5, "
-                          "guidance 1 (one model call per row, no negative prompt)"));
   causalAttention_->setObjectName(QStringLiteral("causalAttention"));
-  causalAttention_->setToolTip(tr("Block-causal self-attention (the reference's --causal_attention): a frame sees only "
-                                  "its own and earlier causal blocks. Only for models trained with it; the released "
-                                  "SkyReels-V2 models were not"));
   loras_->setObjectName(QStringLiteral("loras"));
   mode_->setObjectName(QStringLiteral("mode"));
   mode_->addItems({tr("Synchronous"), tr("Asynchronous (ar_step)")});
-  mode_->setToolTip(tr("Asynchronous diffusion forcing starts each causal block ar_step rows after the previous one: "
-                       "more rows in total (steps + (blocks − 1) × ar_step)"));
   longVideo_->setObjectName(QStringLiteral("longVideo"));
   longVideo_->setCheckable(true);
-  longVideo_->setToolTip(tr("Generate in windows of base frames that share the overlap frames"));
   fp8_->setObjectName(QStringLiteral("fp8"));
-  fp8_->setToolTip(tr("Float8 weights and matrix products in the DiT: faster, half the weight memory; needs a CUDA GPU "
-                      "of compute capability 8.9 or newer. Changes the video slightly"));
-  cfgSkip_->setToolTip(tr("Rows whose frames are all in their last this-many steps run without the negative-prompt "
-                          "call (0: off). Changes the video"));
-  stepCache_->setToolTip(tr("Reuse the DiT blocks' output while the time embedding moved less than this (0: off). "
-                            "Changes the video"));
   stepCache_->setDecimals(2);
-  addNoise_->setToolTip(tr("Noise (× 0.001) added to the clean prefix of a window or start image; 20 is typical"));
   startImage_->setObjectName(QStringLiteral("startImage"));
   endImage_->setObjectName(QStringLiteral("endImage"));
   extendVideo_->setObjectName(QStringLiteral("extendVideo"));
@@ -164,66 +161,82 @@ SettingsForm::SettingsForm(QWidget* parent)
   codec_->setObjectName(QStringLiteral("codec"));
   codec_->addItem(tr("H.264 (.mp4)"), static_cast<int>(OutputCodec::H264Mp4));
   codec_->addItem(tr("FFV1 lossless (.mkv)"), static_cast<int>(OutputCodec::Ffv1Mkv));
-  crf_->setToolTip(tr("H.264 quality: lower is better and larger (18 is visually lossless)"));
   problem_->setObjectName(QStringLiteral("formProblem"));
   problem_->setWordWrap(true);
   problem_->setStyleSheet(QStringLiteral("color: #b00020;"));
   problem_->hide();
 
   buildLayout();
+  applySettingTooltips(this);
   connectSignals();
   wheelGuard_->guard(this);
   setJob(StudioJob{});
 }
 
+// Rows and groups marked advanced are hidden in the simple view, unless one of their settings has a
+// problem: an error is always shown next to its field.
 void SettingsForm::buildLayout() {
   auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
   auto group = [&](const QString& title) {
     auto* box = new QGroupBox(title, this);
     auto* form = new QFormLayout(box);
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     layout->addWidget(box);
     return form;
   };
+  auto advancedRow = [&](QFormLayout* form, const QString& label, QWidget* field, QStringList keys) {
+    form->addRow(label, field);
+    advancedRows_.push_back({form, field, std::move(keys)});
+  };
+  auto advancedGroup = [&](QFormLayout* form) { advancedGroups_.push_back({form->parentWidget(), {}}); };
+
+  // The simple view: prompt, model, resolution, length, quality/speed preset, seed.
   auto* prompts = group(tr("Prompt"));
   prompts->addRow(prompt_);
-  prompts->addRow(tr("Negative"), negativePrompt_);
+  advancedRow(prompts, tr("Negative"), negativePrompt_, {QStringLiteral("negative_prompt")});
   addFieldProblem(prompts, "prompt");
   addFieldProblem(prompts, "negative_prompt");
 
+  // The model row: a model picker takes the folder field's place.
   auto* model = group(tr("Model"));
   model->addRow(tr("Folder"), row(this, {modelFolder_, useDemo_, recommended_}));
-  model->addRow(tr("Device"), device_);
+  advancedRow(model, tr("Device"), device_, {});
 
   auto* video = group(tr("Video"));
   video->addRow(tr("Resolution"), resolution_);
-  video->addRow(tr("Width × height"), row(this, {width_, new QLabel(QStringLiteral("×"), this), height_}, -1));
+  sizeRow_ = row(this, {width_, new QLabel(QStringLiteral("×"), this), height_}, -1);
+  advancedRow(video, tr("Width × height"), sizeRow_, {QStringLiteral("resolution")});
   addFieldProblem(video, "resolution");
   video->addRow(tr("Length"), row(this, {length_, lengthUnit_}));
   video->addRow(QString(), lengthNote_);
   addFieldProblem(video, "num_frames");
-  video->addRow(tr("Frame rate"), fps_);
+  advancedRow(video, tr("Frame rate"), fps_, {QStringLiteral("fps")});
   addFieldProblem(video, "fps");
 
-  auto* sampling = group(tr("Sampling"));
-  sampling->addRow(tr("Sampler"), row(this, {sampler_, fewStep_}));
-  sampling->addRow(tr("Steps"), steps_);
+  auto* sampling = group(tr("Quality and seed"));
+  sampling->addRow(tr("Preset"), qualityPreset_);
+  advancedRow(sampling, tr("Sampler"), row(this, {sampler_, fewStep_}), {});
+  advancedRow(sampling, tr("Steps"), steps_, {QStringLiteral("steps")});
   addFieldProblem(sampling, "steps");
-  sampling->addRow(tr("Timesteps"), timesteps_);
+  advancedRow(sampling, tr("Timesteps"), timesteps_, {QStringLiteral("timestep_list")});
   addFieldProblem(sampling, "timestep_list");
-  sampling->addRow(tr("Guidance"), guidance_);
+  advancedRow(sampling, tr("Guidance"), guidance_, {QStringLiteral("guidance_scale")});
   addFieldProblem(sampling, "guidance_scale");
-  sampling->addRow(tr("Shift"), shift_);
+  advancedRow(sampling, tr("Shift"), shift_, {QStringLiteral("shift")});
   addFieldProblem(sampling, "shift");
   sampling->addRow(tr("Seed"), row(this, {seed_, randomSeed_}));
   sampling->addRow(QString(), seedUsed_);
   addFieldProblem(sampling, "seed");
 
   auto* loras = group(tr("LoRAs"));
+  advancedGroup(loras);
   loras->addRow(loras_);
   addFieldProblem(loras, "loras");
 
   auto* forcing = group(tr("Diffusion forcing"));
+  advancedGroup(forcing);
   forcing->addRow(tr("Mode"), mode_);
   forcing->addRow(tr("ar_step"), arStep_);
   addFieldProblem(forcing, "ar_step");
@@ -232,6 +245,7 @@ void SettingsForm::buildLayout() {
   forcing->addRow(QString(), causalAttention_);
 
   auto* windows = new QFormLayout(longVideo_);
+  advancedGroups_.push_back({longVideo_, {}});
   windows->addRow(tr("Window (frames)"), baseFrames_);
   addFieldProblem(windows, "base_num_frames");
   windows->addRow(tr("Overlap (frames)"), overlap_);
@@ -240,26 +254,46 @@ void SettingsForm::buildLayout() {
   forcing->addRow(tr("Add noise"), addNoise_);
   addFieldProblem(forcing, "addnoise_condition");
 
-  auto* fast = group(tr("Fast modes (change the video)"));
+  auto* fast = group(tr("Speed and memory (change the video)"));
+  advancedGroup(fast);
   fast->addRow(QString(), fp8_);
   fast->addRow(tr("Skip guidance, last steps"), cfgSkip_);
   addFieldProblem(fast, "cfg_skip_last_steps");
   fast->addRow(tr("Step cache threshold"), stepCache_);
   addFieldProblem(fast, "step_cache_threshold");
+  fast->addRow(tr("GPU memory budget"), vramBudget_);
+  addFieldProblem(fast, "vram_budget_gib");
 
   auto* inputs = group(tr("Inputs"));
+  advancedGroup(inputs);
   inputs->addRow(tr("Start image"), startImage_);
   inputs->addRow(tr("End image"), endImage_);
   inputs->addRow(tr("Video to extend"), extendVideo_);
   addFieldProblem(inputs, "inputs");
 
   auto* output = group(tr("Output"));
+  advancedGroup(output);
   output->addRow(tr("Folder"), outputFolder_);
   output->addRow(tr("Codec"), codec_);
   output->addRow(tr("Quality (CRF)"), crf_);
 
   layout->addWidget(problem_);
   layout->addStretch(1);
+}
+
+void SettingsForm::setAdvanced(bool advanced) {
+  advanced_ = advanced;
+  applyView();
+}
+
+void SettingsForm::applyView() {
+  auto hasProblem = [this](const QStringList& keys) {
+    return std::any_of(keys.begin(), keys.end(), [this](const QString& key) { return shownProblems_.contains(key); });
+  };
+  const bool customSize = !resolution_->currentData().toSize().isValid();
+  for (const auto& r : std::as_const(advancedRows_))
+    r.form->setRowVisible(r.field, advanced_ || hasProblem(r.keys) || (r.field == sizeRow_ && customSize));
+  for (const auto& g : std::as_const(advancedGroups_)) g.box->setVisible(advanced_ || hasProblem(g.keys));
 }
 
 void SettingsForm::connectSignals() {
@@ -269,10 +303,11 @@ void SettingsForm::connectSignals() {
   connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
   connect(timesteps_, &QLineEdit::textChanged, this, refresh);
   connect(fewStep_, &QPushButton::clicked, this, &SettingsForm::applyFewStepPreset);
+  connect(qualityPreset_, qOverload<int>(&QComboBox::activated), this, &SettingsForm::applyQualityPreset);
   connect(loras_, &LoraList::changed, this, refresh);
   for (auto* s : {width_, height_, fps_, steps_, arStep_, causalBlock_, baseFrames_, overlap_, addNoise_, cfgSkip_, crf_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, refresh);
-  for (auto* s : {length_, guidance_, shift_, stepCache_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
+  for (auto* s : {length_, guidance_, shift_, stepCache_, vramBudget_}) connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, refresh);
   for (auto* c : {device_, mode_, codec_}) connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
   for (auto* p : {startImage_, endImage_, extendVideo_, outputFolder_}) connect(p, &PathField::pathChosen, this, refresh);
   connect(prompt_, &QPlainTextEdit::textChanged, this, &SettingsForm::changed);
@@ -316,6 +351,7 @@ StudioJob SettingsForm::job() const {
   s.fp8 = fp8_->isChecked();
   s.cfg_skip_last_steps = cfgSkip_->value();
   s.step_cache_threshold = stepCache_->value();
+  if (vramBudget_->value() > 0) s.vram_budget_gib = vramBudget_->value();
   if (longVideo_->isChecked()) {
     s.base_num_frames = baseFrames_->value();
     s.overlap_history = overlap_->value();
@@ -387,6 +423,7 @@ void SettingsForm::setSettings(const GenerationSettings& s) {
   fp8_->setChecked(s.fp8);
   cfgSkip_->setValue(s.cfg_skip_last_steps);
   stepCache_->setValue(s.step_cache_threshold);
+  vramBudget_->setValue(s.vram_budget_gib.value_or(0.0));
   loading_ = false;
   refreshDerived();
 }
@@ -432,10 +469,13 @@ void SettingsForm::addFieldProblem(QFormLayout* form, const char* key) {
   box->hide();
   form->addRow(box);  // spans both columns: the message has the width of the form
   fieldProblems_.insert(name, box);
+  for (auto& g : advancedGroups_)
+    if (g.box == form->parentWidget()) g.keys << name;
 }
 
 void SettingsForm::showFieldProblems(const std::vector<SettingsProblem>& problems) {
   for (auto* box : std::as_const(fieldProblems_)) box->hide();
+  shownProblems_.clear();
   for (const auto& p : problems) {
     auto* box = fieldProblems_.value(QString::fromStdString(p.field));
     if (!box) continue;  // a key without a field here: the line under the form says it
@@ -447,6 +487,7 @@ void SettingsForm::showFieldProblems(const std::vector<SettingsProblem>& problem
     fix->disconnect();
     connect(fix, &QPushButton::clicked, this, [this, f = p.fix] { applyFix(f); });
     box->show();
+    shownProblems_.insert(key);
   }
 }
 
@@ -467,6 +508,24 @@ qint64 SettingsForm::frameCount() const {
   if (length_->value() <= 0) return 0;
   if (lengthUnit_->currentIndex() == kSeconds) return frames_for_seconds(length_->value(), fps_->value(), cbs);
   return snap_frames(std::llround(length_->value()), cbs);
+}
+
+const GenerationSettings& SettingsForm::recommended() const {
+  // Read once per folder: the form asks on every change.
+  const QString folder = modelFolder_->path();
+  if (!recommendedCache_ || folder != recommendedFolder_) {
+    recommendedFolder_ = folder;
+    recommendedCache_ = recommendedSettings(folder).value_or(GenerationSettings{});
+  }
+  return *recommendedCache_;
+}
+
+void SettingsForm::applyQualityPreset() {
+  const auto preset = static_cast<QualityPreset>(qualityPreset_->currentData().toInt());
+  if (preset == QualityPreset::Custom) return;
+  const auto loras = loras_->loras();  // setSettings() lists only the enabled ones
+  setSettings(withQualityPreset(job().settings, preset, recommended()));
+  loras_->setLoras(loras);
 }
 
 void SettingsForm::applyFewStepPreset() {
@@ -555,6 +614,12 @@ void SettingsForm::refreshDerived() {
                            .arg(static_cast<double>(frames) / fps_->value(), 0, 'f', 2)
                            .arg(fps_->value()));
   if (!randomSeed_->isChecked()) seedUsed_->clear();
+  {
+    // The preset the settings amount to; changing steps or the sampler by hand makes it Custom.
+    const QSignalBlocker block(qualityPreset_);
+    const auto preset = qualityPresetOf(job().settings, recommended());
+    qualityPreset_->setCurrentIndex(qualityPreset_->findData(static_cast<int>(preset)));
+  }
 
   const auto checked = check_settings(job().effectiveSettings());
   showFieldProblems(checked);
@@ -564,6 +629,7 @@ void SettingsForm::refreshDerived() {
   const QString why = problems.join(QLatin1Char('\n'));
   problem_->setText(why);
   problem_->setVisible(!why.isEmpty());
+  applyView();
   if (why != lastProblem_) {
     lastProblem_ = why;
     Q_EMIT problemChanged(why);

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <optional>
+
 #include <QMap>
+#include <QSet>
+#include <QVector>
 #include <QWidget>
 
 #include "studio_job.h"
@@ -30,6 +34,9 @@ class WheelGuard;
 // image and video to extend; output folder, codec and quality. What the engine would reject shows
 // under the field it is about (with a button where one change fixes it), and in a line under the
 // form, as the values change. The wheel changes no field the user has not focused.
+// Two views: simple (prompt, model, resolution, length, quality/speed preset, seed) and advanced
+// (every setting). In the simple view a hidden setting with a problem shows, with its message.
+// Every field has a tooltip in plain words (setting_tooltips.cpp).
 class SettingsForm : public QWidget {
   Q_OBJECT
 public:
@@ -47,6 +54,9 @@ public:
   // The folder's recommended settings, keeping the prompt the user typed. False with `error` set
   // when the folder cannot be used.
   bool applyRecommendedSettings(QString* error = nullptr);
+
+  bool isAdvanced() const { return advanced_; }
+  void setAdvanced(bool advanced);
 
   // Why the engine would reject the settings now, or an empty string.
   QString problem() const;
@@ -70,6 +80,7 @@ public:
   QDoubleSpinBox* guidanceSpin() const { return guidance_; }
   QDoubleSpinBox* shiftSpin() const { return shift_; }
   QCheckBox* causalAttentionBox() const { return causalAttention_; }
+  QComboBox* qualityPresetBox() const { return qualityPreset_; }
   LoraList* loraList() const { return loras_; }
 
 Q_SIGNALS:
@@ -89,6 +100,9 @@ private:
   void applyFix(SettingsFix fix);
   void setResolution(qint64 width, qint64 height);
   void applyFewStepPreset();
+  void applyQualityPreset();  // the preset box's choice
+  void applyView();           // shows the rows and groups of the simple or advanced view
+  const GenerationSettings& recommended() const;  // the model folder's, for the presets
   std::vector<int> timestepList() const;  // the timesteps field's numbers; empty: steps from the formula
 
   QPlainTextEdit* prompt_;
@@ -131,6 +145,9 @@ private:
   PathField* outputFolder_;
   QComboBox* codec_;
   QSpinBox* crf_;
+  QComboBox* qualityPreset_;
+  QDoubleSpinBox* vramBudget_;
+  QWidget* sizeRow_ = nullptr;  // width × height, shown in the simple view for a Custom resolution
   QLabel* problem_;
   // Per settings key: a message (QLabel "problem_" + key) and a fix button ("fix_" + key).
   QMap<QString, QWidget*> fieldProblems_;
@@ -138,6 +155,23 @@ private:
   QString modelProblem_;  // why the model folder cannot be used, shown above the settings problem
   QString lastProblem_;
   bool loading_ = false;  // setJob() in progress: one refresh at the end
+  // The advanced view's rows (with the settings keys whose problems show them in the simple view)
+  // and groups (keys gathered from their problem rows).
+  struct AdvancedRow {
+    QFormLayout* form;
+    QWidget* field;
+    QStringList keys;
+  };
+  struct AdvancedGroup {
+    QWidget* box;
+    QStringList keys;
+  };
+  QVector<AdvancedRow> advancedRows_;
+  QVector<AdvancedGroup> advancedGroups_;
+  QSet<QString> shownProblems_;  // keys whose message shows now
+  bool advanced_ = false;
+  mutable QString recommendedFolder_;
+  mutable std::optional<GenerationSettings> recommendedCache_;
 };
 
 }  // namespace skyreels::ui

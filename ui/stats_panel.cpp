@@ -8,14 +8,21 @@
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QPen>
+#include <QStackedWidget>
+#include <QToolButton>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
 #include "progress_panel.h"
+#include "round_ticks.h"
 #include "skyreels/engine.h"
+#include "stats_strip.h"
 
 namespace skyreels::ui {
 namespace {
@@ -25,74 +32,70 @@ constexpr double kMiB = 1024.0 * 1024.0;
 QChart* newChart(const QString& title) {
   auto* chart = new QChart;
   chart->setTitle(title);
-  chart->legend()->setAlignment(Qt::AlignRight);
-  chart->setMargins(QMargins(4, 4, 4, 4));
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);  // a line's marker is its pen
+  chart->setMargins(QMargins(2, 2, 2, 2));
   chart->setAnimationOptions(QChart::NoAnimation);
   return chart;
 }
 
-QLineSeries* addLine(QChart* chart, const QString& name) {
+// Colour and dash both differ, so series stay apart where they overlap and in grey print.
+QLineSeries* addLine(QChart* chart, const QString& name, const QColor& colour, Qt::PenStyle style) {
   auto* series = new QLineSeries;
   series->setName(name);
+  QPen pen(colour);
+  pen.setWidthF(2);
+  pen.setStyle(style);
+  series->setPen(pen);
   chart->addSeries(series);
   return series;
 }
 
-// Units are in the chart's title: axis titles take room that small charts need for their labels.
-QValueAxis* newAxis(const char* format) {
+QValueAxis* newAxis(const QString& title) {
   auto* axis = new QValueAxis;
-  axis->setLabelFormat(QString::fromLatin1(format));
-  axis->setTickCount(5);
-  axis->setRange(0, 1);
+  axis->setTitleText(title);
+  applyRoundTicks(axis, 1);
   return axis;
 }
 
-// Ticks every 1, 2 or 5 × 10^k units, about five of them: round labels for counts and seconds.
-void useRoundTicks(QValueAxis* axis) {
-  const double rough = std::max(axis->max(), 1.0) / 5.0;
-  const double scale = std::pow(10.0, std::floor(std::log10(rough)));
-  double step = scale;
-  for (const double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * scale >= rough) {
-      step = m * scale;
-      break;
-    }
-  axis->setTickType(QValueAxis::TicksDynamic);
-  axis->setTickAnchor(0);
-  axis->setTickInterval(std::max(1.0, step));
-}
-
-QChartView* viewOf(QChart* chart, const char* name) {
+// The chart, or until its first data a sentence saying when it fills (page 0).
+QStackedWidget* chartOrPlaceholder(QChart* chart, const char* name, const QString& placeholder) {
+  auto* stack = new QStackedWidget;
+  auto* label = new QLabel(placeholder);
+  label->setObjectName(QString::fromLatin1(name) + QStringLiteral("Placeholder"));
+  label->setAlignment(Qt::AlignCenter);
+  label->setWordWrap(true);
+  label->setStyleSheet(QStringLiteral("color: gray; border: 1px dashed #bbb;"));
   auto* view = new QChartView(chart);
   view->setObjectName(QString::fromLatin1(name));
   view->setRenderHint(QPainter::Antialiasing);
-  view->setMinimumHeight(180);
-  return view;
+  stack->addWidget(label);
+  stack->addWidget(view);
+  stack->setMinimumSize(180, 160);
+  return stack;
 }
 
 }  // namespace
 
-StatsPanel::StatsPanel(QWidget* parent) : QWidget(parent), summary_(new QLabel(this)) {
-  memoryChart_ = newChart(tr("Memory (MiB over seconds)"));
-  allocated_ = addLine(memoryChart_, tr("allocated"));
-  reserved_ = addLine(memoryChart_, tr("reserved"));
-  peak_ = addLine(memoryChart_, tr("peak"));
-  memoryAxes_ = {newAxis("%.0f"), newAxis("%.0f")};
+StatsPanel::StatsPanel(QWidget* parent)
+    : QWidget(parent), strip_(new StatsStrip(this)), charts_(new QWidget(this)), summary_(new QLabel(this)) {
+  memoryChart_ = newChart(tr("Memory"));
+  allocated_ = addLine(memoryChart_, tr("allocated"), QColor(0x1f, 0x77, 0xb4), Qt::SolidLine);
+  reserved_ = addLine(memoryChart_, tr("reserved"), QColor(0xff, 0x7f, 0x0e), Qt::DashLine);
+  peak_ = addLine(memoryChart_, tr("peak"), QColor(0x2c, 0xa0, 0x2c), Qt::DotLine);
+  budget_ = addLine(memoryChart_, tr("GPU-memory budget"), QColor(0xd6, 0x27, 0x28), Qt::DashDotLine);
+  memoryAxes_ = {newAxis(tr("time (s)")), newAxis(tr("memory (MiB)"))};
   memoryChart_->addAxis(memoryAxes_.x, Qt::AlignBottom);
   memoryChart_->addAxis(memoryAxes_.y, Qt::AlignLeft);
-  for (auto* s : {allocated_, reserved_, peak_}) {
+  for (auto* s : {allocated_, reserved_, peak_, budget_}) {
     s->attachAxis(memoryAxes_.x);
     s->attachAxis(memoryAxes_.y);
   }
 
-  auto* rows = newChart(tr("Time per row (seconds)"));
-  rowTime_ = addLine(rows, tr("row"));
-  modelTime_ = addLine(rows, tr("model calls"));
-  // Dashed, so the row line stays visible where the model calls are the whole row.
-  QPen dashed = modelTime_->pen();
-  dashed.setStyle(Qt::DashLine);
-  modelTime_->setPen(dashed);
-  rowAxes_ = {newAxis("%.0f"), newAxis("%.2f")};
+  auto* rows = newChart(tr("Time per row"));
+  rowTime_ = addLine(rows, tr("whole row"), QColor(0x1f, 0x77, 0xb4), Qt::SolidLine);
+  modelTime_ = addLine(rows, tr("model calls"), QColor(0xff, 0x7f, 0x0e), Qt::DashLine);
+  rowAxes_ = {newAxis(tr("row")), newAxis(tr("time (s)"))};
   rows->addAxis(rowAxes_.x, Qt::AlignBottom);
   rows->addAxis(rowAxes_.y, Qt::AlignLeft);
   for (auto* s : {rowTime_, modelTime_}) {
@@ -100,48 +103,85 @@ StatsPanel::StatsPanel(QWidget* parent) : QWidget(parent), summary_(new QLabel(t
     s->attachAxis(rowAxes_.y);
   }
 
-  auto* windows = newChart(tr("Time per window (seconds)"));
+  auto* windows = newChart(tr("Time per window"));
   windowTime_ = new QBarSet(tr("window"));
+  windowTime_->setColor(QColor(0x1f, 0x77, 0xb4));
   auto* bars = new QBarSeries;
   bars->append(windowTime_);
   windows->addSeries(bars);
   windowAxis_ = new QBarCategoryAxis;
-  windowSeconds_ = newAxis("%.1f");
+  windowAxis_->setTitleText(tr("window"));
+  windowSeconds_ = newAxis(tr("time (s)"));
   windows->addAxis(windowAxis_, Qt::AlignBottom);
   windows->addAxis(windowSeconds_, Qt::AlignLeft);
   bars->attachAxis(windowAxis_);
   bars->attachAxis(windowSeconds_);
-  windows->legend()->hide();
+  windows->legend()->hide();  // one series: the title says what it is
+
+  memoryStack_ = chartOrPlaceholder(memoryChart_, "memoryChart", tr("Memory shows here while a job runs."));
+  rowStack_ = chartOrPlaceholder(rows, "rowChart", tr("The time of each row shows here after the first row."));
+  windowStack_ = chartOrPlaceholder(windows, "windowChart", tr("The time of each window shows here when one ends."));
 
   summary_->setObjectName(QStringLiteral("statsSummary"));
   summary_->setWordWrap(true);
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* chartsLayout = new QVBoxLayout(charts_);
+  chartsLayout->setContentsMargins(0, 0, 0, 0);
+  auto* row = new QHBoxLayout;
+  row->addWidget(memoryStack_, 1);
+  row->addWidget(rowStack_, 1);
+  row->addWidget(windowStack_, 1);
+  chartsLayout->addLayout(row, 1);
+  chartsLayout->addWidget(summary_);
+  charts_->setObjectName(QStringLiteral("statsCharts"));
+  // Open, the charts share the height with the player; capped, so the preview stays the larger.
+  charts_->setMaximumHeight(300);
+  charts_->hide();
+
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(viewOf(memoryChart_, "memoryChart"), 1);
-  layout->addWidget(viewOf(rows, "rowChart"), 1);
-  layout->addWidget(viewOf(windows, "windowChart"), 1);
-  layout->addWidget(summary_);
+  layout->addWidget(strip_);
+  layout->addWidget(charts_, 1);
+  connect(strip_, &StatsStrip::chartsToggled, this, &StatsPanel::setChartsOpen);
+  setChartsOpen(false);
 
   poll_.setInterval(1000);
   connect(&poll_, &QTimer::timeout, this, &StatsPanel::sampleMemory);
 }
 
-void StatsPanel::begin(const QString& device) {
+bool StatsPanel::chartsOpen() const { return !charts_->isHidden(); }
+
+void StatsPanel::setChartsOpen(bool open) {
+  charts_->setVisible(open);
+  if (strip_->chartsButton()->isChecked() != open) strip_->chartsButton()->setChecked(open);
+  // Open, the panel takes its share of the height; closed, one line.
+  setSizePolicy(QSizePolicy::Preferred, open ? QSizePolicy::Preferred : QSizePolicy::Fixed);
+}
+
+void StatsPanel::begin(const QString& device, std::optional<double> budgetGib) {
   cuda_ = device == QLatin1String("cuda");
-  for (auto* s : {allocated_, reserved_, peak_, rowTime_, modelTime_}) s->clear();
+  for (auto* s : {allocated_, reserved_, peak_, budget_, rowTime_, modelTime_}) s->clear();
   windowTime_->remove(0, windowTime_->count());
   windowAxis_->clear();
-  for (auto* axis : {memoryAxes_.x, memoryAxes_.y, rowAxes_.x, rowAxes_.y, windowSeconds_}) axis->setRange(0, 1);
+  memoryMaxMiB_ = secondsMax_ = rowSecondsMax_ = windowSecondsMax_ = 0;
+  rowsMax_ = 0;
+  budgetMiB_.reset();
+  if (budgetGib) budgetMiB_ = *budgetGib * 1024.0;
+  for (auto* axis : {memoryAxes_.x, memoryAxes_.y, rowAxes_.x, rowAxes_.y, windowSeconds_}) applyRoundTicks(axis, 1);
   // On the CPU there is one number, the process's resident set; "reserved" would repeat it.
-  memoryChart_->setTitle(cuda_ ? tr("GPU memory, caching allocator (MiB over seconds)")
-                               : tr("System RAM, process resident set (MiB over seconds)"));
+  memoryChart_->setTitle(cuda_ ? tr("GPU memory (caching allocator)") : tr("System RAM (process resident set)"));
   allocated_->setName(cuda_ ? tr("allocated") : tr("RSS"));
   peak_->setName(cuda_ ? tr("peak allocated") : tr("peak RSS"));
   reserved_->setVisible(cuda_);
+  for (auto* marker : memoryChart_->legend()->markers(reserved_)) marker->setVisible(cuda_);
+  budget_->setVisible(budgetMiB_.has_value());
+  for (auto* marker : memoryChart_->legend()->markers(budget_)) marker->setVisible(budgetMiB_.has_value());
+  if (budgetMiB_) budget_->setName(tr("GPU-memory budget (%1 GiB)").arg(*budgetGib, 0, 'g', 3));
   rowSecondsTotal_ = modelSecondsTotal_ = 0;
   peakBytes_ = 0;
+  for (auto* stack : {rowStack_, windowStack_}) stack->setCurrentIndex(0);
   summary_->setText(tr("Running on %1…").arg(cuda_ ? tr("the GPU") : tr("the CPU")));
+  strip_->begin(cuda_);
   clock_.start();
   sampleMemory();
   poll_.start();
@@ -149,24 +189,30 @@ void StatsPanel::begin(const QString& device) {
 
 void StatsPanel::addRow(const RowProgress& row) {
   addMemory(row.allocatedBytes, row.reservedBytes, row.peakAllocatedBytes);
+  strip_->setRow(row);
   rowTime_->append(row.rowsDone, row.rowSeconds);
   modelTime_->append(row.rowsDone, row.modelSeconds);
-  grow(rowAxes_.x, row.rowsDone);
-  useRoundTicks(rowAxes_.x);
-  grow(rowAxes_.y, row.rowSeconds * 1.1);
+  rowsMax_ = std::max(rowsMax_, row.rowsDone);
+  rowSecondsMax_ = std::max({rowSecondsMax_, row.rowSeconds, row.modelSeconds});
+  applyRoundTicks(rowAxes_.x, rowsMax_);
+  applyRoundTicks(rowAxes_.y, rowSecondsMax_);
   rowSecondsTotal_ += row.rowSeconds;
   modelSecondsTotal_ += row.modelSeconds;
+  showChart(rowStack_);
 }
 
 void StatsPanel::addWindow(int window, double seconds) {
-  windowAxis_->append(tr("W%1").arg(window + 1));
+  windowAxis_->append(tr("%1").arg(window + 1));
   windowTime_->append(seconds);
-  grow(windowSeconds_, seconds * 1.1);
+  windowSecondsMax_ = std::max(windowSecondsMax_, seconds);
+  applyRoundTicks(windowSeconds_, windowSecondsMax_);
+  showChart(windowStack_);
 }
 
 void StatsPanel::end(const JobOutcome& outcome) {
   poll_.stop();
   sampleMemory();
+  strip_->end();
   peakBytes_ = std::max(peakBytes_, outcome.peakBytes);
   const int rows = rowPoints();
   QStringList parts;
@@ -189,6 +235,7 @@ int StatsPanel::memoryPoints() const { return allocated_->count(); }
 int StatsPanel::rowPoints() const { return rowTime_->count(); }
 int StatsPanel::windowBars() const { return windowTime_->count(); }
 QString StatsPanel::summaryText() const { return summary_->text(); }
+QString StatsPanel::stripText() const { return strip_->text(); }
 
 void StatsPanel::sampleMemory() {
   // Reading the allocator's counters (or /proc on the CPU) is safe from any thread.
@@ -202,13 +249,22 @@ void StatsPanel::addMemory(qint64 allocated, qint64 reserved, qint64 peak) {
   allocated_->append(t, static_cast<double>(allocated) / kMiB);
   reserved_->append(t, static_cast<double>(reserved) / kMiB);
   peak_->append(t, static_cast<double>(peak) / kMiB);
-  grow(memoryAxes_.x, t);
-  useRoundTicks(memoryAxes_.x);
-  grow(memoryAxes_.y, static_cast<double>(std::max({allocated, reserved, peak})) / kMiB * 1.1);
+  strip_->setMemory(allocated);
+  secondsMax_ = std::max(secondsMax_, t);
+  memoryMaxMiB_ = std::max(memoryMaxMiB_, static_cast<double>(std::max({allocated, reserved, peak})) / kMiB);
+  updateBudgetLine();
+  applyRoundTicks(memoryAxes_.x, secondsMax_);
+  applyRoundTicks(memoryAxes_.y, std::max(memoryMaxMiB_, budgetMiB_.value_or(0.0)));
+  showChart(memoryStack_);
 }
 
-void StatsPanel::grow(QValueAxis* axis, double value) {
-  if (value > axis->max()) axis->setMax(value);
+void StatsPanel::updateBudgetLine() {
+  if (!budgetMiB_) return;
+  // Across the whole time axis: from 0 to where the axis ends now.
+  const double end = std::max(1.0, roundTicks(secondsMax_).top);
+  budget_->replace(QList<QPointF>{{0, *budgetMiB_}, {end, *budgetMiB_}});
 }
+
+void StatsPanel::showChart(QStackedWidget* stack) { stack->setCurrentIndex(1); }
 
 }  // namespace skyreels::ui

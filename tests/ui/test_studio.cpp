@@ -603,6 +603,7 @@ private Q_SLOTS:
   // Scrolling the form over a field it has not focused scrolls, and never changes the value.
   void wheelLeavesUnfocusedFieldsAlone() {
     auto window = newWindow();
+    window->setAdvancedView(true);  // steps and sampler are advanced settings: hidden (unfocusable) in the simple view
     auto* form = window->form();
     auto* steps = form->stepsSpin();
     auto* sampler = form->samplerBox();
