@@ -17,6 +17,7 @@ public:
   Args(const std::vector<std::string>& argv);
   std::string get(const std::string& key, const std::string& fallback) const;
   long long get_int(const std::string& key, long long fallback) const;
+  double get_double(const std::string& key, double fallback) const;
   bool has(const std::string& key) const { return values_.count(key) != 0; }
 
 private:

@@ -16,10 +16,12 @@
 #include "bench.h"
 #include "kernels/fused_ops.h"
 #include "model/attention.h"
+#include "model/block_streamer.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
 #include "parallel/launcher.h"
 #include "parallel/process_group.h"
+#include "pipeline/memory_plan.h"
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
@@ -142,6 +144,49 @@ int run_dit(const Args& args) {
   }
   if (group) group->barrier();
   if (!leader) return 0;
+
+  // --stream-blocks N (issue 24): the same model with its last N blocks moved to host memory and
+  // streamed through two device slots, in the same process, against the resident run above;
+  // --vram-budget GIB caps the allocator at that budget as the engine does.
+  nlohmann::json streamed = nullptr;
+  if (const auto n = args.get_int("stream-blocks", 0); n > 0 && !group) {
+    std::vector<torch::nn::Module*> blocks;
+    for (const auto& b : *dit->blocks) blocks.push_back(b.get());
+    auto streamer = std::make_shared<model::BlockStreamer>(blocks, config.num_layers - n, 2, device);
+    for (std::int64_t i = config.num_layers - n; i < config.num_layers; ++i) streamer->adopt(i);
+    dit->stream_blocks(streamer);
+    telemetry::release_cached_memory(device);
+    const double budget_gib = args.get_double("vram-budget", 0.0);
+    telemetry::cap_device_memory(device, budget_gib > 0 ? pipeline::gib_to_bytes(budget_gib) : 0);
+    const auto streamed_first = dit->forward(x, t, context, 1, call);
+    telemetry::synchronize(device);
+    telemetry::reset_peak_memory(device);
+    std::vector<double> streamed_seconds;
+    for (int i = 0; i < repeat; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto v = dit->forward(x, t, context, 1, call);
+      telemetry::synchronize(device);
+      streamed_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    const auto smem = telemetry::memory_stats(device);
+    telemetry::cap_device_memory(device, 0);
+    const double per_streamed = median(streamed_seconds);
+    streamed = {{"streamed_blocks", n},
+                {"vram_budget_gib", budget_gib},
+                {"seconds_per_call_median", per_streamed},
+                {"ratio_to_resident", per_streamed / per_call},
+                {"seconds_all", streamed_seconds},
+                {"bitwise_equal_to_resident", at::equal(streamed_first, first)},
+                {"host_gib", telemetry::to_gib(streamer->host_bytes())},
+                {"peak_allocated_gib", telemetry::to_gib(smem.peak_allocated_bytes)},
+                {"peak_reserved_gib", telemetry::to_gib(smem.peak_reserved_bytes)}};
+    std::printf("[streamed %lld of %lld blocks%s] %.3f s/call = %.3fx resident, bitwise equal %s, peak reserved %.2f GiB, "
+                "host %.2f GiB\n",
+                static_cast<long long>(n), static_cast<long long>(config.num_layers),
+                budget_gib > 0 ? (", budget " + std::to_string(budget_gib) + " GiB").c_str() : "", per_streamed,
+                per_streamed / per_call, at::equal(streamed_first, first) ? "yes" : "NO",
+                telemetry::to_gib(smem.peak_reserved_bytes), telemetry::to_gib(streamer->host_bytes()));
+  }
   // Self-attention alone at this shape, times the layers: the share of the call no elementwise
   // fusion can touch.
   const double attention = attention_seconds(config, batch, frames * (height / 16) * (width / 16), device, repeat);
@@ -166,6 +211,7 @@ int run_dit(const Args& args) {
       {"weights_gib", telemetry::to_gib(weights.allocated_bytes)},
       {"peak_allocated_gib", telemetry::to_gib(mem.peak_allocated_bytes)},
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
+      {"streamed", streamed},
   };
   emit(args, result);
   std::printf("[attention %s%s, %d rank(s)%s] ", backend.c_str(), fp8 ? ", fp8" : "", ranks,

@@ -31,6 +31,18 @@ std::string Args::get(const std::string& key, const std::string& fallback) const
   return it == values_.end() ? fallback : it->second;
 }
 
+double Args::get_double(const std::string& key, double fallback) const {
+  const auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(it->second, &used);
+    if (used == it->second.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument("option --" + key + " must be a number, got \"" + it->second + "\"");
+}
+
 long long Args::get_int(const std::string& key, long long fallback) const {
   const auto it = values_.find(key);
   if (it == values_.end()) return fallback;
@@ -90,7 +102,7 @@ int main(int argc, char** argv) {
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
                  "                          [--attention auto|cudnn|flash|efficient|math] [--fused 1|0] [--fp8 0|1]\n"
-                 "                          [--gpus N [--check 1]]\n"
+                 "                          [--gpus N [--check 1]] [--stream-blocks N [--vram-budget GIB]]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
                  "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"

@@ -115,16 +115,6 @@ int run_generate(const std::vector<std::string>& args) {
     if (job.request.settings.prompt.empty())
       std::fprintf(stderr, "generate: warning: the prompt is empty (give --prompt TEXT)\n");
 
-    if (job.request.settings.vram_budget_gib && engine.leader()) {
-      // Planned before any work, so a budget too small for the job fails here, naming the figures.
-      const auto plan = engine.memory_plan(job.request.settings);
-      const bool on_cpu = engine.device().rfind("cpu", 0) == 0;
-      if (!o.quiet)
-        std::fprintf(stderr, "memory plan: %s%s\n", plan.c_str(),
-                     on_cpu ? " (on the CPU the plan is only shown, nothing is enforced)"
-                            : " (not enforced yet: the DiT stays resident until block streaming lands)");
-      if (o.json) print_json({{"event", "memory_plan"}, {"plan", plan}, {"enforced", false}});
-    }
     ProgressPrinter progress(stderr);
     bool announced = false;
     auto sink = [&](const GenerationEvent& event) {

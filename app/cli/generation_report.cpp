@@ -65,6 +65,10 @@ struct ToJson {
   nlohmann::json operator()(const GenerationFailed& e) const {
     return {{"event", "failed"}, {"message", e.message}, {"frames_kept", e.frames_kept}};
   }
+  nlohmann::json operator()(const MemoryPlanned& e) const {
+    return {{"event", "memory_plan"}, {"plan", e.description}, {"budget_bytes", e.budget_bytes},
+            {"resident_blocks", e.resident_blocks}, {"streamed_blocks", e.streamed_blocks}, {"enforced", e.enforced}};
+  }
   nlohmann::json operator()(const GenerationCancelled& e) const {
     return {{"event", "cancelled"}, {"frames_kept", e.frames_kept}, {"elapsed_s", e.elapsed_seconds}};
   }
@@ -84,7 +88,9 @@ void ProgressPrinter::line(const std::string& text) {
 }
 
 void ProgressPrinter::operator()(const GenerationEvent& event) {
-  if (const auto* e = std::get_if<PhaseStarted>(&event)) {
+  if (const auto* e = std::get_if<MemoryPlanned>(&event)) {
+    line("memory plan: " + e->description + (e->enforced ? "" : " (on the CPU the plan is only shown, nothing is enforced)"));
+  } else if (const auto* e = std::get_if<PhaseStarted>(&event)) {
     line(std::string(to_string(e->phase)) + (e->detail.empty() ? "" : ": " + e->detail));
   } else if (const auto* e = std::get_if<LorasApplied>(&event)) {
     if (e->loras.empty()) line("LoRAs: none (the model's own weights again)");

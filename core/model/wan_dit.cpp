@@ -11,6 +11,7 @@
 #include "io/key_map.h"
 #include "kernels/fused_ops.h"
 #include "model/attention.h"
+#include "model/block_streamer.h"
 #include "model/weights.h"
 #include "skyreels/error.h"
 #include "skyreels/limits.h"
@@ -395,7 +396,11 @@ DitOutput WanDitImpl::forward_embedded(const at::Tensor& x, const TimeEmbedding&
     tokens = tokens + reuse.residual;  // the step cache: the blocks' last contribution, reused
   } else {
     const auto before = reuse.keep_residual ? tokens : at::Tensor();
-    for (const auto& block : *blocks) tokens = block->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(blocks->size()); ++i) {
+      if (streamer_) streamer_->ready(i);
+      tokens = blocks[static_cast<std::size_t>(i)]->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
+      if (streamer_) streamer_->done(i);
+    }
     if (reuse.keep_residual) result.block_residual = tokens - before;
   }
 
@@ -416,11 +421,13 @@ DitOutput WanDitImpl::forward_embedded(const at::Tensor& x, const TimeEmbedding&
 
 // --- loading ---------------------------------------------------------------------------------------------
 
-WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device, bool fp8) {
+WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device, bool fp8,
+                    const DitStreaming& streaming) {
   if (fp8) {
     if (const auto why = fp8_unsupported_reason(device); !why.empty()) throw Error(ErrorCode::Unsupported, why);
-    return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl& b) { b.quantize_fp8(); });
+    return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl& b) { b.quantize_fp8(); }, streaming);
   }
+  if (streaming.streamed_blocks > 0) return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl&) {}, streaming);
   WanDit model(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   load_weights_strict(*model, *weights);
   model->eval();
@@ -428,10 +435,22 @@ WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& conf
 }
 
 WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
-                             const std::function<void(WanAttentionBlockImpl&)>& on_block) {
+                             const std::function<void(WanAttentionBlockImpl&)>& on_block,
+                             const DitStreaming& streaming) {
   // Host tensors are allocated, not touched, until filled; each is freed once its part has moved.
   WanDit model(config, at::TensorOptions().device(at::kCPU).dtype(at::kBFloat16));
   check_weights_fit(*model, *weights);
+  const auto blocks = static_cast<std::int64_t>(model->blocks->size());
+  if (streaming.streamed_blocks < 0 || streaming.streamed_blocks > blocks)
+    throw Error(ErrorCode::BadArgument, "cannot stream " + std::to_string(streaming.streamed_blocks) + " of the DiT's " +
+                                            std::to_string(blocks) + " blocks");
+  const std::int64_t first_streamed = blocks - streaming.streamed_blocks;
+  std::shared_ptr<BlockStreamer> streamer;
+  if (streaming.streamed_blocks > 0) {
+    std::vector<torch::nn::Module*> list;
+    for (const auto& b : *model->blocks) list.push_back(b.get());
+    streamer = std::make_shared<BlockStreamer>(std::move(list), first_streamed, streaming.stream_slots, device);
+  }
   for (const auto& part : model->named_children()) {
     if (part.value().get() != model->blocks.ptr().get()) {
       copy_weights(*part.value(), *weights, part.key() + ".");
@@ -443,10 +462,15 @@ WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitCon
       copy_weights(*block, *weights, "blocks." + std::to_string(i) + ".");
       block->to(device);
       on_block(*block->as<WanAttentionBlockImpl>());
+      if (streamer && static_cast<std::int64_t>(i) >= first_streamed) streamer->adopt(static_cast<std::int64_t>(i));
     }
   }
+  model->stream_blocks(streamer);
   for (const auto& p : model->named_parameters()) {
     const auto at = p.value().device();
+    if (streamer && p.key().rfind("blocks.", 0) == 0 &&
+        std::stoll(p.key().substr(7, p.key().find('.', 7) - 7)) >= first_streamed)
+      continue;  // in host memory on purpose
     if (p.value().numel() > 0 && (at.type() != device.type() || (device.has_index() && at.index() != device.index())))
       throw Error(ErrorCode::Runtime, "load_wan_dit_by_block: " + p.key() + " did not reach " + device.str());
   }
@@ -461,13 +485,14 @@ io::TensorSourcePtr open_wan_dit_weights(const std::string& weights) {
   return source;
 }
 
-WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8) {
+WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8,
+                    const DitStreaming& streaming) {
   const auto source = open_wan_dit_weights(weights);
   std::optional<io::JsonConfig> json;
   if (!config_json.empty()) json = io::JsonConfig::load(config_json);
   const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);
   logger("model")->info("loading Wan DiT ({}) from {}", config.describe(), source->describe());
-  return load_wan_dit(source, config, device, fp8);
+  return load_wan_dit(source, config, device, fp8, streaming);
 }
 
 }  // namespace skyreels::model

@@ -21,6 +21,8 @@
 
 namespace skyreels::model {
 
+class BlockStreamer;
+
 // Shape of a Wan2.1 / SkyReels-V2 video DiT (DF-1.3B, DF-14B, Wan T2V 1.3B/14B, or tiny test nets).
 struct WanDitConfig {
   std::int64_t in_dim = 16, out_dim = 16;
@@ -187,6 +189,11 @@ public:
   void quantize_fp8();
   bool fp8() const;
 
+  // Blocks streamed from host memory under a GPU-memory budget (block_streamer.h); null: all resident.
+  // The streamer must have adopted its blocks before the next forward.
+  void stream_blocks(std::shared_ptr<BlockStreamer> streamer) { streamer_ = std::move(streamer); }
+  BlockStreamer* block_streamer() const noexcept { return streamer_.get(); }
+
   PatchEmbed patch_embedding{nullptr};
   torch::nn::Sequential text_embedding{nullptr}, time_embedding{nullptr}, time_projection{nullptr};
   Parameter fps_embedding{nullptr};
@@ -197,25 +204,36 @@ public:
 private:
   WanDitConfig config_;
   Rope3d rope_;
+  std::shared_ptr<BlockStreamer> streamer_;
 };
 TORCH_MODULE(WanDit);
 
 // Builds the model on `device` in bf16 and fills it from `weights` (official or diffusers key names),
 // strictly: missing, unexpected or mis-shaped tensors are an error listing them. With `fp8` the blocks
 // become float8 as they load (see load_wan_dit_by_block): the device never holds the bf16 model.
+// With `streamed_blocks` > 0 the last that many blocks are streamed from host memory through
+// `stream_slots` device slots (block_streamer.h) and the model loads block by block: the device never
+// holds more than the resident parts plus one block.
+struct DitStreaming {
+  int streamed_blocks = 0;
+  int stream_slots = 2;
+};
 WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
-                    bool fp8 = false);
+                    bool fp8 = false, const DitStreaming& streaming = {});
 // The DiT's weights (a safetensors file, a shard index or a folder of shards) under the official names
 // (a diffusers layout renamed), read on demand.
 io::TensorSourcePtr open_wan_dit_weights(const std::string& weights);
 // From the DiT's weights (as open_wan_dit_weights) and its config.json (empty: none);
 // pipeline/model_folder.h finds both in a download.
-WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8 = false);
+WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8 = false,
+                    const DitStreaming& streaming = {});
 
 // The model built in host memory, checked against `weights`, then filled and moved to `device` one
 // top-level part at a time, each block followed by `on_block` on the device: the device holds the
 // finished parts plus one block as loaded, the host one part at a time.
+// With streaming, the streamed blocks go on to host memory after `on_block`.
 WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
-                             const std::function<void(WanAttentionBlockImpl&)>& on_block);
+                             const std::function<void(WanAttentionBlockImpl&)>& on_block,
+                             const DitStreaming& streaming = {});
 
 }  // namespace skyreels::model

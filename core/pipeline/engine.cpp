@@ -1,6 +1,7 @@
 #include "pipeline/engine.h"
 
 #include <chrono>
+#include <limits>
 #include <fstream>
 
 #include <ATen/ATen.h>
@@ -8,6 +9,7 @@
 
 #include "lora/lora_identity.h"
 #include "lora/lora_merge.h"
+#include "model/block_streamer.h"
 #include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
 #include "model/wan_vae.h"
@@ -54,16 +56,16 @@ std::optional<MemoryPlan> Engine::memory_plan(const GenerationSettings& settings
   const bool text_on_cpu = options_.text_placement == Placement::Cpu;
   const auto text_bytes = text_on_cpu ? 0 : weights_file_bytes(files_.t5);
   const auto weights = model::open_wan_dit_weights(files_.dit);
-  // TODO(issue 24): enforce the plan: cap the allocator at the budget, and the streaming executor
-  // (streamed blocks in pinned host memory, copied on a side stream into two device slots one block
-  // ahead of compute) which needs the GPU. Until then the plan is shown, and nothing changes.
   return plan_memory(gib_to_bytes(*settings.vram_budget_gib), memory_needs(*weights, settings, options_.pipeline, text_bytes));
 }
 
-void Engine::load(const EventSink& events, bool fp8) {
+void Engine::load(const EventSink& events, bool fp8, int streamed_blocks) {
   // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
-  // bf16 model's size) and cannot be undone: the other kind reloads.
-  if (pipeline_ && pipeline_->dit()->fp8() != fp8) {
+  // bf16 model's size) and cannot be undone: the other kind reloads. So does other streaming: the
+  // blocks' new home is filled as they load, and the device may not hold them all at once.
+  const auto* streamer = pipeline_ ? pipeline_->dit()->block_streamer() : nullptr;
+  const int loaded_streamed = streamer ? static_cast<int>(streamer->streamed_blocks()) : 0;
+  if (pipeline_ && (pipeline_->dit()->fp8() != fp8 || loaded_streamed != streamed_blocks)) {
     merger_.reset();
     merged_.clear();
     pipeline_.reset();
@@ -71,8 +73,13 @@ void Engine::load(const EventSink& events, bool fp8) {
   }
   if (pipeline_) return;
   const auto start = std::chrono::steady_clock::now();
-  emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit + (fp8 ? " (float8)" : "")});
-  auto dit = model::load_wan_dit(files_.dit, files_.dit_config, options_.device, fp8);
+  emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit + (fp8 ? " (float8)" : "") +
+                                                     (streamed_blocks > 0 ? ", " + std::to_string(streamed_blocks) +
+                                                                                " blocks streamed from host memory"
+                                                                          : "")});
+  model::DitStreaming streaming;
+  streaming.streamed_blocks = streamed_blocks;
+  auto dit = model::load_wan_dit(files_.dit, files_.dit_config, options_.device, fp8, streaming);
   if (fp8) telemetry::release_cached_memory(options_.device);  // what the bf16 blocks left in the cache
   emit(events, PhaseStarted{Phase::LoadingModels, "VAE " + files_.vae});
   const auto vae_dtype = options_.vae_dtype.value_or(options_.device.is_cuda() ? at::kBFloat16 : at::kFloat);
@@ -131,6 +138,43 @@ void Engine::apply_loras(const std::vector<LoraSetting>& loras, const EventSink&
 
 GenerationResult Engine::generate_validated(const GenerationRequest& request, const EventSink& events,
                                             const std::atomic<bool>* cancel) {
+  // Out of memory anywhere (loading, rows, decoding): the engine lets go of its models so the next job
+  // starts clean, and the error names what to change with the figures it saw. Frames delivered before
+  // stay valid (the job runner keeps them in the file).
+  std::string phase = "generating";
+  EventSink tracked;
+  if (events)
+    tracked = [&](const GenerationEvent& event) {
+      if (const auto* p = std::get_if<PhaseStarted>(&event)) phase = to_string(p->phase);
+      events(event);
+    };
+  try {
+    return run_job(request, tracked, cancel);
+  } catch (const c10::OutOfMemoryError& e) {
+    throw out_of_memory(request.settings, phase, true, e.what());
+  } catch (const std::bad_alloc&) {
+    throw out_of_memory(request.settings, phase, false, "an allocation failed");
+  }
+}
+
+Error Engine::out_of_memory(const GenerationSettings& s, const std::string& phase, bool gpu, const std::string& what) {
+  const auto seen = telemetry::memory_stats(options_.device);
+  unload();
+  const auto first_line = what.substr(0, what.find('\n'));
+  std::string message = std::string("out of ") + (gpu ? "GPU" : "host") + " memory while " + phase + " (" +
+                        std::to_string(s.width) + "x" + std::to_string(s.height) + ", " + std::to_string(s.num_frames) +
+                        " frames" + (s.vram_budget_gib ? ", budget " + gib_text(gib_to_bytes(*s.vram_budget_gib)) : "") +
+                        "): " + gib_text(seen.reserved_bytes) + " in use, peak " + gib_text(seen.peak_reserved_bytes) +
+                        ". The models were unloaded; the next job reloads them. To fit, ";
+  if (!gpu) message += "lower the resolution or the frames, or free host memory";
+  else if (s.vram_budget_gib) message += "lower the resolution or the frames, tile the VAE (--vae-tile 32), or raise the budget if the card has room";
+  else message += "set a GPU-memory budget (--vram-budget, a little below what the card has free: the DiT's blocks then stream from host memory), tile the VAE (--vae-tile 32), or lower the resolution or the frames";
+  logger("pipeline")->error("{} ({})", message, first_line);
+  return Error(ErrorCode::Runtime, message + " [" + first_line + "]");
+}
+
+GenerationResult Engine::run_job(const GenerationRequest& request, const EventSink& events,
+                                 const std::atomic<bool>* cancel) {
   auto recorded = request.settings;
   // Missing or changed LoRA files are named before any work.
   lora::record_lora_files(recorded.loras);
@@ -140,13 +184,20 @@ GenerationResult Engine::generate_validated(const GenerationRequest& request, co
     if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
       throw Error(ErrorCode::Unsupported, "fp8 fast mode: " + why);
 
-  // A budget too small for the job fails here, before the text encoder or the DiT loads.
-  if (const auto plan = memory_plan(s))
-    logger("pipeline")->info("memory plan (not enforced yet): {}", plan->description);
+  // A budget too small for the job fails here, before the text encoder or the DiT loads. On a GPU the
+  // allocator is capped at the budget, so the plan is held to it (an overrun is an out-of-memory error,
+  // not a silent excess); no budget lifts the cap.
+  const auto plan = memory_plan(s);
+  telemetry::cap_device_memory(options_.device, plan ? plan->budget_bytes : 0);
 
   const auto* parallel = options_.parallel;
   const bool leader = !parallel || parallel->rank() == 0;
   const EventSink reported = leader ? events : EventSink{};
+  if (plan) {
+    logger("pipeline")->info("memory plan: {}", plan->description);
+    emit(reported, MemoryPlanned{plan->description, plan->budget_bytes, plan->resident_blocks, plan->streamed_blocks,
+                                 options_.device.is_cuda()});
+  }
   // With several ranks, rank 0's cancel decides for all (they must stop together).
   auto stop_now = [&] { return model::rank0_decides(parallel, cancelled(cancel)); };
   GenerationResult stopped;
@@ -176,7 +227,20 @@ GenerationResult Engine::generate_validated(const GenerationRequest& request, co
   }
   if (stop_now()) return stop();
 
-  load(reported, s.fp8);  // reloads when the loaded DiT is of the other kind (fp8 or exact)
+  // On the CPU the plan is only shown: host memory is all there is, and streaming would copy for nothing.
+  const int streamed = plan && options_.device.is_cuda() ? plan->streamed_blocks : 0;
+  load(reported, s.fp8, streamed);  // reloads for another kind (fp8 or exact) or other streaming
+  // The plan's execution choices for this job (the engine's own options otherwise): CFG batched or split,
+  // VAE tiles unless the engine was given its own, and the DiT parked for the last decode.
+  auto& run = pipeline_->options();
+  run.batched_cfg = options_.pipeline.batched_cfg;
+  run.vae_tiling = options_.pipeline.vae_tiling;
+  run.park_dit_up_to_bytes = options_.pipeline.park_dit_up_to_bytes;
+  if (plan && options_.device.is_cuda()) {
+    if (plan->cfg != CfgPlacement::None) run.batched_cfg = plan->cfg == CfgPlacement::Batched;
+    if (plan->vae_tiled() && run.vae_tiling.tile == 0) run.vae_tiling = {plan->vae_tile, plan->vae_overlap};
+    if (plan->park_dit_for_last_decode) run.park_dit_up_to_bytes = std::numeric_limits<std::int64_t>::max();
+  }
   apply_loras(s.loras, reported);  // every rank merges into its own DiT
   if (parallel) {
     // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.

@@ -12,6 +12,7 @@
 #include "pipeline/generation_events.h"
 #include "pipeline/generation_settings.h"
 #include "pipeline/memory_plan.h"
+#include "skyreels/error.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/prompt_embedding_cache.h"
 
@@ -66,8 +67,10 @@ public:
                                       const std::atomic<bool>* cancel = nullptr);
 
   // Loads the DiT and VAE now (a front end may want the load out of the first job's timing).
-  // With fp8 the DiT's blocks become float8 as they load, so the GPU never holds the bf16 model.
-  void load(const EventSink& events = {}, bool fp8 = false);
+  // With fp8 the DiT's blocks become float8 as they load, so the GPU never holds the bf16 model. With
+  // streamed_blocks > 0 the DiT's last blocks wait in host memory and are streamed in as they run (a
+  // GPU-memory budget's plan). A loaded model of another kind or streaming reloads.
+  void load(const EventSink& events = {}, bool fp8 = false, int streamed_blocks = 0);
   // Frees the DiT and VAE (and the allocator's cached blocks).
   void unload();
   // Merges `loras` (recorded: lora/lora_identity.h) into the loaded DiT unless they are the ones merged
@@ -77,7 +80,8 @@ public:
 
   // Where the job's parts would live under settings.vram_budget_gib (pipeline/memory_plan.h), from the
   // weights' shapes: nothing loads. nullopt without a budget. The settings are validated first; a budget
-  // too small for the job is an Error(BadArgument) naming the figures. The plan is not enforced yet.
+  // too small for the job is an Error(BadArgument) naming the figures. A job with a budget follows the
+  // plan's streamed blocks, and on a GPU the allocator is capped at the budget.
   std::optional<MemoryPlan> memory_plan(const GenerationSettings& settings) const;
 
   const ModelFiles& files() const noexcept { return files_; }
@@ -86,6 +90,10 @@ public:
   GenerationSettings default_settings() const;
 
 private:
+  GenerationResult run_job(const GenerationRequest& request, const EventSink& events, const std::atomic<bool>* cancel);
+  // Frees the models and makes the out-of-memory error: where, the figures, and what to change.
+  Error out_of_memory(const GenerationSettings& settings, const std::string& phase, bool gpu, const std::string& what);
+
   ModelFiles files_;
   EngineOptions options_;
   std::unique_ptr<TextEncoder> text_;

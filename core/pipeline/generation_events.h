@@ -31,6 +31,7 @@ using skyreels::GenerationStarted;
 using skyreels::Image;
 using skyreels::LatentView;
 using skyreels::LorasApplied;
+using skyreels::MemoryPlanned;
 using skyreels::Phase;
 using skyreels::PhaseStarted;
 using skyreels::RowDone;

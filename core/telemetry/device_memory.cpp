@@ -1,5 +1,6 @@
 #include "telemetry/device_memory.h"
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "skyreels/error.h"
 
 #if defined(SKYREELS_WITH_CUDA)
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -67,6 +69,19 @@ void release_cached_memory(c10::Device device) {
   synchronize(device);
 #if defined(SKYREELS_WITH_CUDA)
   if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
+
+void cap_device_memory(c10::Device device, std::int64_t bytes) {
+#if defined(SKYREELS_WITH_CUDA)
+  if (!device.is_cuda()) return;
+  const int index = device.index() < 0 ? c10::cuda::current_device() : device.index();
+  const auto total = static_cast<double>(at::cuda::getDeviceProperties(index)->totalGlobalMem);
+  const double fraction = bytes > 0 ? std::min(1.0, static_cast<double>(bytes) / total) : 1.0;
+  c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, static_cast<c10::DeviceIndex>(index));
+#else
+  (void)device;
+  (void)bytes;
 #endif
 }
 

@@ -18,6 +18,10 @@ void reset_peak_memory(c10::Device device);
 void synchronize(c10::Device device);
 // Waits, then hands the caching allocator's unused blocks back to the driver (CUDA); no-op on the CPU.
 void release_cached_memory(c10::Device device);
+// Caps a CUDA device's caching allocator at `bytes` (0: no cap), so that the engine's memory stays
+// within a GPU-memory budget: an allocation past it is an out-of-memory error, as on a card that size.
+// The CUDA context's own memory is outside the cap. No-op on the CPU.
+void cap_device_memory(c10::Device device, std::int64_t bytes);
 // Whether this build can use CUDA at all.
 bool cuda_built();
 

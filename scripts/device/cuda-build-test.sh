@@ -53,6 +53,13 @@ if [[ $benches == *" dit "* ]]; then
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 3
   run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2
 fi
+# Issue 24: the last blocks streamed from pinned host memory through two device slots, against the
+# resident run in the same process, with the allocator capped at the budget (the planner's choices at
+# 540P, 97 frames: DF-14B at 8 GiB keeps 4 of 40 blocks and splits CFG; DF-1.3B at 3 GiB keeps 18 of 30).
+if [[ $benches == *" stream "* ]]; then
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 36 --vram-budget 8
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --stream-blocks 12 --vram-budget 3
+fi
 # Fused kernels on and off (issue 10), same process kind, same card.
 if [[ $benches == *" fused "* ]]; then
   for fused in 1 0; do

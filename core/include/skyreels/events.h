@@ -179,8 +179,16 @@ struct GenerationCancelled {
   double elapsed_seconds = 0;
 };
 
+// Where the job's parts live under its GPU-memory budget (issue 24), planned before any work.
+struct MemoryPlanned {
+  std::string description;  // one line, e.g. "DiT: 28 of 40 blocks resident, 12 streamed through 2 slots; ..."
+  std::int64_t budget_bytes = 0;
+  int resident_blocks = 0, streamed_blocks = 0;
+  bool enforced = false;  // on a GPU; on the CPU the plan is only shown
+};
+
 using GenerationEvent = std::variant<PhaseStarted, LorasApplied, GenerationStarted, RowDone, BlockDecoded, WindowDone,
-                                     GenerationFinished, GenerationFailed, GenerationCancelled>;
+                                     GenerationFinished, GenerationFailed, GenerationCancelled, MemoryPlanned>;
 using EventSink = std::function<void(const GenerationEvent&)>;
 
 }  // namespace skyreels

@@ -238,3 +238,34 @@ TEST(Engine, MissingFolderIsNamed) {
 }
 
 }  // namespace
+
+// Issue 24 on a GPU: the budget caps the allocator, so a job over it runs out of memory the way a card
+// of that size would; the error says where, with figures and what to change, and the engine (its
+// models unloaded) runs the next job.
+TEST(Engine, OutOfGpuMemoryNamesWhatToChangeAndTheNextJobRuns) {
+  if (!skyreels::test::test_device().is_cuda()) GTEST_SKIP() << "the budget is enforced on a GPU only";
+  TempDir cache;
+  pipeline::Engine engine(demo_model().string(), cpu_options(cache.path()));
+  pipeline::GenerationRequest request;
+  request.settings = quick(engine.default_settings());
+  // The smallest budget the planner accepts for this tiny model: it fits on paper, not in the
+  // allocator's segments and the GEMM workspace.
+  for (double gib = 1.0 / 1024; gib < 1.0; gib *= 2) {
+    request.settings.vram_budget_gib = gib;
+    try {
+      engine.memory_plan(request.settings);
+      break;
+    } catch (const Error&) {
+    }
+  }
+  ErrorCode code{};
+  const auto message = error_text([&] { engine.generate(request); }, &code);
+  EXPECT_EQ(code, ErrorCode::Runtime) << message;
+  EXPECT_NE(message.find("out of GPU memory while"), std::string::npos) << message;
+  EXPECT_NE(message.find("budget"), std::string::npos) << message;
+  EXPECT_NE(message.find("--vae-tile"), std::string::npos) << message;
+
+  request.settings.vram_budget_gib.reset();  // no cap
+  const auto result = engine.generate(request);
+  EXPECT_EQ(result.video.size(0), 9);
+}
