@@ -206,7 +206,8 @@ void MainWindow::buildMenus() {
   connect(models, &QAction::triggered, this, &MainWindow::showModelManager);
   file->addSeparator();
   auto* quit = file->addAction(tr("&Quit"));
-  quit->setShortcut(QKeySequence::Quit);
+  quit->setObjectName(QStringLiteral("quitAction"));
+  quit->setShortcut(QKeySequence::Quit);  // Ctrl+Q; closing asks first while a video renders
   connect(quit, &QAction::triggered, this, &QWidget::close);
 
   auto* help = menuBar()->addMenu(tr("&Help"));

@@ -1,6 +1,7 @@
 #include "skyreels/media.h"
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <utility>
 
@@ -85,11 +86,23 @@ VideoSummary read_video_summary(const std::string& path, int thumb_width, int th
   const auto [width, height] = fitted_size(video::probe_video(path), thumb_width, thumb_height);
   video::VideoReader reader(path, width, height);
   summary.fps = reader.info().fps() > 0 ? reader.info().fps() : static_cast<double>(summary.settings.fps);
-  summary.frames = reader.info().frame_count;
   try {
     const auto first = reader.read_frame();
     if (first.defined()) summary.thumbnail = pipeline::frames_from_tensor(first.unsqueeze(0));
   } catch (const Error&) {  // a file without a decodable frame is still listed, without a picture
+  }
+  // Fragmented MP4 (how the job runner writes, so a killed run stays playable) has no frame count in
+  // its header; its duration at our constant frame rate gives it without decoding the whole file.
+  const auto& info = reader.info();
+  summary.frames = info.frame_count;
+  if (summary.frames == 0 && info.duration_s > 0 && info.fps() > 0)
+    summary.frames = std::llround(info.duration_s * info.fps());
+  if (summary.frames == 0) {  // the container says neither: count by decoding
+    try {
+      summary.frames = summary.thumbnail.empty() ? 0 : 1;
+      while (reader.read_frame().defined()) ++summary.frames;
+    } catch (const Error&) {  // what decoded is what plays
+    }
   }
   return summary;
 #else
