@@ -39,14 +39,19 @@ JobQueueWidget::JobQueueWidget(QWidget* parent)
   list_->setObjectName(QStringLiteral("queueList"));
   list_->setSelectionMode(QAbstractItemView::SingleSelection);
   open_->setToolTip(tr("Play the selected run's video in the player"));
-  auto* buttons = new QHBoxLayout;
-  for (auto* b : {add_, up_, down_, remove_, clear_, open_}) buttons->addWidget(b);
-  buttons->addStretch(1);
-  buttons->addWidget(run_);
+  // Two rows, so the centre column's minimum width stays within a 1024-pixel-wide window.
+  auto* editing = new QHBoxLayout;
+  for (auto* b : {add_, up_, down_, remove_}) editing->addWidget(b);
+  editing->addStretch(1);
+  editing->addWidget(run_);
+  auto* finished = new QHBoxLayout;
+  for (auto* b : {open_, clear_}) finished->addWidget(b);
+  finished->addStretch(1);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(list_, 1);
-  layout->addLayout(buttons);
+  layout->addLayout(editing);
+  layout->addLayout(finished);
 
   connect(add_, &QPushButton::clicked, this, &JobQueueWidget::addRequested);
   connect(run_, &QPushButton::clicked, this, &JobQueueWidget::runRequested);

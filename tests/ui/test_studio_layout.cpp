@@ -41,6 +41,7 @@
 #include "engine_queries.h"
 #include "frame_view.h"
 #include "gallery_widget.h"
+#include "job_queue_widget.h"
 #include "generation_thread.h"
 #include "generation_worker.h"
 #include "main_window.h"
