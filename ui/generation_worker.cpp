@@ -3,10 +3,8 @@
 #include <chrono>
 #include <variant>
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QStandardPaths>
 
 #include "engine_queries.h"
 #include "frame_images.h"
@@ -46,13 +44,6 @@ QString describe(ErrorCode code, const QString& message) {
   return kind + QStringLiteral(": ") + message;
 }
 
-QString outputFolderOf(const StudioJob& job) {
-  if (!job.outputFolder.trimmed().isEmpty()) return job.outputFolder.trimmed();
-  auto movies = QStandardPaths::writableLocation(QStandardPaths::MoviesLocation);
-  if (movies.isEmpty()) movies = QDir::homePath();
-  return QDir(movies).filePath(QStringLiteral("SkyReels"));
-}
-
 RowProgress toRowProgress(const RowDone& e, int windows) {
   RowProgress r;
   r.window = e.window;
@@ -77,7 +68,7 @@ RenderJob renderJobOf(const StudioJob& job) {
   r.request.start_image = job.startImage.toStdString();
   r.request.end_image = job.endImage.toStdString();
   r.request.video_to_extend = job.extendVideo.toStdString();
-  r.output_folder = outputFolderOf(job).toStdString();
+  r.output_folder = job.effectiveOutputFolder().toStdString();
   r.default_extension = fileExtension(job.codec).toStdString();
   r.crf = job.crf;
   return r;

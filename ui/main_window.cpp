@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QCloseEvent>
+#include <QDialog>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -23,8 +24,12 @@
 #include <QVBoxLayout>
 
 #include "error_banner.h"
+#include "frame_images.h"
+#include "gallery_widget.h"
 #include "generation_thread.h"
 #include "job_queue_widget.h"
+#include "model_manager.h"
+#include "queue_store.h"
 #include "skyreels/settings.h"
 #include "preview_player.h"
 #include "progress_panel.h"
@@ -46,6 +51,9 @@ JobQueueWidget::State queueState(JobOutcome::Status status) {
   return JobQueueWidget::State::Failed;
 }
 
+// The size played videos are read at: the generation's preview size (GenerationWorker's limit).
+constexpr QSize kPlaybackLimit(640, 360);
+
 }  // namespace
 
 MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
@@ -53,7 +61,7 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
                                               : std::make_unique<QSettings>(QStringLiteral("SkyReels"),
                                                                             QStringLiteral("SkyReels Studio"))),
       form_(new SettingsForm), progress_(new ProgressPanel), player_(new PreviewPlayer), stats_(new StatsPanel),
-      queue_(new JobQueueWidget), tabs_(new QTabWidget), error_(new ErrorBanner),
+      queue_(new JobQueueWidget), gallery_(new GalleryWidget), tabs_(new QTabWidget), error_(new ErrorBanner),
       generate_(new QPushButton(tr("Generate"))), cancel_(new QPushButton(tr("Cancel"))),
       addToQueue_(new QPushButton(tr("Add to queue"))), simpleView_(new QPushButton(tr("Simple"))),
       advancedView_(new QPushButton(tr("Advanced"))), generation_(new GenerationThread(this)) {
@@ -80,6 +88,18 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
   connect(queue_, &JobQueueWidget::runRequested, this, &MainWindow::runQueue);
   connect(generation_, &GenerationThread::busyChanged, this, &MainWindow::updateButtons);
   connect(form_, &SettingsForm::problemChanged, this, &MainWindow::updateButtons);
+  connect(form_, &SettingsForm::modelManagerRequested, this, &MainWindow::showModelManager);
+  connect(queue_, &JobQueueWidget::openRequested, this, &MainWindow::playVideo);
+  connect(gallery_, &GalleryWidget::playRequested, this, &MainWindow::playVideo);
+  connect(gallery_, &GalleryWidget::useSettingsRequested, this, &MainWindow::restoreFromVideo);
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+    if (tabs_->currentWidget() == gallery_) refreshGallery();
+  });
+
+  // The runs of earlier sessions; one that was rendering when the app stopped says "interrupted".
+  queueFile_ = queueFileFor(*settings_);
+  queue_->setEntries(loadQueue(queueFile_));
+  connect(queue_, &JobQueueWidget::changed, this, [this] { saveQueue(queueFile_, queue_->entries()); });
 
   // The last form, or the demo model's recommendations on a first start.
   if (const auto saved = loadJob(*settings_))
@@ -87,6 +107,7 @@ MainWindow::MainWindow(std::unique_ptr<QSettings> settings, QWidget* parent)
   else
     form_->applyRecommendedSettings();
   setAdvancedView(settings_->value(QStringLiteral("ui/advancedView"), false).toBool());
+  gallery_->setFolder(form_->job().effectiveOutputFolder());
   updateButtons();
   statusBar()->showMessage(tr("SkyReels Studio %1").arg(QString::fromLatin1(kVersion)));
 }
@@ -151,7 +172,8 @@ QWidget* MainWindow::buildSettingsColumn() {
 QWidget* MainWindow::buildResultsColumn() {
   tabs_->setObjectName(QStringLiteral("centreTabs"));
   tabs_->addTab(player_, tr("Preview"));
-  tabs_->addTab(queue_, tr("Queue"));  // a gallery tab goes beside these
+  tabs_->addTab(queue_, tr("Queue"));
+  tabs_->addTab(gallery_, tr("Gallery"));
 
   auto* column = new QWidget;
   auto* layout = new QVBoxLayout(column);
@@ -179,9 +201,13 @@ void MainWindow::buildMenus() {
   connect(restore, &QAction::triggered, this, &MainWindow::chooseVideoToRestore);
   auto* save = file->addAction(tr("&Save settings"));
   connect(save, &QAction::triggered, this, &MainWindow::saveSettings);
+  auto* models = file->addAction(tr("&Models…"));
+  models->setObjectName(QStringLiteral("modelManagerAction"));
+  connect(models, &QAction::triggered, this, &MainWindow::showModelManager);
   file->addSeparator();
   auto* quit = file->addAction(tr("&Quit"));
-  quit->setShortcut(QKeySequence::Quit);
+  quit->setObjectName(QStringLiteral("quitAction"));
+  quit->setShortcut(QKeySequence::Quit);  // Ctrl+Q; closing asks first while a video renders
   connect(quit, &QAction::triggered, this, &QWidget::close);
 
   auto* help = menuBar()->addMenu(tr("&Help"));
@@ -221,6 +247,7 @@ void MainWindow::connectWorker() {
   connect(worker, &GenerationWorker::rowDone, this, [this](const RowProgress& row) {
     progress_->setRow(row);
     stats_->addRow(row);
+    if (row.rowsTotal > 0) queue_->setProgress(runningQueueRow_, 100 * row.rowsDone / row.rowsTotal);
   });
   connect(worker, &GenerationWorker::latentPreview, player_, &PreviewPlayer::setLatentPreview);
   connect(worker, &GenerationWorker::framesDecoded, this,
@@ -240,7 +267,10 @@ void MainWindow::generate() {
   queueRunning_ = false;
   if (persist_) saveSettings();
   runningFromForm_ = true;
-  startJob(form_->job(), -1);
+  // Every run is recorded in the queue, Generate's too: its progress, its file, and after a restart.
+  const auto job = form_->job();
+  const int row = queue_->addJob(job, JobQueueWidget::State::Running);
+  if (!startJob(job, row)) queue_->setState(row, JobQueueWidget::State::Failed, tr("could not start"));
 }
 
 void MainWindow::cancel() {
@@ -285,6 +315,7 @@ bool MainWindow::startJob(const StudioJob& job, int queueRow) {
 void MainWindow::onJobStarted(const StudioJob& job) {
   // The seed actually used (a fresh one for a random-seed job) goes back to the form.
   if (runningFromForm_) form_->showSeedUsed(job.settings.seed);
+  queue_->setJob(runningQueueRow_, job);
   statusBar()->showMessage(tr("Seed %1").arg(job.settings.seed));
 }
 
@@ -303,7 +334,10 @@ void MainWindow::onJobFinished(const JobOutcome& outcome) {
   QString note = tr("seed %1").arg(outcome.seed);
   if (!outcome.outputPath.isEmpty()) note += QStringLiteral(", ") + QFileInfo(outcome.outputPath).fileName();
   if (outcome.status == JobOutcome::Status::Failed) note = outcome.message;
-  if (runningQueueRow_ >= 0) queue_->setState(runningQueueRow_, queueState(outcome.status), note);
+  if (runningQueueRow_ >= 0) {
+    queue_->setOutputPath(runningQueueRow_, outcome.outputPath);
+    queue_->setState(runningQueueRow_, queueState(outcome.status), note);
+  }
   QString message = outcome.outputPath.isEmpty() ? note : tr("Wrote %1").arg(outcome.outputPath);
   // A killed earlier run's file stays (playable up to where it stopped); say so rather than hide it.
   for (const auto& path : outcome.unfinishedEarlier)
@@ -313,6 +347,7 @@ void MainWindow::onJobFinished(const JobOutcome& outcome) {
   runningFromForm_ = false;
   cancelling_ = false;
   updateButtons();
+  refreshGallery();
   Q_EMIT jobCompleted(outcome);
   // A failed job does not stop the queue (its entry says why); a cancel does.
   if (queueRunning_ && outcome.status != JobOutcome::Status::Cancelled) runQueue();
@@ -343,11 +378,77 @@ void MainWindow::chooseVideoToRestore() {
 
 void MainWindow::saveSettings() { saveJob(*settings_, form_->job()); }
 
+bool MainWindow::confirmQuit() {
+  QMessageBox ask(QMessageBox::Question, tr("Quit while rendering?"),
+                  tr("A video is rendering. Quit now and stop it?\nThe frames finished so far are kept in the file."),
+                  QMessageBox::Yes | QMessageBox::No, this);
+  ask.setObjectName(QStringLiteral("quitConfirmation"));
+  ask.button(QMessageBox::Yes)->setText(tr("Stop and quit"));
+  ask.button(QMessageBox::No)->setText(tr("Keep rendering"));
+  ask.setDefaultButton(QMessageBox::No);
+  return ask.exec() == QMessageBox::Yes;
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
+  if (quitNeedsConfirmation() && !confirmQuit()) {
+    event->ignore();
+    return;
+  }
   if (persist_) saveSettings();
   queueRunning_ = false;
   generation_->cancel();  // the thread's owner waits for the worker to stop
   event->accept();
+}
+
+void MainWindow::refreshGallery() {
+  gallery_->setFolder(form_->job().effectiveOutputFolder());
+  gallery_->refresh();
+}
+
+bool MainWindow::playVideo(const QString& path) {
+  if (isBusy()) {
+    statusBar()->showMessage(tr("The player shows the video rendering now; play %1 when it is done").arg(QFileInfo(path).fileName()));
+    return false;
+  }
+  try {
+    const auto frames = read_video_frames(path.toStdString(), kPlaybackLimit.width(), kPlaybackLimit.height());
+    int fps = 24;
+    try {
+      fps = static_cast<int>(read_settings_from_video(path.toStdString()).fps);
+    } catch (const std::exception&) {  // a video without our metadata still plays, at 24 fps
+    }
+    const auto images = framesToImages(frames, kPlaybackLimit);
+    player_->reset(images.size(), fps, images.isEmpty() ? QSize() : images.front().size());
+    player_->showEncodedVideo(path, images);
+    player_->markComplete();
+    player_->play();
+    tabs_->setCurrentWidget(player_);
+    statusBar()->showMessage(tr("Playing %1").arg(QFileInfo(path).fileName()));
+    return true;
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(tr("Cannot play %1: %2").arg(path, QString::fromUtf8(e.what())));
+    return false;
+  }
+}
+
+void MainWindow::showModelManager() {
+  if (!modelDialog_) {
+    // Non-modal and kept: closing it only hides it, so a download goes on meanwhile.
+    modelDialog_ = new QDialog(this);
+    modelDialog_->setObjectName(QStringLiteral("modelManagerDialog"));
+    modelDialog_->setWindowTitle(tr("Models"));
+    modelManager_ = new ModelManagerWidget(modelDialog_);
+    auto* layout = new QVBoxLayout(modelDialog_);
+    layout->addWidget(modelManager_);
+    modelDialog_->resize(720, 520);
+    connect(modelManager_, &ModelManagerWidget::modelChosen, this, [this](const QString& folder) {
+      form_->chooseModelFolder(folder);
+      modelDialog_->hide();
+    });
+  }
+  modelDialog_->show();
+  modelDialog_->raise();
+  modelDialog_->activateWindow();
 }
 
 void MainWindow::showError(const QString& message) {

@@ -84,6 +84,7 @@ SettingsForm::SettingsForm(QWidget* parent)
     : QWidget(parent), prompt_(textBox(this, "prompt", 4)), negativePrompt_(textBox(this, "negativePrompt", 2)),
       modelFolder_(new PathField(PathField::Kind::Folder, tr("Choose a SkyReels-V2-DF model folder"), {}, this)),
       useDemo_(new QPushButton(tr("Demo"), this)), recommended_(new QPushButton(tr("Recommended"), this)),
+      models_(new QPushButton(tr("Models…"), this)),
       device_(new QComboBox(this)), resolution_(new QComboBox(this)), width_(spin<QSpinBox>(this, "width", 16, 4096, 16)),
       height_(spin<QSpinBox>(this, "height", 16, 4096, 16)), fps_(spin<QSpinBox>(this, "fps", 1, 120, 1)),
       length_(spin<QDoubleSpinBox>(this, "length", 0, 100000, 4)), lengthUnit_(new QComboBox(this)),
@@ -110,6 +111,8 @@ SettingsForm::SettingsForm(QWidget* parent)
   modelFolder_->setPlaceholderText(tr("empty: the embedded demo model"));
   useDemo_->setObjectName(QStringLiteral("useDemoModel"));
   recommended_->setObjectName(QStringLiteral("recommendedSettings"));
+  models_->setObjectName(QStringLiteral("modelManagerButton"));
+  models_->setToolTip(tr("Find the models on this computer, or download an official SkyReels-V2 model"));
   device_->setObjectName(QStringLiteral("device"));
   for (const auto& d : availableDevices())
     device_->addItem(d == QLatin1String("cuda") ? tr("CUDA (GPU)") : tr("CPU"), d);
@@ -201,7 +204,7 @@ void SettingsForm::buildLayout() {
 
   // The model row: a model picker takes the folder field's place.
   auto* model = group(tr("Model"));
-  model->addRow(tr("Folder"), row(this, {modelFolder_, useDemo_, recommended_}));
+  model->addRow(tr("Folder"), row(this, {modelFolder_, useDemo_, recommended_, models_}));
   advancedRow(model, tr("Device"), device_, {});
 
   auto* video = group(tr("Video"));
@@ -326,6 +329,12 @@ void SettingsForm::connectSignals() {
     applyRecommendedSettings();
   });
   connect(recommended_, &QPushButton::clicked, this, [this] { applyRecommendedSettings(); });
+  connect(models_, &QPushButton::clicked, this, &SettingsForm::modelManagerRequested);
+}
+
+void SettingsForm::chooseModelFolder(const QString& folder) {
+  modelFolder_->setPath(folder);
+  applyRecommendedSettings();
 }
 
 StudioJob SettingsForm::job() const {

@@ -54,6 +54,9 @@ public:
   // The folder's recommended settings, keeping the prompt the user typed. False with `error` set
   // when the folder cannot be used.
   bool applyRecommendedSettings(QString* error = nullptr);
+  // A model chosen elsewhere (the model manager): as choosing the folder in the model field does, the
+  // field takes it and the model's recommended settings apply.
+  void chooseModelFolder(const QString& folder);
 
   bool isAdvanced() const { return advanced_; }
   void setAdvanced(bool advanced);
@@ -85,6 +88,8 @@ public:
 
 Q_SIGNALS:
   void changed();
+  // "Models…" beside the model field: the window opens its model manager.
+  void modelManagerRequested();
   // The problem line changed: settings the engine rejects (problem()) or an unusable model folder.
   void problemChanged(const QString& problem);
 
@@ -110,6 +115,7 @@ private:
   PathField* modelFolder_;
   QPushButton* useDemo_;
   QPushButton* recommended_;
+  QPushButton* models_;
   QComboBox* device_;
   QComboBox* resolution_;
   QSpinBox* width_;

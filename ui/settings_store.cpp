@@ -4,34 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "studio_job_json.h"
+
 namespace skyreels::ui {
 namespace {
 
 constexpr const char* kGroup = "form";
 
 QString codecName(OutputCodec codec) { return codec == OutputCodec::Ffv1Mkv ? "ffv1" : "h264"; }
-
-// The form's LoRA list as the settings JSON writes LoRAs, each with its "enabled" flag.
-std::string loraListJson(const std::vector<StudioLora>& list) {
-  GenerationSettings all;
-  for (const auto& l : list) all.loras.push_back(l.lora);
-  auto loras = to_json(all).at("loras");
-  for (std::size_t i = 0; i < list.size(); ++i) loras[i]["enabled"] = list[i].enabled;
-  return loras.dump();
-}
-
-// Back from loraListJson (the settings' own reader checks each entry); empty when absent or unreadable.
-std::vector<StudioLora> loraListFromJson(const std::string& text) {
-  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (text.empty() || !json.is_array()) return {};
-  const auto loras = settings_from_json(nlohmann::json{{"loras", json}}).loras;
-  std::vector<StudioLora> list;
-  for (std::size_t i = 0; i < loras.size(); ++i) {
-    const auto& enabled = json[i]["enabled"];
-    list.push_back({loras[i], !enabled.is_boolean() || enabled.get<bool>()});
-  }
-  return list;
-}
 
 }  // namespace
 

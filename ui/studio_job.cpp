@@ -1,5 +1,8 @@
 #include "studio_job.h"
 
+#include <QDir>
+#include <QStandardPaths>
+
 namespace skyreels::ui {
 
 QString StudioJob::summary() const {
@@ -14,6 +17,13 @@ QString StudioJob::summary() const {
       .arg(settings.num_frames)
       .arg(settings.steps)
       .arg(seed);
+}
+
+QString StudioJob::effectiveOutputFolder() const {
+  if (!outputFolder.trimmed().isEmpty()) return outputFolder.trimmed();
+  auto movies = QStandardPaths::writableLocation(QStandardPaths::MoviesLocation);
+  if (movies.isEmpty()) movies = QDir::homePath();
+  return QDir(movies).filePath(QStringLiteral("SkyReels"));
 }
 
 GenerationSettings StudioJob::effectiveSettings() const {

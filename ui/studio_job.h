@@ -37,6 +37,9 @@ struct StudioJob {
 
   // One line for the queue: the prompt's start, size, length and seed.
   QString summary() const;
+  // Where the video goes: outputFolder, else Videos/SkyReels in the user's Videos folder (also what
+  // the gallery lists).
+  QString effectiveOutputFolder() const;
   // The settings with the input flags set from the file fields.
   GenerationSettings effectiveSettings() const;
 };

@@ -1,5 +1,6 @@
 #include "api/output_file.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -346,13 +347,40 @@ bool video_files_supported() {
 #endif
 }
 
-fs::path new_output_name(const fs::path& folder, std::uint64_t seed, const std::string& extension) {
+std::string prompt_words_for_name(const std::string& prompt) {
+  // Anything but an ASCII letter or digit separates words, so the name is safe on every file system
+  // and in a shell, whatever the prompt holds.
+  std::vector<std::string> words(1);
+  for (const char raw : prompt) {
+    const auto c = static_cast<unsigned char>(raw);
+    if (c < 0x80 && std::isalnum(c))
+      words.back() += static_cast<char>(std::tolower(c));
+    else if (!words.back().empty())
+      words.emplace_back();
+  }
+  std::string name;
+  int taken = 0;
+  for (const auto& word : words) {
+    if (word.empty() || taken == kNameWords) break;
+    // A word that would pass the length limit ends the name; it is not cut (a first one excepted).
+    if (!name.empty() && name.size() + 1 + word.size() > kNameWordChars) break;
+    name += (name.empty() ? "" : "-") + word.substr(0, kNameWordChars);
+    ++taken;
+  }
+  return name.empty() ? std::string("skyreels") : name;
+}
+
+std::string output_file_stem(const std::string& prompt, std::uint64_t seed, std::time_t when) {
   char stamp[32];
-  const std::time_t now = std::time(nullptr);
   std::tm local{};
-  localtime_r(&now, &local);
+  localtime_r(&when, &local);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  const auto stem = std::string("skyreels-") + stamp + "-" + std::to_string(seed);
+  return prompt_words_for_name(prompt) + "-" + stamp + "-" + std::to_string(seed);
+}
+
+fs::path new_output_name(const fs::path& folder, const std::string& prompt, std::uint64_t seed,
+                         const std::string& extension) {
+  const auto stem = output_file_stem(prompt, seed, std::time(nullptr));
   auto path = folder / (stem + extension);
   std::error_code ec;
   for (int n = 2; fs::exists(fs::symlink_status(path, ec)); ++n) path = folder / (stem + "-" + std::to_string(n) + extension);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -74,8 +75,18 @@ protected:
 // Whether this build writes .mp4 / .mkv.
 bool video_files_supported();
 
-// skyreels-<date>-<time>-<seed><extension> in `folder`, a name no file has yet.
-std::filesystem::path new_output_name(const std::filesystem::path& folder, std::uint64_t seed,
-                                      const std::string& extension);
+// The first few words of a prompt for a file name: ASCII letters (lower-cased) and digits, words joined
+// by hyphens, at most kNameWords words and kNameWordChars characters; "skyreels" when none is left
+// (an empty prompt, or one in another script).
+inline constexpr int kNameWords = 4;
+inline constexpr std::size_t kNameWordChars = 32;
+std::string prompt_words_for_name(const std::string& prompt);
+
+// <prompt words>-<date>-<time>-<seed>, e.g. "a-red-circle-moves-20261206-213000-42", `when` in local time.
+std::string output_file_stem(const std::string& prompt, std::uint64_t seed, std::time_t when);
+
+// output_file_stem (now) plus `extension` in `folder`, a name no file has yet (-2, -3... when taken).
+std::filesystem::path new_output_name(const std::filesystem::path& folder, const std::string& prompt,
+                                      std::uint64_t seed, const std::string& extension);
 
 }  // namespace skyreels::api

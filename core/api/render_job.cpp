@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -21,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-fs::path output_path(const RenderJob& job, std::uint64_t seed) {
+fs::path output_path(const RenderJob& job, const GenerationSettings& settings) {
   if (!job.output.empty()) return job.output;
   const fs::path folder = job.output_folder.empty() ? fs::path(".") : fs::path(job.output_folder);
   std::error_code ec;
@@ -30,15 +31,21 @@ fs::path output_path(const RenderJob& job, std::uint64_t seed) {
   const auto extension = !job.default_extension.empty() ? job.default_extension
                          : api::video_files_supported() ? std::string(".mp4")
                                                         : std::string(".safetensors");
-  return api::new_output_name(folder, seed, extension);
+  return api::new_output_name(folder, settings.prompt, settings.seed, extension);
 }
 
 // What a produced video records besides its settings: which model made it and how many frames were
-// planned (a file with fewer is a partial one: cancelled, failed or killed).
+// planned (a file with fewer is a partial one: cancelled, failed or killed), and when it was made (a
+// copied file keeps it, unlike its modification time).
 nlohmann::json output_metadata(Engine& engine, std::int64_t frames_planned) {
   const auto& model = engine.model();
+  char created[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return {{"model", {{"name", model.name}, {"layout", model.layout}, {"weights_hash", engine.impl().hash()}}},
-          {"output", {{"frames_planned", frames_planned}}}};
+          {"output", {{"frames_planned", frames_planned}, {"created", created}}}};
 }
 
 // libx264's presets: a misspelt one must not fall back to another encoder.
@@ -80,7 +87,7 @@ RenderResult render_to_file(Engine& engine, const RenderJob& job, const EventSin
 
   std::unique_ptr<api::OutputFile> output;
   if (engine.leader()) {
-    const auto target = output_path(job, internal.settings.seed);
+    const auto target = output_path(job, internal.settings);
     api::OutputFile::check_target(target, job.overwrite);  // before the weights are hashed for the metadata
     const auto settings_json = to_json(internal.settings);
     const auto extra = output_metadata(engine, result.frames_planned);

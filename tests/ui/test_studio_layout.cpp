@@ -40,6 +40,8 @@
 
 #include "engine_queries.h"
 #include "frame_view.h"
+#include "gallery_widget.h"
+#include "job_queue_widget.h"
 #include "generation_thread.h"
 #include "generation_worker.h"
 #include "main_window.h"
@@ -55,6 +57,7 @@
 
 using namespace skyreels;
 using namespace skyreels::ui;
+using skyreels::ui::test::BlockGate;
 using skyreels::ui::test::child;
 using skyreels::ui::test::globalRect;
 using skyreels::ui::test::typeInto;
@@ -112,22 +115,6 @@ RowProgress rowAt(int done, int total, double seconds) {
   return r;
 }
 
-// Holds the worker in its first block event until released, so a test acts while a job is surely
-// running. Shared with the worker thread, which may outlive a failed test's scope.
-struct BlockGate {
-  std::shared_ptr<QSemaphore> gate = std::make_shared<QSemaphore>();
-  std::shared_ptr<std::atomic<bool>> held = std::make_shared<std::atomic<bool>>(false);
-  explicit BlockGate(GenerationWorker* worker) {
-    QObject::connect(
-        worker, &GenerationWorker::framesDecoded, worker,
-        [gate = gate, held = held](int, qint64, const QVector<QImage>&) {
-          if (!held->exchange(true)) gate->acquire();
-        },
-        Qt::DirectConnection);
-  }
-  void release() { gate->release(100); }
-  ~BlockGate() { release(); }  // never leave the worker blocked, even when a check fails
-};
 
 }  // namespace
 
@@ -655,6 +642,15 @@ private Q_SLOTS:
     window->player()->seek(window->player()->frameCount() / 2);
     QTRY_VERIFY(window->stats()->chartsOpen());
     saveShot(*window, "studio-finished-with-charts.png");
+
+    // The gallery beside the player: the video just made, listed from its file with its thumbnail.
+    window->stats()->setChartsOpen(false);
+    window->centreTabs()->setCurrentWidget(window->gallery());
+    QVERIFY(window->gallery()->count() >= 1);
+    QVERIFY(window->gallery()->text(0).contains(QStringLiteral("a red circle moves right")));
+    QVERIFY(!window->gallery()->item(0).thumbnail.isNull());
+    window->gallery()->selectRow(0);
+    saveShot(*window, "studio-finished-with-gallery.png");
   }
 };
 

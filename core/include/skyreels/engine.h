@@ -113,7 +113,8 @@ MemoryStats memory_stats(const std::string& device);
 struct RenderJob {
   GenerationRequest request;  // a random seed is drawn by the caller with draw_seed() (skyreels/settings.h)
   // .mp4 (H.264), .mkv (FFV1, lossless) or .safetensors (uint8 frames). Empty: a new name
-  // skyreels-<date>-<time>-<seed>.<default_extension> in `output_folder`.
+  // <first words of the prompt>-<date>-<time>-<seed>.<default_extension> in `output_folder`
+  // (api::output_file_stem: ASCII letters, digits and hyphens).
   std::string output;
   std::string output_folder = ".";
   std::string default_extension;  // empty: .mp4 where this build writes video files, else .safetensors

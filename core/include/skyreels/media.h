@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "skyreels/events.h"
@@ -17,6 +18,24 @@ bool video_files_supported();
 // Error: NotFound (no file, or a video without SkyReels metadata), CorruptFile (not a readable video,
 // or damaged metadata), BadArgument (a value of the wrong type or range).
 GenerationSettings read_settings_from_video(const std::string& path, const GenerationSettings& base = {});
+
+// What a gallery shows of a video this program made, from the file alone: its stored settings, the
+// model that made it, its length and when it was made, and its first frame as a thumbnail.
+struct VideoSummary {
+  GenerationSettings settings;      // as stored (the seed used)
+  std::string model_name;           // e.g. "demo", a checkpoint folder's name; empty when not recorded
+  std::int64_t frames = 0;          // in the file
+  std::int64_t frames_planned = 0;  // what the job was to write; 0 when not recorded
+  double fps = 0;
+  std::string created;              // UTC, ISO 8601 ("2026-12-06T21:30:00Z"); empty when not recorded
+  Frames thumbnail;                 // one frame, fitted to the size asked for; empty when none decodes
+  // Fewer frames than planned: the job was cancelled or failed after writing some.
+  bool partial() const noexcept { return frames_planned > 0 && frames < frames_planned; }
+};
+
+// The summary of a produced video, its thumbnail scaled down (aspect kept, even sizes) to fit
+// thumb_width x thumb_height. Throws Error as read_settings_from_video.
+VideoSummary read_video_summary(const std::string& path, int thumb_width = 192, int thumb_height = 108);
 
 // A settings file on top of `base`: the JSON object to_json(GenerationSettings) writes, or a whole
 // metadata document as stored in a video (its "settings"). Only a regular file of a settings file's
