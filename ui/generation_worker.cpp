@@ -110,6 +110,8 @@ void GenerationWorker::run(const StudioJob& requested) {
   auto onEvent = [&](const GenerationEvent& event) {
     if (const auto* e = std::get_if<PhaseStarted>(&event)) {
       Q_EMIT phaseChanged(phaseName(e->phase), QString::fromStdString(e->detail));
+    } else if (const auto* e = std::get_if<MemoryPlanned>(&event)) {
+      Q_EMIT memoryPlanned(QString::fromStdString(e->description), e->enforced);
     } else if (const auto* e = std::get_if<GenerationStarted>(&event)) {
       windows = static_cast<int>(e->plan.windows.size());
       Q_EMIT generationStarted(PlanSummary{windows, e->plan.total_rows, e->plan.output_pixel_frames, e->plan.model_calls});

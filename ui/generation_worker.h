@@ -70,6 +70,8 @@ Q_SIGNALS:
   void jobStarted(const skyreels::ui::StudioJob& job);  // the seed is the one used
   void phaseChanged(const QString& phase, const QString& detail);
   void generationStarted(const skyreels::ui::PlanSummary& plan);
+  // The GPU-memory budget's plan (a job with a budget), and whether the engine enforces it (on a GPU).
+  void memoryPlanned(const QString& description, bool enforced);
   void rowDone(const skyreels::ui::RowProgress& row);
   // A cheap look at the window's latents after a row (not the decoded video; see latent_preview.h).
   void latentPreview(const QImage& image);

@@ -249,6 +249,7 @@ void MainWindow::connectWorker() {
     stats_->addRow(row);
     if (row.rowsTotal > 0) queue_->setProgress(runningQueueRow_, 100 * row.rowsDone / row.rowsTotal);
   });
+  connect(worker, &GenerationWorker::memoryPlanned, stats_, &StatsPanel::setMemoryPlan);
   connect(worker, &GenerationWorker::latentPreview, player_, &PreviewPlayer::setLatentPreview);
   connect(worker, &GenerationWorker::framesDecoded, this,
           [this](int, qint64 first, const QVector<QImage>& frames) { player_->appendFrames(first, frames); });

@@ -98,6 +98,7 @@ SettingsForm::SettingsForm(QWidget* parent)
       loras_(new LoraList(this)), longVideo_(new QGroupBox(tr("Long video"), this)),
       baseFrames_(spin<QSpinBox>(this, "baseFrames", 1, 100000, 4)), overlap_(spin<QSpinBox>(this, "overlapFrames", 1, 100000, 4)),
       addNoise_(spin<QSpinBox>(this, "addNoise", 0, 999, 5)), fp8_(new QCheckBox(tr("float8 weights (GPU)"), this)),
+      int8Attention_(new QCheckBox(tr("8-bit attention"), this)),
       cfgSkip_(spin<QSpinBox>(this, "cfgSkipLastSteps", 0, 1000, 1)),
       stepCache_(spin<QDoubleSpinBox>(this, "stepCache", 0, 100, 0.05)),
       startImage_(new PathField(PathField::Kind::OpenFile, tr("Start image"), tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"), this)),
@@ -155,6 +156,7 @@ SettingsForm::SettingsForm(QWidget* parent)
   longVideo_->setObjectName(QStringLiteral("longVideo"));
   longVideo_->setCheckable(true);
   fp8_->setObjectName(QStringLiteral("fp8"));
+  int8Attention_->setObjectName(QStringLiteral("int8Attention"));
   stepCache_->setDecimals(2);
   startImage_->setObjectName(QStringLiteral("startImage"));
   endImage_->setObjectName(QStringLiteral("endImage"));
@@ -260,6 +262,7 @@ void SettingsForm::buildLayout() {
   auto* fast = group(tr("Speed and memory (change the video)"));
   advancedGroup(fast);
   fast->addRow(QString(), fp8_);
+  fast->addRow(QString(), int8Attention_);
   fast->addRow(tr("Skip guidance, last steps"), cfgSkip_);
   addFieldProblem(fast, "cfg_skip_last_steps");
   fast->addRow(tr("Step cache threshold"), stepCache_);
@@ -302,6 +305,7 @@ void SettingsForm::applyView() {
 void SettingsForm::connectSignals() {
   auto refresh = [this] { refreshDerived(); };
   connect(fp8_, &QCheckBox::toggled, this, refresh);
+  connect(int8Attention_, &QCheckBox::toggled, this, refresh);
   connect(causalAttention_, &QCheckBox::toggled, this, refresh);
   connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, refresh);
   connect(timesteps_, &QLineEdit::textChanged, this, refresh);
@@ -358,6 +362,7 @@ StudioJob SettingsForm::job() const {
   s.loras = loras_->enabledLoras();  // off ones stay in the list (loraList) only
   s.addnoise_condition = addNoise_->value();
   s.fp8 = fp8_->isChecked();
+  s.int8_attention = int8Attention_->isChecked();
   s.cfg_skip_last_steps = cfgSkip_->value();
   s.step_cache_threshold = stepCache_->value();
   if (vramBudget_->value() > 0) s.vram_budget_gib = vramBudget_->value();
@@ -430,6 +435,7 @@ void SettingsForm::setSettings(const GenerationSettings& s) {
   if (s.overlap_history) overlap_->setValue(static_cast<int>(*s.overlap_history));
   addNoise_->setValue(s.addnoise_condition);
   fp8_->setChecked(s.fp8);
+  int8Attention_->setChecked(s.int8_attention);
   cfgSkip_->setValue(s.cfg_skip_last_steps);
   stepCache_->setValue(s.step_cache_threshold);
   vramBudget_->setValue(s.vram_budget_gib.value_or(0.0));

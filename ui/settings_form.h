@@ -143,6 +143,7 @@ private:
   QSpinBox* overlap_;
   QSpinBox* addNoise_;
   QCheckBox* fp8_;
+  QCheckBox* int8Attention_;
   QSpinBox* cfgSkip_;
   QDoubleSpinBox* stepCache_;
   PathField* startImage_;

@@ -78,7 +78,8 @@ QStackedWidget* chartOrPlaceholder(QChart* chart, const char* name, const QStrin
 }  // namespace
 
 StatsPanel::StatsPanel(QWidget* parent)
-    : QWidget(parent), strip_(new StatsStrip(this)), charts_(new QWidget(this)), summary_(new QLabel(this)) {
+    : QWidget(parent), strip_(new StatsStrip(this)), charts_(new QWidget(this)), summary_(new QLabel(this)),
+      plan_(new QLabel(this)) {
   memoryChart_ = newChart(tr("Memory"));
   allocated_ = addLine(memoryChart_, tr("allocated"), QColor(0x1f, 0x77, 0xb4), Qt::SolidLine);
   reserved_ = addLine(memoryChart_, tr("reserved"), QColor(0xff, 0x7f, 0x0e), Qt::DashLine);
@@ -133,6 +134,11 @@ StatsPanel::StatsPanel(QWidget* parent)
   row->addWidget(windowStack_, 1);
   chartsLayout->addLayout(row, 1);
   chartsLayout->addWidget(summary_);
+  plan_->setObjectName(QStringLiteral("statsMemoryPlan"));
+  plan_->setWordWrap(true);
+  plan_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  plan_->hide();
+  chartsLayout->addWidget(plan_);
   charts_->setObjectName(QStringLiteral("statsCharts"));
   // Open, the charts share the height with the player; capped, so the preview stays the larger.
   charts_->setMaximumHeight(300);
@@ -181,6 +187,8 @@ void StatsPanel::begin(const QString& device, std::optional<double> budgetGib) {
   peakBytes_ = 0;
   for (auto* stack : {rowStack_, windowStack_}) stack->setCurrentIndex(0);
   summary_->setText(tr("Running on %1…").arg(cuda_ ? tr("the GPU") : tr("the CPU")));
+  plan_->clear();
+  plan_->hide();
   strip_->begin(cuda_);
   clock_.start();
   sampleMemory();
@@ -236,6 +244,13 @@ int StatsPanel::rowPoints() const { return rowTime_->count(); }
 int StatsPanel::windowBars() const { return windowTime_->count(); }
 QString StatsPanel::summaryText() const { return summary_->text(); }
 QString StatsPanel::stripText() const { return strip_->text(); }
+QString StatsPanel::memoryPlanText() const { return plan_->text(); }
+
+void StatsPanel::setMemoryPlan(const QString& description, bool enforced) {
+  plan_->setText(enforced ? tr("Memory plan: %1. The GPU allocator is capped at the budget.").arg(description)
+                          : tr("Memory plan: %1. On the CPU the plan is only shown; nothing is enforced.").arg(description));
+  plan_->show();
+}
 
 void StatsPanel::sampleMemory() {
   // Reading the allocator's counters (or /proc on the CPU) is safe from any thread.

@@ -36,6 +36,8 @@ public:
   void addRow(const RowProgress& row);
   void addWindow(int window, double seconds);
   void end(const JobOutcome& outcome);
+  // The job's GPU-memory plan, shown under the charts until the next job begins.
+  void setMemoryPlan(const QString& description, bool enforced);
 
   bool chartsOpen() const;
   void setChartsOpen(bool open);
@@ -45,6 +47,7 @@ public:
   int windowBars() const;
   QString summaryText() const;
   QString stripText() const;
+  QString memoryPlanText() const;
   StatsStrip* strip() const { return strip_; }
 
 private:
@@ -78,6 +81,7 @@ private:
   QBarCategoryAxis* windowAxis_;
   QValueAxis* windowSeconds_;
   QLabel* summary_;
+  QLabel* plan_;
   std::optional<double> budgetMiB_;
   double memoryMaxMiB_ = 0, secondsMax_ = 0, rowSecondsMax_ = 0, windowSecondsMax_ = 0;
   double rowSecondsTotal_ = 0, modelSecondsTotal_ = 0;

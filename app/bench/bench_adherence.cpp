@@ -37,6 +37,7 @@ pipeline::GenerationSettings base_settings(const pipeline::Engine& engine, const
   s.fp8 = false;
   s.cfg_skip_last_steps = 0;
   s.step_cache_threshold = 0;
+  s.int8_attention = false;
   s.has_start_image = s.has_end_image = s.extends_video = false;
   s.num_frames = args.get_int("frames", s.num_frames);
   s.steps = static_cast<int>(args.get_int("steps", s.steps));

@@ -72,6 +72,7 @@ pipeline::GenerationSettings with_fast_mode(pipeline::GenerationSettings s, cons
     std::size_t used = 0;
     try {
       if (name == "fp8" && value.empty()) s.fp8 = true;
+      else if (name == "int8-attention" && value.empty()) s.int8_attention = true;
       else if (name == "cfg-skip" && !value.empty()) s.cfg_skip_last_steps = std::stoi(value, &used);
       else if (name == "step-cache" && !value.empty()) s.step_cache_threshold = std::stod(value, &used);
       else used = std::string::npos;
@@ -79,7 +80,7 @@ pipeline::GenerationSettings with_fast_mode(pipeline::GenerationSettings s, cons
       used = std::string::npos;
     }
     if (used != value.size())
-      throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, cfg-skip:K, step-cache:T, joined by +)");
+      throw std::invalid_argument("unknown fast mode \"" + part + "\" (fp8, int8-attention, cfg-skip:K, step-cache:T, joined by +)");
   }
   const auto why = pipeline::validate(s);
   if (!why.empty()) throw std::invalid_argument("fast mode \"" + mode + "\": " + why);

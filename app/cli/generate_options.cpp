@@ -113,6 +113,8 @@ const char* generate_usage() {
          "  --cfg-skip-last-steps K  rows whose updated frames are all in their last K steps skip the\n"
          "                           unconditional call\n"
          "  --step-cache T           reuse the DiT blocks' output while the time embedding moved less than T\n"
+         "  --int8-attention         self-attention with 8-bit Q.K and float8 P.V (issue 26; the GPU kernel is to\n"
+         "                           come: today every device runs its LibTorch reference, no faster)\n"
          "  --exact                  all fast modes off (e.g. over --from-video)\n"
          "\n"
          "engine:\n"
@@ -222,6 +224,7 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
     else if (name == "--overlap") set.push_back([v = integer(1, limits::kMaxFrames)](GenerationSettings& s) { s.overlap_history = v; });
     else if (name == "--addnoise") set.push_back([v = integer(0, 999)](GenerationSettings& s) { s.addnoise_condition = static_cast<int>(v); });
     else if (name == "--fp8") set.push_back([](GenerationSettings& s) { s.fp8 = true; });
+    else if (name == "--int8-attention") set.push_back([](GenerationSettings& s) { s.int8_attention = true; });
     else if (name == "--cfg-skip-last-steps")
       set.push_back([v = integer(0, limits::kMaxSteps)](GenerationSettings& s) { s.cfg_skip_last_steps = static_cast<int>(v); });
     else if (name == "--step-cache") set.push_back([v = number(0, limits::kMaxStepCacheThreshold)](GenerationSettings& s) { s.step_cache_threshold = v; });
@@ -229,7 +232,12 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
       set.push_back([v = number(1e-3, limits::kMaxVramBudgetGib)](GenerationSettings& s) { s.vram_budget_gib = v; });
     else if (name == "--no-vram-budget") set.push_back([](GenerationSettings& s) { s.vram_budget_gib.reset(); });
     else if (name == "--exact")
-      set.push_back([](GenerationSettings& s) { s.fp8 = false; s.cfg_skip_last_steps = 0; s.step_cache_threshold = 0; });
+      set.push_back([](GenerationSettings& s) {
+        s.fp8 = false;
+        s.cfg_skip_last_steps = 0;
+        s.step_cache_threshold = 0;
+        s.int8_attention = false;
+      });
     else if (name == "--lora") {
       // The first --lora replaces the restored list; the others add to it.
       if (!lora_given) set.push_back([](GenerationSettings& s) { s.loras.clear(); });

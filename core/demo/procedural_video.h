@@ -37,7 +37,8 @@ inline constexpr std::array kMotions{Motion::Left, Motion::Right, Motion::Up, Mo
 inline constexpr std::array kBackgrounds{Background::Black, Background::Blue, Background::Green, Background::Gray};
 
 // --- the numbers that shape the videos (fractions of min(height, width) unless said otherwise) ---
-inline constexpr double kObjectSize = 0.2;         // circle diameter, square side, triangle height
+inline constexpr double kObjectSize = 0.3;         // circle diameter, square side, triangle height (run 3: at
+                                                   // 0.2, 26 px, two DiT tokens, shapes came out as blobs)
 inline constexpr double kObjectSizeJitter = 0.1;   // size drawn from kObjectSize * (1 +- jitter)
 inline constexpr double kEdgeMargin = 0.05;        // kept free between an object and the frame's edge
 // Distance travelled over the whole clip, as a fraction of the frame along the motion's axis, so the

@@ -82,7 +82,8 @@ AttentionBackend parse_attention_backend(const std::string& name) {
 }
 
 at::Tensor block_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-                                  std::int64_t tokens_per_frame, std::int64_t frames_per_block) {
+                                  std::int64_t tokens_per_frame, std::int64_t frames_per_block, AttentionFn kernel) {
+  if (!kernel) kernel = &attention;
   check_shapes(q, k, v);
   const std::int64_t block_tokens = tokens_per_frame * frames_per_block;
   if (block_tokens <= 0 || q.size(1) != k.size(1) || q.size(1) % tokens_per_frame != 0)
@@ -91,7 +92,7 @@ at::Tensor block_causal_attention(const at::Tensor& q, const at::Tensor& k, cons
   for (std::int64_t start = 0; start < q.size(1); start += block_tokens) {
     const auto end = std::min(start + block_tokens, q.size(1));
     out.narrow(1, start, end - start)
-        .copy_(attention(q.narrow(1, start, end - start), k.narrow(1, 0, end), v.narrow(1, 0, end), scale));
+        .copy_(kernel(q.narrow(1, start, end - start), k.narrow(1, 0, end), v.narrow(1, 0, end), scale));
   }
   return out;
 }

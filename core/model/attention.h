@@ -17,8 +17,11 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 // Block-causal attention over frames: tokens are frame-major with `tokens_per_frame` tokens a frame;
 // queries of frame block j (blocks of `frames_per_block` frames) see keys of blocks 0..j. Exact: one
 // unmasked attention call per block over the key prefix. Self-attention only (Lq == Lk).
+// `kernel` attends each block (attention, or the 8-bit kernels::quantized_attention).
+using AttentionFn = at::Tensor (*)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
 at::Tensor block_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-                                  std::int64_t tokens_per_frame, std::int64_t frames_per_block);
+                                  std::int64_t tokens_per_frame, std::int64_t frames_per_block,
+                                  AttentionFn kernel = nullptr);
 
 // Which kernel scaled-dot-product attention uses on LibTorch 2.x (process-wide: LibTorch's switches
 // are global). Auto leaves LibTorch's own choice. A backend this LibTorch lacks throws

@@ -120,8 +120,11 @@ void BlockStreamer::issue(std::int64_t use) {
   for (std::size_t j = 0; j < slot.size(); ++j) slot[j].copy_(host_[k][j]);
 }
 
-void BlockStreamer::pump() {
-  while (issued_ < done_ + slots()) issue(issued_++);
+void BlockStreamer::pump(std::int64_t pass) {
+  // Never past the pass: weights may change between passes (a LoRA merge into the host copies), and a
+  // copy made before the change would bring the old ones.
+  const auto pass_end = (pass + 1) * streamed_blocks();
+  while (issued_ < done_ + slots() && issued_ < pass_end) issue(issued_++);
 }
 
 void BlockStreamer::restart() {
@@ -139,14 +142,21 @@ void BlockStreamer::restart() {
 }
 
 void BlockStreamer::ready(std::int64_t index) {
-  if (index < first_) return;
+  if (index < first_) {
+    // A pass begins: its first streamed blocks copy while the resident ones compute.
+    if (index == 0 && !slots_.empty()) {
+      if (current_ >= 0 || done_ % streamed_blocks() != 0) restart();
+      pump(done_ / streamed_blocks());
+    }
+    return;
+  }
   if (slots_.empty()) make_slots();
   const auto k = index - first_;
   if (current_ >= 0 || done_ % streamed_blocks() != k) {
     restart();
     issued_ = done_ = k;  // use k is block k: the numbering stays aligned with the blocks
   }
-  pump();
+  pump(done_ / streamed_blocks());
   const auto use = done_;
   auto& slot = slots_[static_cast<std::size_t>(use % slots())];
 #if defined(SKYREELS_WITH_CUDA)
@@ -170,9 +180,10 @@ void BlockStreamer::done(std::int64_t index) {
   // changes the copy the next use brings.
   const auto k = static_cast<std::size_t>(index - first_);
   for (std::size_t j = 0; j < tensors_[k].size(); ++j) tensors_[k][j].set_data(host_[k][j]);
+  const auto pass = current_ / streamed_blocks();
   done_ = current_ + 1;
   current_ = -1;
-  pump();  // the next use of this slot (the next pass's first blocks too) starts copying now
+  pump(pass);  // the next use of this slot in this pass starts copying now
 }
 
 }  // namespace skyreels::model

@@ -17,7 +17,9 @@ namespace skyreels::model {
 // the GPU-memory budget). Each streamed block's tensors wait in host memory (pinned on CUDA, so copies
 // run at full bus speed and beside compute); `slots` device buffers hold one block each. On CUDA a
 // block's copy runs on a side stream while the blocks before it compute, and a slot is refilled only
-// once the block that used it has run. The streamed blocks' tensors are re-pointed in place (as
+// once the block that used it has run. Copies never run ahead into the next pass, so what changes the
+// host copies between passes (a LoRA merge) reaches the next one; a pass's first streamed blocks copy
+// while its resident blocks compute. The streamed blocks' tensors are re-pointed in place (as
 // WeightParking does), so the module and everything holding it see host tensors between uses and the
 // slot's tensors while the block runs.
 //
@@ -52,7 +54,7 @@ private:
   struct Sync;  // CUDA stream and events (CUDA builds), else nothing
   void make_slots();
   void issue(std::int64_t use);  // starts the copy of the use-th streamed block use (over all passes)
-  void pump();                   // issues every copy whose slot is free
+  void pump(std::int64_t pass);  // issues every copy of uses in `pass` whose slot is free
   void restart();
 
   std::vector<torch::nn::Module*> blocks_;

@@ -10,6 +10,7 @@
 #include "io/json_config.h"
 #include "io/key_map.h"
 #include "kernels/fused_ops.h"
+#include "kernels/quantized_attention.h"
 #include "model/attention.h"
 #include "model/block_streamer.h"
 #include "model/weights.h"
@@ -161,10 +162,11 @@ void WanSelfAttentionImpl::project_into(const at::Tensor& a, const Rope3d::Table
 at::Tensor WanSelfAttentionImpl::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
                                         std::int64_t tokens_per_frame, const WanDitCall& call) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(qh.size(3)));
+  const AttentionFn kernel = call.quantized_attention ? &kernels::quantized_attention : &attention;
   auto run = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
     return call.causal_block_frames > 0
-               ? block_causal_attention(q, k, v, scale, tokens_per_frame, call.causal_block_frames)
-               : attention(q, k, v, scale);
+               ? block_causal_attention(q, k, v, scale, tokens_per_frame, call.causal_block_frames, kernel)
+               : kernel(q, k, v, scale);
   };
   if (!call.parallel) return run(qh, kh, vh).flatten(2);
   // Ulysses: this rank's tokens of all heads -> all tokens of its heads, attend, and back.

@@ -64,6 +64,8 @@ struct DitOutput {
 struct WanDitCall {
   // Block-causal self-attention (query block j sees blocks <= j); 0 = bidirectional, as released.
   std::int64_t causal_block_frames = 0;
+  // Self-attention in 8 bits (the int8_attention fast mode, kernels/quantized_attention.h).
+  bool quantized_attention = false;
   // Token-wise work (norms, modulation, projections, FFN, head) runs on chunks of whole frames of about
   // this many tokens (batch included), so no full-length float32 or FFN-wide temporary is alive at
   // once. 0: one chunk. The result does not depend on it beyond GEMM rounding.

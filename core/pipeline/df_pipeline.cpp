@@ -125,6 +125,7 @@ public:
     // Every DiT call of the run (guided, unguided, step-cached) goes through call_, so the mask reaches
     // them all, as the reference applies it in every forward.
     if (s_.causal_attention) call_.causal_block_frames = s_.causal_block_size;
+    call_.quantized_attention = s_.int8_attention;
     reports_ = !options.parallel || options.parallel->rank() == 0;
   }
 

@@ -212,11 +212,16 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   std::vector<at::Tensor> contexts;
   if (leader) {
     emit(reported, PhaseStarted{Phase::EncodingPrompts, s.guidance_enabled() ? "prompt and negative prompt" : "prompt"});
+    // The engine's own choice wins; else the plan's (a budget with no room for it beside the DiT runs it
+    // on the CPU); else the GPU, freed after use.
+    auto placement = options_.text_placement.value_or(options_.device.is_cuda() ? Placement::GpuThenFree : Placement::Cpu);
+    if (!options_.text_placement && plan && plan->text == TextPlacement::Cpu) placement = Placement::Cpu;
+    if (text_ && text_placement_ != placement) text_.reset();
     if (!text_) {
       TextEncoderOptions text;
       text.device = options_.device;
-      text.placement =
-          options_.text_placement.value_or(options_.device.is_cuda() ? Placement::GpuThenFree : Placement::Cpu);
+      text.placement = placement;
+      text_placement_ = placement;
       if (options_.device.is_cuda()) text.gpu = options_.device;
       text.use_cache = options_.use_prompt_cache;
       text.cache_dir = options_.prompt_cache_dir;

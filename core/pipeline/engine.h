@@ -97,6 +97,7 @@ private:
   ModelFiles files_;
   EngineOptions options_;
   std::unique_ptr<TextEncoder> text_;
+  Placement text_placement_ = Placement::Cpu;  // where text_ runs
   std::unique_ptr<DfPipeline> pipeline_;
   std::unique_ptr<lora::LoraMerger> merger_;  // with the first LoRA; goes with the DiT it merges into
   std::vector<AppliedLora> merged_;           // the LoRAs in the DiT now

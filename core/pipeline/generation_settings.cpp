@@ -349,6 +349,7 @@ nlohmann::json to_json(const GenerationSettings& s) {
       {"fp8", s.fp8},
       {"cfg_skip_last_steps", s.cfg_skip_last_steps},
       {"step_cache_threshold", s.step_cache_threshold},
+      {"int8_attention", s.int8_attention},
       {"vram_budget_gib", s.vram_budget_gib ? nlohmann::json(*s.vram_budget_gib) : nlohmann::json(nullptr)},
       {"loras", nlohmann::json::array()},
   };
@@ -501,6 +502,7 @@ GenerationSettings settings_from_json(const nlohmann::json& j, GenerationSetting
   read(j, "fp8", s.fp8);
   read(j, "cfg_skip_last_steps", s.cfg_skip_last_steps);
   read(j, "step_cache_threshold", s.step_cache_threshold);
+  read(j, "int8_attention", s.int8_attention);
   if (j.contains("vram_budget_gib") && !j["vram_budget_gib"].is_null()) {
     double budget = 0;
     read(j, "vram_budget_gib", budget);

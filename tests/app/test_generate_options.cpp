@@ -156,6 +156,14 @@ TEST(GenerateOptions, CausalAttention) {
   EXPECT_NE(usage_error({"--causal_attention"}).find("unknown option"), std::string::npos);
 }
 
+TEST(GenerateOptions, Int8AttentionIsAFastModeThatExactTurnsOff) {
+  GenerationSettings base;
+  const auto on = apply_options(parse_generate_options({"--int8-attention"}), base);
+  EXPECT_TRUE(on.int8_attention);
+  EXPECT_FALSE(on.exact());
+  EXPECT_FALSE(apply_options(parse_generate_options({"--int8-attention", "--exact"}), base).int8_attention);
+}
+
 TEST(GenerateOptions, VramBudget) {
   GenerationSettings base;
   EXPECT_FALSE(apply_options(parse_generate_options({}), base).vram_budget_gib.has_value());

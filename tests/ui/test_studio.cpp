@@ -302,7 +302,10 @@ private Q_SLOTS:
     auto window = newWindow();
     fillTinyJob(*window, QStringLiteral("a tiny test video"), 9, 2);
     window->form()->randomSeedBox()->setChecked(true);
+    // A GPU-memory budget (issue 24): the engine's plan reaches the stats panel, shown, not enforced, on the CPU.
+    child<QDoubleSpinBox>(window->form(), "vramBudget")->setValue(4.0);
     auto* worker = window->generation()->worker();
+    QSignalSpy planned(worker, &GenerationWorker::memoryPlanned);
     QSignalSpy frames(worker, &GenerationWorker::framesDecoded);
     QSignalSpy latents(worker, &GenerationWorker::latentPreview);
     QSignalSpy rows(worker, &GenerationWorker::rowDone);
@@ -332,6 +335,11 @@ private Q_SLOTS:
     QCOMPARE(window->stats()->windowBars(), 1);
     QVERIFY(window->stats()->memoryPoints() > 0);
     QVERIFY(window->stats()->summaryText().contains(QStringLiteral("9 frames")));
+    QCOMPARE(planned.count(), 1);
+    QVERIFY(!planned.at(0).at(1).toBool());  // on the CPU
+    QVERIFY2(window->stats()->memoryPlanText().contains(QStringLiteral("DiT")), qPrintable(window->stats()->memoryPlanText()));
+    QVERIFY(window->stats()->memoryPlanText().contains(QStringLiteral("only shown")));
+    QVERIFY(window->stats()->memoryPlanText().contains(planned.at(0).at(0).toString()));
     // The random seed that was used is shown in the form.
     QCOMPARE(window->form()->seedEdit()->text(), QString::number(outcome.seed));
     QVERIFY(child<QLabel>(window->form(), "seedUsed")->text().contains(QString::number(outcome.seed)));

@@ -79,6 +79,7 @@ struct GenerationSettings {
                                   // unconditional call and uses the conditional prediction alone
   double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
                                     // change of the updated frames' time embedding stays below this
+  bool int8_attention = false;    // self-attention with 8-bit Q·K and float8 P·V (kernels/quantized_attention.h)
 
   // GPU memory the job may use, GiB (issue 24). Unset: what the card has free when the job starts. The
   // engine plans where the models live under it (pipeline/memory_plan.h); on the CPU the plan is only shown.
@@ -96,7 +97,7 @@ struct GenerationSettings {
   bool guidance_enabled() const { return guidance_scale > 1.0; }
   int fps_index() const { return fps == 16 ? 0 : 1; }
   bool long_mode() const;  // windows of base_num_frames (or a video to extend)
-  bool exact() const { return !fp8 && cfg_skip_last_steps == 0 && step_cache_threshold == 0; }
+  bool exact() const { return !fp8 && cfg_skip_last_steps == 0 && step_cache_threshold == 0 && !int8_attention; }
 };
 
 // The few-step preset, what the step-distillation LoRAs and models (lightx2v, CausVid) are made for:

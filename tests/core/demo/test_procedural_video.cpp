@@ -132,11 +132,17 @@ TEST(ProceduralVideo, ObjectsMovePlainlyAndStayInTheFrame) {
         const double reach = p.size_px * (horizontal ? (seed % 2 ? 2 / std::sqrt(3.0) : 1.0) : 1.0);
         const double room = (horizontal ? width : height) - reach - 2 * demo::kEdgeMargin * unit;
         EXPECT_GE(std::abs(travel) + 1e-9, std::min(demo::kMinTravel * (horizontal ? width : height), room));
+        // The whole shape stays inside the frame, the margin free: a square of side s around its centre; an upright
+        // equilateral triangle of height s around its centroid reaches 2s/3 up, s/3 down, s/sqrt(3) sideways.
+        const bool triangle = seed % 2 == 1;
+        const double half_width = triangle ? p.size_px / std::sqrt(3.0) : p.size_px / 2;
+        const double up = triangle ? p.size_px * 2 / 3 : p.size_px / 2, down = triangle ? p.size_px / 3 : p.size_px / 2;
+        const double margin = demo::kEdgeMargin * unit - 1e-9;
         for (const auto& q : {p.start, p.end}) {
-          EXPECT_GE(q.x - p.size_px * 0.6, 0);
-          EXPECT_LE(q.x + p.size_px * 0.6, width);
-          EXPECT_GE(q.y - p.size_px * 0.7, 0);
-          EXPECT_LE(q.y + p.size_px * 0.5, height);
+          EXPECT_GE(q.x - half_width, margin);
+          EXPECT_LE(q.x + half_width, width - margin);
+          EXPECT_GE(q.y - up, margin);
+          EXPECT_LE(q.y + down, height - margin);
         }
       }
     }

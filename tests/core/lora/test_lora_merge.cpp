@@ -330,6 +330,40 @@ TEST(LoraMerge, UnmergeAndRemergeRestoreExactly) {
   expect_same(weights_of(*dit), original);
 }
 
+// Issue 24: a streamed block's weights wait in host memory and reach the device only while it runs; a
+// merge between forwards goes into that host copy, so the next pass brings the merged weights.
+TEST(LoraMerge, StreamedBlocksMergeAndUnmergeAsResidentOnes) {
+  TempDir dir;
+  auto dit = tiny_dit();
+  const auto original = weights_of(*dit);
+  model::DitStreaming streaming;
+  streaming.streamed_blocks = 1;
+  auto streamed = model::load_wan_dit(io::open_weights(save_checkpoint(dir, "base.safetensors", original)), tiny_config(),
+                                      test_device(), false, streaming);
+  ASSERT_NE(streamed->block_streamer(), nullptr);
+  const auto before = forward(*streamed);  // the slots exist and have served a pass before the merge
+  EXPECT_TRUE(at::equal(before, forward(*dit)));
+  const auto craft = diff_craft(13);  // touches blocks.1, the streamed one
+  const auto path = write_lora(dir, "l.safetensors", craft, Format::WanNative);
+  lora::LoraMerger streamed_merger(*streamed);
+  streamed_merger.apply({{path, 0.9}});
+  expect_merged(weights_of(*streamed), original, expected_float64(original, {{craft, 0.9}}));
+  const auto merged = forward(*streamed);
+  EXPECT_GT(skyreels::conformance::relative_l2(merged, before), 1e-2);
+  if (test_device().is_cpu()) {
+    // Merged where the resident model merges (a GPU merges the streamed block's host copy on the CPU,
+    // whose float32 sums may round differently).
+    lora::LoraMerger merger(*dit);
+    merger.apply({{path, 0.9}});
+    expect_same(weights_of(*streamed), weights_of(*dit));
+    EXPECT_TRUE(at::equal(merged, forward(*dit)));
+  }
+
+  streamed_merger.clear();
+  expect_same(weights_of(*streamed), original);
+  EXPECT_TRUE(at::equal(forward(*streamed), before));
+}
+
 TEST(LoraMerge, BadFilesFailBeforeAnyWeightChanges) {
   TempDir dir;
   auto dit = tiny_dit();

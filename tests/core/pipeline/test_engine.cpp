@@ -1,6 +1,7 @@
 // The Engine on the project's demo model: prompts in, frames out, through real files on disk.
 
 #include <atomic>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -268,4 +269,24 @@ TEST(Engine, OutOfGpuMemoryNamesWhatToChangeAndTheNextJobRuns) {
   request.settings.vram_budget_gib.reset();  // no cap
   const auto result = engine.generate(request);
   EXPECT_EQ(result.video.size(0), 9);
+}
+
+TEST(Engine, AnEnforcedBudgetIsNeverExceeded) {
+  if (!skyreels::test::test_device().is_cuda()) GTEST_SKIP() << "the budget is enforced on a GPU only";
+  TempDir cache;
+  pipeline::Engine engine(demo_model().string(), cpu_options(cache.path()));
+  pipeline::GenerationRequest request;
+  request.settings = quick(engine.default_settings());
+  request.settings.vram_budget_gib = 1.0;
+  std::optional<MemoryStats> finished;
+  bool planned = false;
+  const auto result = engine.generate(request, [&](const GenerationEvent& event) {
+    if (const auto* e = std::get_if<GenerationFinished>(&event)) finished = e->memory;
+    if (const auto* e = std::get_if<MemoryPlanned>(&event)) planned = e->enforced;
+  });
+  EXPECT_EQ(result.video.size(0), 9);
+  EXPECT_TRUE(planned);
+  ASSERT_TRUE(finished.has_value());
+  EXPECT_GT(finished->peak_reserved_bytes, 0);
+  EXPECT_LE(finished->peak_reserved_bytes, pipeline::gib_to_bytes(1.0));
 }

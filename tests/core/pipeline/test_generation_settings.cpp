@@ -89,6 +89,11 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   EXPECT_FALSE(s.exact());
   const auto back = settings_from_json(to_json(s));
   EXPECT_TRUE(back.fp8);
+  EXPECT_FALSE(back.int8_attention);
+  GenerationSettings int8;
+  int8.int8_attention = true;
+  EXPECT_FALSE(int8.exact());
+  EXPECT_TRUE(settings_from_json(to_json(int8)).int8_attention);
   EXPECT_EQ(back.cfg_skip_last_steps, 6);
   EXPECT_DOUBLE_EQ(back.step_cache_threshold, 0.15);
   // Settings written before the fast modes existed are exact.
@@ -96,6 +101,7 @@ TEST(GenerationSettings, FastModesAreCheckedAndTravelWithTheSettings) {
   old_json.erase("fp8");
   old_json.erase("cfg_skip_last_steps");
   old_json.erase("step_cache_threshold");
+  old_json.erase("int8_attention");
   EXPECT_TRUE(settings_from_json(old_json).exact());
 }
 
