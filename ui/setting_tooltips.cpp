@@ -83,9 +83,9 @@ const QHash<QString, QString>& table() {
       {QStringLiteral("fp8"), QObject::tr("Float8 weights and matrix products in the model: faster, half the weight "
                                           "memory; needs a CUDA GPU of compute capability 8.9 or newer. Changes the "
                                           "video slightly")},
-      {QStringLiteral("int8Attention"), QObject::tr("Self-attention computed in 8 bits (INT8 query-key products, "
-                                                    "float8 probabilities and values). Changes the video slightly; "
-                                                    "the fast GPU kernel is still to come")},
+      {QStringLiteral("int8Attention"), QObject::tr("Self-attention with its query-key products in 8 bits "
+                                                    "(INT8). Changes the video slightly; the fast GPU kernel is "
+                                                    "still to come")},
       {QStringLiteral("cfgSkipLastSteps"), QObject::tr("Skip the negative-prompt call on rows whose frames are all in "
                                                        "their last this-many steps (0: off). Faster; changes the "
                                                        "video")},

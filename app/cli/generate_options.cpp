@@ -113,7 +113,7 @@ const char* generate_usage() {
          "  --cfg-skip-last-steps K  rows whose updated frames are all in their last K steps skip the\n"
          "                           unconditional call\n"
          "  --step-cache T           reuse the DiT blocks' output while the time embedding moved less than T\n"
-         "  --int8-attention         self-attention with 8-bit Q.K and float8 P.V (issue 26; the GPU kernel is to\n"
+         "  --int8-attention         self-attention with INT8 Q.K, P.V in bf16 (issue 26; the GPU kernel is to\n"
          "                           come: today every device runs its LibTorch reference, no faster)\n"
          "  --exact                  all fast modes off (e.g. over --from-video)\n"
          "\n"

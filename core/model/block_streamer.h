@@ -42,11 +42,20 @@ public:
 
   void ready(std::int64_t index);
   void done(std::int64_t index);
+  // A pass that ends early (an exception inside it): waits for the copies in flight and puts every
+  // streamed block back on its host copy, so the next pass starts clean.
+  void abandon();
+  // Waits until no copy reads the host copies: before they are changed (a LoRA merge). Copies never
+  // outlive their pass, but the host may return from a forward before the device has run it.
+  void wait_for_copies();
+  // Frees the device slots (the DiT parked during the last decode); the next pass makes them again.
+  void release_slots();
 
   std::int64_t first_streamed() const noexcept { return first_; }
   std::int64_t streamed_blocks() const noexcept { return static_cast<std::int64_t>(blocks_.size()) - first_; }
   int slots() const noexcept { return static_cast<int>(slots_.size()); }
-  // Host memory the streamed weights take, and device memory of the slots.
+  // Host memory the streamed weights take (one buffer a block: the pinned allocator would round each
+  // tensor up to a power of two), and device memory of the slots.
   std::int64_t host_bytes() const noexcept { return host_bytes_; }
   std::int64_t slot_bytes() const noexcept { return slot_bytes_; }
 
@@ -63,6 +72,7 @@ private:
   c10::Device device_;
   // Per streamed block, its tensors in a fixed order, and their host copies.
   std::vector<std::vector<at::Tensor>> tensors_, host_;
+  std::vector<at::Tensor> host_buffers_;  // per streamed block, the page-aligned bytes its host copies view
   std::vector<std::vector<at::Tensor>> slots_;  // per slot, device tensors shaped like a block's
   std::int64_t host_bytes_ = 0, slot_bytes_ = 0;
   // Uses of streamed blocks are numbered over all passes: use u is block first_ + u % n, in slot u % slots.

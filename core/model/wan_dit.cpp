@@ -300,6 +300,10 @@ void WanAttentionBlockImpl::quantize_fp8() {
 }
 
 void WanDitImpl::quantize_fp8() {
+  // Streamed blocks wait in host memory, where float8 GEMMs cannot run; a streamed float8 model is made
+  // block by block as it loads (load_wan_dit with fp8).
+  if (streamer_)
+    throw Error(ErrorCode::Unsupported, "float8 cannot be applied to a DiT whose blocks are streamed; load it with fp8");
   for (const auto& block : *blocks) block->as<WanAttentionBlock>()->quantize_fp8();
 }
 
@@ -398,10 +402,15 @@ DitOutput WanDitImpl::forward_embedded(const at::Tensor& x, const TimeEmbedding&
     tokens = tokens + reuse.residual;  // the step cache: the blocks' last contribution, reused
   } else {
     const auto before = reuse.keep_residual ? tokens : at::Tensor();
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(blocks->size()); ++i) {
-      if (streamer_) streamer_->ready(i);
-      tokens = blocks[static_cast<std::size_t>(i)]->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
-      if (streamer_) streamer_->done(i);
+    try {
+      for (std::int64_t i = 0; i < static_cast<std::int64_t>(blocks->size()); ++i) {
+        if (streamer_) streamer_->ready(i);
+        tokens = blocks[static_cast<std::size_t>(i)]->as<WanAttentionBlock>()->forward(tokens, e0, rope, ctx, local_call);
+        if (streamer_) streamer_->done(i);
+      }
+    } catch (...) {
+      if (streamer_) streamer_->abandon();  // no block left pointing at a slot, no copy left in flight
+      throw;
     }
     if (reuse.keep_residual) result.block_residual = tokens - before;
   }

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "model/block_streamer.h"
 #include "model/sequence_parallel.h"
 #include "pipeline/flow_sampler.h"
 #include "pipeline/pixel_frames.h"
@@ -199,6 +200,8 @@ private:
     if (!parking_.parked()) return;
     try {
       parking_.restore();
+    } catch (const c10::OutOfMemoryError&) {
+      throw;  // the engine's out-of-memory handling frees the models and says what to change
     } catch (const std::exception& e) {
       throw Error(ErrorCode::Runtime, std::string("the DiT could not return to the GPU from host memory: ") + e.what());
     }
@@ -215,6 +218,7 @@ private:
     if (bytes == 0 || bytes > options_.park_dit_up_to_bytes) return;
     step_cache_.reset();
     try {
+      if (auto* streamer = dit_->block_streamer()) streamer->release_slots();
       parking_.park(*dit_);
     } catch (const std::exception& e) {
       logger("pipeline")->warn("decoding with the DiT on the GPU: moving it to host memory failed ({})", e.what());

@@ -63,14 +63,7 @@ void Engine::load(const EventSink& events, bool fp8, int streamed_blocks) {
   // float8 weights are made while loading (converting a loaded bf16 model in place would peak at the
   // bf16 model's size) and cannot be undone: the other kind reloads. So does other streaming: the
   // blocks' new home is filled as they load, and the device may not hold them all at once.
-  const auto* streamer = pipeline_ ? pipeline_->dit()->block_streamer() : nullptr;
-  const int loaded_streamed = streamer ? static_cast<int>(streamer->streamed_blocks()) : 0;
-  if (pipeline_ && (pipeline_->dit()->fp8() != fp8 || loaded_streamed != streamed_blocks)) {
-    merger_.reset();
-    merged_.clear();
-    pipeline_.reset();
-    telemetry::release_cached_memory(options_.device);
-  }
+  if (pipeline_ && !loaded_as(fp8, streamed_blocks)) unload_dit();
   if (pipeline_) return;
   const auto start = std::chrono::steady_clock::now();
   emit(events, PhaseStarted{Phase::LoadingModels, "DiT " + files_.dit + (fp8 ? " (float8)" : "") +
@@ -89,12 +82,23 @@ void Engine::load(const EventSink& events, bool fp8, int streamed_blocks) {
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
-void Engine::unload() {
+bool Engine::loaded_as(bool fp8, int streamed_blocks) const {
+  if (!pipeline_) return false;
+  const auto* streamer = pipeline_->dit()->block_streamer();
+  const int loaded_streamed = streamer ? static_cast<int>(streamer->streamed_blocks()) : 0;
+  return pipeline_->dit()->fp8() == fp8 && loaded_streamed == streamed_blocks;
+}
+
+void Engine::unload_dit() {
   merger_.reset();
   merged_.clear();
   pipeline_.reset();
-  text_.reset();
   telemetry::release_cached_memory(options_.device);
+}
+
+void Engine::unload() {
+  unload_dit();
+  text_.reset();
 }
 
 GenerationResult Engine::generate(const GenerationRequest& request, const EventSink& events,
@@ -116,6 +120,8 @@ void Engine::apply_loras(const std::vector<LoraSetting>& loras, const EventSink&
     std::vector<lora::LoraUse> uses;
     for (const auto& l : loras) uses.push_back({l.path, l.strength});
     merged_.clear();  // until the merge has succeeded (an Error leaves none merged)
+    // Streamed blocks merge into their host copies: no copy of the last call may still be reading them.
+    if (auto* streamer = pipeline_->dit()->block_streamer()) streamer->wait_for_copies();
     const auto report = merger_->apply(uses);
     applied.merged = true;
     applied.seconds = report.seconds;
@@ -188,6 +194,11 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   // allocator is capped at the budget, so the plan is held to it (an overrun is an out-of-memory error,
   // not a silent excess); no budget lifts the cap.
   const auto plan = memory_plan(s);
+  // On the CPU the plan is only shown: host memory is all there is, and streaming would copy for nothing.
+  const int streamed = plan && options_.device.is_cuda() ? plan->streamed_blocks : 0;
+  // A DiT loaded for another plan (or kind) goes before the prompts are encoded: the plan counts the
+  // text encoder beside this job's DiT, not beside the last one's.
+  if (pipeline_ && !loaded_as(s.fp8, streamed)) unload_dit();
   telemetry::cap_device_memory(options_.device, plan ? plan->budget_bytes : 0);
 
   const auto* parallel = options_.parallel;
@@ -232,8 +243,6 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   }
   if (stop_now()) return stop();
 
-  // On the CPU the plan is only shown: host memory is all there is, and streaming would copy for nothing.
-  const int streamed = plan && options_.device.is_cuda() ? plan->streamed_blocks : 0;
   load(reported, s.fp8, streamed);  // reloads for another kind (fp8 or exact) or other streaming
   // The plan's execution choices for this job (the engine's own options otherwise): CFG batched or split,
   // VAE tiles unless the engine was given its own, and the DiT parked for the last decode.

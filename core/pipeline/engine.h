@@ -90,6 +90,9 @@ public:
   GenerationSettings default_settings() const;
 
 private:
+  // The loaded DiT is of this kind (float8 or not) with this many streamed blocks.
+  bool loaded_as(bool fp8, int streamed_blocks) const;
+  void unload_dit();  // the DiT and VAE (and merged LoRAs); the text encoder stays
   GenerationResult run_job(const GenerationRequest& request, const EventSink& events, const std::atomic<bool>* cancel);
   // Frees the models and makes the out-of-memory error: where, the figures, and what to change.
   Error out_of_memory(const GenerationSettings& settings, const std::string& phase, bool gpu, const std::string& what);

@@ -79,7 +79,7 @@ struct GenerationSettings {
                                   // unconditional call and uses the conditional prediction alone
   double step_cache_threshold = 0;  // > 0: rows reuse the blocks' last residual while the accumulated
                                     // change of the updated frames' time embedding stays below this
-  bool int8_attention = false;    // self-attention with 8-bit Q·K and float8 P·V (kernels/quantized_attention.h)
+  bool int8_attention = false;    // self-attention with INT8 Q·K, P·V in bf16 (kernels/quantized_attention.h)
 
   // GPU memory the job may use, GiB (issue 24). Unset: what the card has free when the job starts. The
   // engine plans where the models live under it (pipeline/memory_plan.h); on the CPU the plan is only shown.

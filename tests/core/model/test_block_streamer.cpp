@@ -77,9 +77,16 @@ TEST(BlockStreamer, StreamedBlocksGiveTheResidentOutputOnEveryPass) {
     SCOPED_TRACE("first streamed " + std::to_string(first) + ", slots " + std::to_string(slots));
     auto dit = tiny_dit();
     const auto streamer = stream(dit, first, slots);
-    std::int64_t bytes = 0;
-    for (std::int64_t i = first; i < kLayers; ++i) bytes += block_bytes(resident, i);
-    EXPECT_EQ(streamer->host_bytes(), bytes);
+    std::int64_t bytes = 0, tensors = 0;
+    for (std::int64_t i = first; i < kLayers; ++i) {
+      bytes += block_bytes(resident, i);
+      tensors += static_cast<std::int64_t>(resident->blocks[static_cast<std::size_t>(i)]->parameters().size());
+    }
+    // The weights themselves, each tensor's start aligned to 256 bytes in its block's buffer, whose
+    // size is a whole number of 64 KiB pages (what registering it as pinned memory locks).
+    EXPECT_GE(streamer->host_bytes(), bytes);
+    EXPECT_LT(streamer->host_bytes(), bytes + 256 * tensors + (kLayers - first) * (std::int64_t{1} << 16));
+    EXPECT_EQ(streamer->host_bytes() % (std::int64_t{1} << 16), 0);
     // Between passes the streamed blocks sit in host memory; the resident ones stay on the device.
     EXPECT_TRUE(dit->blocks[kLayers - 1]->parameters()[0].device().is_cpu());
     if (first > 0) EXPECT_EQ(dit->blocks[0]->parameters()[0].device(), test_device());
@@ -140,4 +147,30 @@ TEST(BlockStreamer, LoadingStreamsTheLastBlocksAndGivesTheSameModel) {
   streaming.streamed_blocks = kLayers + 1;
   EXPECT_THROW(model::load_wan_dit(skyreels::io::open_weights(file), resident->config(), test_device(), false, streaming),
                skyreels::Error);
+}
+
+TEST(BlockStreamer, HostChangesReachTheNextPassAndSlotsCanBeReleased) {
+  torch::NoGradGuard no_grad;
+  const Inputs a = inputs(4);
+  auto resident = tiny_dit();
+  auto dit = tiny_dit();
+  const auto streamer = stream(dit, 2, 2);
+  EXPECT_TRUE(at::equal(dit->forward(a.x, a.t, a.context, 1), resident->forward(a.x, a.t, a.context, 1)));
+  // A change between passes, as a LoRA merge makes, goes into the host copy and the next pass brings it.
+  streamer->wait_for_copies();
+  for (auto* model : {&resident, &dit}) (*model)->blocks[kLayers - 1]->parameters()[0].mul_(1.5);
+  const auto changed = resident->forward(a.x, a.t, a.context, 1);
+  EXPECT_TRUE(at::equal(dit->forward(a.x, a.t, a.context, 1), changed));
+  // Parking the DiT frees the slots; the next pass makes them again.
+  streamer->release_slots();
+  EXPECT_EQ(streamer->slot_bytes(), 0);
+  EXPECT_TRUE(at::equal(dit->forward(a.x, a.t, a.context, 1), changed));
+  EXPECT_EQ(streamer->slot_bytes(), 2 * block_bytes(resident, kLayers - 1));
+  // An abandoned pass leaves every streamed block on its host copy.
+  streamer->ready(0);
+  streamer->done(0);
+  streamer->ready(2);
+  streamer->abandon();
+  EXPECT_TRUE(dit->blocks[2]->parameters()[0].device().is_cpu());
+  EXPECT_TRUE(at::equal(dit->forward(a.x, a.t, a.context, 1), changed));
 }
