@@ -12,6 +12,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "kernels/quantized_attention.h"
+#include "model/attention.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
 #include "skyreels/error.h"
@@ -215,4 +216,16 @@ TEST(QuantizedAttention, TheDitUsesItWhenAsked) {
     EXPECT_FALSE(at::equal(got, want));  // the mode ran
     EXPECT_LE(a.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
   }
+}
+
+TEST(QuantizedAttention, MeetsTheBarsAgainstTheExactAttention) {
+  // The comparison: against bf16 attention as the DiT runs it (SDPA on LibTorch 2.x, the math
+  // path on 1.13), at a DiT-like shape with a peaked softmax.
+  const auto in = inputs(384, 384, 3.0, 4.0, 21);
+  const auto exact = skyreels::model::attention(in.q, in.k, in.v, kScale);
+  const auto a = accuracy(kernels::quantized_attention(in.q, in.k, in.v, kScale), exact);
+  std::printf("[quantized attention] against the exact attention (%s): cosine %.6f, relative L2 %.4f\n",
+              test_device().str().c_str(), a.cosine, a.relative_l2);
+  EXPECT_GE(a.cosine, kernels::kQuantizedAttentionMinCosine);
+  EXPECT_LE(a.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
 }
