@@ -66,7 +66,9 @@ Engine::Engine(const std::string& model_folder, EngineOptions options) : impl_(s
   }
   const auto folder = resolve_folder(model_folder);
   if (parallel::launched_rank()) {  // one of several processes: join them
-    impl.group = parallel::connect(parallel::ParallelEnv::from_environment(), internal.device);
+    const auto env = parallel::ParallelEnv::from_environment();
+    internal.device = env.device_for(internal.device);
+    impl.group = parallel::connect(env, internal.device);
     internal.parallel = impl.group.get();
   }
   impl.engine = std::make_unique<pipeline::Engine>(folder, std::move(internal));

@@ -18,7 +18,8 @@ struct RankGroup::Impl {
 };
 
 RankGroup::RankGroup(const std::string& device) : impl_(std::make_unique<Impl>()) {
-  impl_->group = parallel::connect(parallel::ParallelEnv::from_environment(), c10::Device(device));
+  const auto env = parallel::ParallelEnv::from_environment();
+  impl_->group = parallel::connect(env, env.device_for(c10::Device(device)));
 }
 
 RankGroup::~RankGroup() = default;

@@ -19,7 +19,15 @@ int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128
 
 }  // namespace
 
-bool launched_rank() { return std::getenv("SKYREELS_RANK") != nullptr; }
+bool launched_rank() {
+  // Our launcher's ranks, or one of several processes torchrun or SLURM started (process_group.h).
+  auto number = [](const char* name) {
+    const char* text = std::getenv(name);
+    return text && *text ? std::atoi(text) : 0;
+  };
+  return std::getenv("SKYREELS_RANK") != nullptr || number("WORLD_SIZE") > 1 ||
+         (std::getenv("SLURM_PROCID") != nullptr && number("SLURM_NTASKS") > 1);
+}
 
 int launch_ranks(const std::vector<std::string>& args, const LaunchOptions& options) {
   if (options.ranks < 2) throw Error(ErrorCode::BadArgument, "a parallel run needs at least 2 ranks");

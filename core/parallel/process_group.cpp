@@ -1,6 +1,8 @@
 #include "parallel/process_group.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 
@@ -17,6 +19,7 @@
 #endif
 #if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #if defined(SKYREELS_WITH_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -37,18 +40,96 @@ int env_int(const char* name, int fallback) {
   return static_cast<int>(value);
 }
 
+bool has_env(const char* name) {
+  const char* text = std::getenv(name);
+  return text && *text;
+}
+
+std::string env_text(const char* name) { return has_env(name) ? std::getenv(name) : ""; }
+
+std::string this_host() {
+  char name[256] = {};
+  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string("unknown host");
+}
+
 }  // namespace
+
+c10::Device ParallelEnv::device_for(c10::Device requested) const {
+  if (!requested.is_cuda() || requested.has_index() || starter == "launcher" || !active()) return requested;
+  // A starter that shows each task only its own GPUs (srun --gpus-per-task, CUDA_VISIBLE_DEVICES) numbers
+  // them from 0 for every task.
+  int index = local_rank;
+  if (const auto visible = env_text("CUDA_VISIBLE_DEVICES"); !visible.empty()) {
+    const int count = 1 + static_cast<int>(std::count(visible.begin(), visible.end(), ','));
+    if (index >= count) index %= count;
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+std::string first_slurm_host(const std::string& nodelist) {
+  // Hosts are separated by commas outside brackets; a bracket holds ranges of numbers with their zero
+  // padding ("gpu[01-04,07]"), of which the first is the first host.
+  const auto comma = [&] {
+    int depth = 0;
+    for (std::size_t i = 0; i < nodelist.size(); ++i) {
+      if (nodelist[i] == '[') ++depth;
+      else if (nodelist[i] == ']') --depth;
+      else if (nodelist[i] == ',' && depth == 0) return i;
+    }
+    return nodelist.size();
+  }();
+  const auto first = nodelist.substr(0, comma);
+  const auto open = first.find('[');
+  if (open == std::string::npos) return first;
+  const auto close = first.find(']', open);
+  if (close == std::string::npos) throw Error(ErrorCode::BadArgument, "SLURM_JOB_NODELIST \"" + nodelist + "\" has an unclosed bracket");
+  const auto inside = first.substr(open + 1, close - open - 1);
+  const auto end = inside.find_first_of("-,");
+  return first.substr(0, open) + inside.substr(0, end) + first.substr(close + 1);
+}
 
 ParallelEnv ParallelEnv::from_environment() {
   ParallelEnv env;
-  env.size = env_int("SKYREELS_WORLD_SIZE", 1);
-  env.rank = env_int("SKYREELS_RANK", 0);
-  if (const char* store = std::getenv("SKYREELS_STORE")) env.store = store;
-  if (env.size < 1 || env.rank < 0 || env.rank >= env.size)
-    throw Error(ErrorCode::BadArgument, "SKYREELS_RANK " + std::to_string(env.rank) + " is not within SKYREELS_WORLD_SIZE " +
-                                            std::to_string(env.size));
-  if (env.size > 1 && env.store.empty())
-    throw Error(ErrorCode::BadArgument, "SKYREELS_STORE (the rendezvous file) is not set for a multi-process run");
+  auto check = [&](const char* rank_name, const char* size_name) {
+    if (env.size < 1 || env.rank < 0 || env.rank >= env.size)
+      throw Error(ErrorCode::BadArgument, std::string(rank_name) + " " + std::to_string(env.rank) + " is not within " +
+                                              size_name + " " + std::to_string(env.size));
+  };
+  if (has_env("SKYREELS_RANK") || has_env("SKYREELS_WORLD_SIZE")) {
+    env.starter = "launcher";
+    env.size = env_int("SKYREELS_WORLD_SIZE", 1);
+    env.rank = env.local_rank = env_int("SKYREELS_RANK", 0);
+    env.store = env_text("SKYREELS_STORE");
+    check("SKYREELS_RANK", "SKYREELS_WORLD_SIZE");
+    if (env.size > 1 && env.store.empty())
+      throw Error(ErrorCode::BadArgument, "SKYREELS_STORE (the rendezvous file) is not set for a multi-process run");
+  } else if (has_env("WORLD_SIZE")) {
+    env.starter = "torchrun";
+    env.size = env_int("WORLD_SIZE", 1);
+    env.rank = env_int("RANK", 0);
+    env.local_rank = env_int("LOCAL_RANK", env.rank);
+    check("RANK", "WORLD_SIZE");
+    if (env.size > 1 && !has_env("RANK")) throw Error(ErrorCode::BadArgument, "WORLD_SIZE is set but RANK is not");
+    env.master_addr = env_text("MASTER_ADDR");
+    if (env.size > 1 && env.master_addr.empty())
+      throw Error(ErrorCode::BadArgument, "MASTER_ADDR (the host of rank 0) is not set for a multi-process run");
+    env.master_port = env_int("MASTER_PORT", kDefaultMasterPort);
+  } else if (has_env("SLURM_PROCID") && env_int("SLURM_NTASKS", 1) > 1) {  // srun's tasks, not an salloc shell
+    env.starter = "slurm";
+    env.size = env_int("SLURM_NTASKS", 1);
+    env.rank = env_int("SLURM_PROCID", 0);
+    env.local_rank = env_int("SLURM_LOCALID", 0);
+    check("SLURM_PROCID", "SLURM_NTASKS");
+    env.master_addr = has_env("MASTER_ADDR") ? env_text("MASTER_ADDR") : first_slurm_host(env_text("SLURM_JOB_NODELIST"));
+    if (env.master_addr.empty())
+      throw Error(ErrorCode::BadArgument, "neither MASTER_ADDR nor SLURM_JOB_NODELIST names the host of rank 0");
+    env.master_port = env_int("MASTER_PORT", kDefaultMasterPort);
+  }
+  if (env.master_port < 0 || env.master_port > 65535)
+    throw Error(ErrorCode::BadArgument, "MASTER_PORT " + std::to_string(env.master_port) + " is not a port");
+  const int timeout = env_int("SKYREELS_RANK_TIMEOUT_S", static_cast<int>(kDefaultRankTimeout.count()));
+  if (timeout < 1) throw Error(ErrorCode::BadArgument, "SKYREELS_RANK_TIMEOUT_S must be at least 1 second");
+  env.timeout = std::chrono::seconds(timeout);
   return env;
 }
 
@@ -103,13 +184,35 @@ at::Tensor as_bits(const at::Tensor& t) {
 }  // namespace
 
 ProcessGroup::ProcessGroup(int rank, int size, c10::Device device, std::unique_ptr<Impl> impl)
-    : rank_(rank), size_(size), device_(device), impl_(std::move(impl)) {}
+    : rank_(rank), size_(size), host_(this_host()), device_(device), impl_(std::move(impl)) {}
 ProcessGroup::~ProcessGroup() = default;
+
+std::string ProcessGroup::describe() const {
+  return "rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " on host " + host_;
+}
+
+namespace {
+
+// A collective that fails (a rank died, or waited past SKYREELS_RANK_TIMEOUT_S) says where it failed.
+template <typename F>
+void collective(const ProcessGroup& group, const char* what, F&& run) {
+  try {
+    run();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string why = e.what();
+    throw Error(ErrorCode::Runtime, group.describe() + ": " + what + " failed: another rank stopped, or did not " +
+                                        "answer within SKYREELS_RANK_TIMEOUT_S (" + why.substr(0, why.find('\n')) + ")");
+  }
+}
+
+}  // namespace
 
 void ProcessGroup::all_to_all(at::Tensor& output, at::Tensor& input, std::vector<std::int64_t>& out_rows,
                               std::vector<std::int64_t>& in_rows) const {
   auto out = as_bits(output), in = as_bits(input);
-  impl_->all_to_all(out, in, out_rows, in_rows);
+  collective(*this, "the sequence exchange", [&] { impl_->all_to_all(out, in, out_rows, in_rows); });
 }
 
 at::Tensor ProcessGroup::all_gather(const at::Tensor& input) const {
@@ -122,15 +225,17 @@ at::Tensor ProcessGroup::all_gather(const at::Tensor& input) const {
   std::vector<at::Tensor> outputs;
   for (int r = 0; r < size_; ++r) outputs.push_back(as_bits(stacked[r]));
   auto bits = as_bits(in);
-  impl_->all_gather(outputs, bits);
+  collective(*this, "a gather", [&] { impl_->all_gather(outputs, bits); });
   return stacked;
 }
 
 void ProcessGroup::broadcast(at::Tensor& tensor, int root) const {
   auto bits = as_bits(tensor);
-  impl_->broadcast(bits, root);
+  collective(*this, "a broadcast", [&] { impl_->broadcast(bits, root); });
 }
-void ProcessGroup::barrier() const { impl_->barrier(); }
+void ProcessGroup::barrier() const {
+  collective(*this, "a barrier", [&] { impl_->barrier(); });
+}
 
 std::string available_backends() {
   std::string names;
@@ -145,30 +250,62 @@ std::string available_backends() {
 
 std::unique_ptr<ProcessGroup> connect(const ParallelEnv& env, c10::Device device) {
   if (!env.active()) throw Error(ErrorCode::BadArgument, "connect() needs a multi-process run (SKYREELS_WORLD_SIZE > 1)");
-#if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
-  auto store = c10::make_intrusive<c10d::FileStore>(env.store, env.size);
-#endif
   std::unique_ptr<ProcessGroup::Impl> impl;
-  if (device.is_cuda()) {
+  // Meeting the others: the store, then the backend's own connections, each bounded by the timeout.
+  try {
+#if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
+    const std::chrono::milliseconds timeout = env.timeout;
+    c10::intrusive_ptr<c10d::Store> store;
+    if (!env.store.empty()) {
+      store = c10::make_intrusive<c10d::FileStore>(env.store, env.size);
+    } else {
+      // torchrun / SLURM: rank 0 serves the store, every rank waits for all to arrive (up to the timeout).
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(env.master_port);
+      options.isServer = env.rank == 0;
+      options.numWorkers = static_cast<std::size_t>(env.size);
+      options.waitWorkers = true;
+      options.timeout = timeout;
+      store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    }
+    store->setTimeout(timeout);
+#endif
+    if (device.is_cuda()) {
 #if defined(SKYREELS_WITH_NCCL)
-    auto options = c10d::ProcessGroupNCCL::Options::create();
-    impl = std::make_unique<C10dImpl<c10d::ProcessGroupNCCL>>(
-        c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.size, options));
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      impl = std::make_unique<C10dImpl<c10d::ProcessGroupNCCL>>(
+          c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.size, options));
 #else
-    throw Error(ErrorCode::Unsupported, "this build has no NCCL process group (LibTorch without c10d NCCL headers)");
+      throw Error(ErrorCode::Unsupported, "this build has no NCCL process group (LibTorch without c10d NCCL headers)");
 #endif
-  } else {
+    } else {
 #if defined(SKYREELS_WITH_GLOO)
-    auto options = c10d::ProcessGroupGloo::Options::create();
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    impl = std::make_unique<C10dImpl<c10d::ProcessGroupGloo>>(
-        c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.size, options));
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+      // One host (our launcher, or a master on the loopback): the loopback interface; across hosts the
+      // interface of this host's name (or GLOO_SOCKET_IFNAME's).
+      const bool local = !env.store.empty() || env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
+      options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                       : c10d::ProcessGroupGloo::createDefaultDevice());
+      impl = std::make_unique<C10dImpl<c10d::ProcessGroupGloo>>(
+          c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.size, options));
 #else
-    throw Error(ErrorCode::Unsupported, "this build has no gloo process group (LibTorch without c10d gloo headers)");
+      throw Error(ErrorCode::Unsupported, "this build has no gloo process group (LibTorch without c10d gloo headers)");
 #endif
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string why = e.what();
+    throw Error(ErrorCode::Runtime, "rank " + std::to_string(env.rank) + " of " + std::to_string(env.size) + " on host " +
+                                        this_host() + " could not meet the other ranks within " +
+                                        std::to_string(env.timeout.count()) + " s (SKYREELS_RANK_TIMEOUT_S; " +
+                                        (env.store.empty() ? env.master_addr + ":" + std::to_string(env.master_port)
+                                                           : env.store) +
+                                        ", started by " + env.starter + "): " + why.substr(0, why.find('\n')));
   }
-  logger("parallel")->info("rank {}/{} joined on {} ({})", env.rank, env.size, device.str(),
-                           device.is_cuda() ? "nccl" : "gloo");
+  logger("parallel")->info("rank {}/{} joined on {} ({}, started by {}, host {})", env.rank, env.size, device.str(),
+                           device.is_cuda() ? "nccl" : "gloo", env.starter, this_host());
   return std::unique_ptr<ProcessGroup>(new ProcessGroup(env.rank, env.size, device, std::move(impl)));
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -10,17 +11,38 @@
 
 namespace skyreels::parallel {
 
-// Where this process sits in a multi-process run, as the launcher (launcher.h) tells it through the
-// environment: SKYREELS_RANK, SKYREELS_WORLD_SIZE and SKYREELS_STORE (a rendezvous file all ranks share).
+// Where this process sits in a multi-process run, from the environment its starter set (issue 27):
+// - our launcher (launcher.h): SKYREELS_RANK, SKYREELS_WORLD_SIZE, SKYREELS_STORE (a rendezvous file);
+// - torchrun: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT;
+// - SLURM (srun): SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, and the first host of SLURM_JOB_NODELIST
+//   (MASTER_ADDR overrides it; MASTER_PORT, else 29500).
+// torchrun and SLURM ranks meet through a c10d TCPStore served by rank 0. SKYREELS_RANK_TIMEOUT_S bounds
+// every wait on another rank (joining, each collective), so no rank waits forever.
+inline constexpr std::chrono::seconds kDefaultRankTimeout{1800};  // rank 0 may encode prompts on a CPU first
+inline constexpr int kDefaultMasterPort = 29500;
+
 struct ParallelEnv {
   int rank = 0;
   int size = 1;
-  std::string store;  // path of the c10d FileStore
+  int local_rank = 0;       // this host's GPU for this rank
+  std::string store;        // our launcher: path of the c10d FileStore
+  std::string master_addr;  // torchrun / SLURM: the TCPStore's host
+  int master_port = 0;
+  std::string starter;      // "launcher", "torchrun", "slurm"; "" for one process
+  std::chrono::seconds timeout = kDefaultRankTimeout;
 
   bool active() const { return size > 1; }
-  // size 1 when the variables are absent; an Error(BadArgument) when they are inconsistent.
+  // The device this rank uses for `requested`: under torchrun or SLURM a GPU without an index is this
+  // host's GPU number local_rank, modulo the GPUs CUDA_VISIBLE_DEVICES shows (srun --gpus-per-task shows
+  // each task its own); our launcher gives each rank one visible GPU instead.
+  c10::Device device_for(c10::Device requested) const;
+  // size 1 when no starter's variables are present; an Error(BadArgument) naming the variable when they
+  // are inconsistent.
   static ParallelEnv from_environment();
 };
+
+// The first host of a SLURM node list: "gpu[01-04,07],cpu1" -> "gpu01", "a,b" -> "a".
+std::string first_slurm_host(const std::string& nodelist);
 
 // A c10d process group of every rank (gloo for CPU tensors, NCCL for CUDA ones), with the collectives
 // the engine needs: the DiT's sequence-parallel exchange, broadcasts and a barrier.
@@ -33,6 +55,8 @@ public:
 
   void broadcast(at::Tensor& tensor, int root = 0) const override;
   void barrier() const;
+  // "rank 1 of 2 on host gpu07": for messages.
+  std::string describe() const;
 
   struct Impl;
 
@@ -45,6 +69,7 @@ private:
   friend std::unique_ptr<ProcessGroup> connect(const ParallelEnv&, c10::Device);
   ProcessGroup(int rank, int size, c10::Device device, std::unique_ptr<Impl> impl);
   int rank_, size_;
+  std::string host_;
   c10::Device device_;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,6 +1,8 @@
 // The real skyreels-cli executable: exit codes, JSON events, files written, Ctrl-C.
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,7 +13,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -49,8 +53,9 @@ struct CliRun {
 class Process {
 public:
   // `max_file_bytes` > 0 limits the size of any file the process writes (RLIMIT_FSIZE): a full disk.
+  // `env`: variables set in the child only (e.g. torchrun's).
   Process(const std::vector<std::string>& args, const fs::path& cache, const fs::path& err_file,
-          long max_file_bytes = 0) {
+          long max_file_bytes = 0, const std::vector<std::pair<std::string, std::string>>& env = {}) {
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
@@ -60,6 +65,7 @@ public:
       dup2(err, 2);
       close(fds[0]);
       setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+      for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
       if (max_file_bytes > 0) {
         const rlimit limit{static_cast<rlim_t>(max_file_bytes), static_cast<rlim_t>(max_file_bytes)};
         setrlimit(RLIMIT_FSIZE, &limit);
@@ -172,6 +178,88 @@ TEST_F(CliGenerate, TwoRanksPassTheReferenceFixtures) {
   EXPECT_NE(r.out.find("2 ranks"), std::string::npos) << r.out;
 }
 
+// Issue 27: ranks started as torchrun starts them (the environment only; rank 0 serves a TCPStore on
+// 127.0.0.1), with no launcher of ours.
+int free_port() {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("no free port");
+  close(s);
+  return ntohs(address.sin_port);
+}
+
+struct RankRun {
+  std::vector<CliRun> ranks;
+  double seconds = 0;
+};
+
+RankRun run_as_torchrun(const fs::path& dir, const std::vector<std::string>& args, int world, int started,
+                        int timeout_s, const std::vector<std::string>& last_rank_args = {}) {
+  const auto port = std::to_string(free_port());
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Process>> processes;
+  for (int r = 0; r < started; ++r) {
+    const bool last = r == started - 1 && !last_rank_args.empty();
+    processes.push_back(std::make_unique<Process>(
+        last ? last_rank_args : args, dir / "cache", dir / ("stderr" + std::to_string(r) + ".txt"), 0,
+        std::vector<std::pair<std::string, std::string>>{{"WORLD_SIZE", std::to_string(world)},
+                                                         {"RANK", std::to_string(r)},
+                                                         {"LOCAL_RANK", std::to_string(r)},
+                                                         {"MASTER_ADDR", "127.0.0.1"},
+                                                         {"MASTER_PORT", port},
+                                                         {"SKYREELS_RANK_TIMEOUT_S", std::to_string(timeout_s)}}));
+  }
+  RankRun result;
+  for (int r = 0; r < started; ++r) {
+    CliRun run;
+    for (std::string line; processes[static_cast<std::size_t>(r)]->read_line(line);) run.out += line + "\n";
+    run.code = processes[static_cast<std::size_t>(r)]->wait();
+    run.err = skyreels::test::read_file(dir / ("stderr" + std::to_string(r) + ".txt"));
+    result.ranks.push_back(std::move(run));
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+TEST_F(CliGenerate, RanksStartedAsTorchrunStartsThemPassTheReferenceFixtures) {
+  if (!have_gloo()) GTEST_SKIP() << "this LibTorch build has no gloo process group";
+  const std::string fixtures = SKYREELS_FIXTURES_DIR;
+  const auto run = run_as_torchrun(dir_.path(), {"check", fixtures + "/dit_df_fps", fixtures + "/df_sync"}, 2, 2, 120);
+  for (const auto& r : run.ranks) EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(run.ranks[0].out.find("2 passed, 0 failed"), std::string::npos) << run.ranks[0].out;
+  EXPECT_NE(run.ranks[0].out.find("2 ranks"), std::string::npos) << run.ranks[0].out;
+  EXPECT_NE(run.ranks[0].err.find("started by torchrun"), std::string::npos) << run.ranks[0].err;
+  // Three ranks meet too, but the fixtures' 2 heads cannot be split three ways (Ulysses): rank 0 says
+  // so, and every rank stops, none waits.
+  const auto three = run_as_torchrun(dir_.path(), {"check", fixtures + "/dit_df_fps"}, 3, 3, 30);
+  EXPECT_NE(three.ranks[0].code, 0) << three.ranks[0].out << three.ranks[0].err;  // rank 0 reports
+  EXPECT_NE((three.ranks[0].out + three.ranks[0].err).find("cannot be split over 3 ranks"), std::string::npos)
+      << three.ranks[0].out << three.ranks[0].err;
+  EXPECT_LT(three.seconds, 60);
+}
+
+TEST_F(CliGenerate, ARankThatNeverComesOrQuitsStopsTheOthersWithinTheTimeout) {
+  if (!have_gloo()) GTEST_SKIP() << "this LibTorch build has no gloo process group";
+  const std::string fixtures = SKYREELS_FIXTURES_DIR;
+  // Rank 1 of 2 never starts: rank 0 gives up after the timeout and names itself, its host and the store.
+  auto run = run_as_torchrun(dir_.path(), {"check", fixtures + "/dit_df_fps"}, 2, 1, 3);
+  EXPECT_NE(run.ranks[0].code, 0);
+  EXPECT_NE(run.ranks[0].err.find("rank 0 of 2 on host"), std::string::npos) << run.ranks[0].err;
+  EXPECT_NE(run.ranks[0].err.find("127.0.0.1:"), std::string::npos) << run.ranks[0].err;
+  EXPECT_LT(run.seconds, 60);
+  // Rank 1 quits at once (a bad path): rank 0 stops within the timeout as well.
+  run = run_as_torchrun(dir_.path(), {"check", fixtures + "/dit_df_fps"}, 2, 2, 3, {"check", "/nonexistent/fixtures"});
+  EXPECT_EQ(run.ranks[1].code, 2) << run.ranks[1].err;
+  EXPECT_NE(run.ranks[0].code, 0);
+  EXPECT_NE(run.ranks[0].err.find("rank 0 of 2 on host"), std::string::npos) << run.ranks[0].err;
+  EXPECT_LT(run.seconds, 60);
+}
+
 TEST_F(CliGenerate, AFailingRankStopsTheRunWithItsCode) {
   const auto r = run({"check", "--ranks", "2", "/nonexistent/fixtures"});
   EXPECT_EQ(r.code, 2) << r.err;
@@ -192,6 +280,14 @@ TEST_F(CliGenerate, TwoRanksGenerateTheSameVideoAsOne) {
   ASSERT_EQ(a.sizes(), b.sizes());
   // The same computation split differently: bf16 GEMMs of other shapes round differently.
   EXPECT_LT((a.to(at::kFloat) - b.to(at::kFloat)).abs().mean().item<double>(), 2.0);
+
+  // Started as torchrun starts them (issue 27): the same command on each rank, rank 0 writes.
+  const auto three = dir_ / "torchrun.safetensors";
+  const auto ranks = run_as_torchrun(dir_.path(), demo({"--output", three.string()}), 2, 2, 120);
+  for (const auto& rank : ranks.ranks) ASSERT_EQ(rank.code, 0) << rank.err;
+  const auto c = skyreels::io::SafetensorsFile(three.string()).tensor("frames");
+  ASSERT_EQ(c.sizes(), a.sizes());
+  EXPECT_TRUE(at::equal(c, b));  // the same split as --gpus 2: the same bytes
 }
 
 TEST_F(CliGenerate, ImpossibleSettingsAndOutputsFailBeforeWork) {
