@@ -438,7 +438,7 @@ WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& conf
     if (const auto why = fp8_unsupported_reason(device); !why.empty()) throw Error(ErrorCode::Unsupported, why);
     return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl& b) { b.quantize_fp8(); }, streaming);
   }
-  if (streaming.streamed_blocks > 0) return load_wan_dit_by_block(weights, config, device, [](WanAttentionBlockImpl&) {}, streaming);
+  if (streaming.streamed_blocks > 0) return load_wan_dit_by_block(weights, config, device, nullptr, streaming);
   WanDit model(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
   load_weights_strict(*model, *weights);
   model->eval();
@@ -471,9 +471,11 @@ WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitCon
     for (std::size_t i = 0; i < model->blocks->size(); ++i) {
       auto block = model->blocks[i];
       copy_weights(*block, *weights, "blocks." + std::to_string(i) + ".");
-      block->to(device);
-      on_block(*block->as<WanAttentionBlockImpl>());
-      if (streamer && static_cast<std::int64_t>(i) >= first_streamed) streamer->adopt(static_cast<std::int64_t>(i));
+      const bool streamed = streamer && static_cast<std::int64_t>(i) >= first_streamed;
+      // A streamed block with nothing to do on the device goes straight to its host home.
+      if (!streamed || on_block) block->to(device);
+      if (on_block) on_block(*block->as<WanAttentionBlockImpl>());
+      if (streamed) streamer->adopt(static_cast<std::int64_t>(i));
     }
   }
   model->stream_blocks(streamer);

@@ -233,7 +233,8 @@ WanDit load_wan_dit(const std::string& weights, const std::string& config_json, 
 // The model built in host memory, checked against `weights`, then filled and moved to `device` one
 // top-level part at a time, each block followed by `on_block` on the device: the device holds the
 // finished parts plus one block as loaded, the host one part at a time.
-// With streaming, the streamed blocks go on to host memory after `on_block`.
+// With streaming, the streamed blocks go on to host memory after `on_block`; with no `on_block` they go
+// there straight from the checkpoint.
 WanDit load_wan_dit_by_block(const io::TensorSourcePtr& weights, const WanDitConfig& config, c10::Device device,
                              const std::function<void(WanAttentionBlockImpl&)>& on_block,
                              const DitStreaming& streaming = {});
