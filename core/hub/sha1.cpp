@@ -1,9 +1,6 @@
 #include "hub/sha1.h"
 
-#include <algorithm>
-#include <cstring>
 #include <fstream>
-#include <vector>
 
 #include "skyreels/error.h"
 
@@ -14,44 +11,11 @@ std::uint32_t rotl(std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); 
 
 }  // namespace
 
-Sha1::Sha1() : state_{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0} {}
-
-void Sha1::update(const void* data, std::size_t size) {
-  auto bytes = static_cast<const std::uint8_t*>(data);
-  total_bytes_ += size;
-  while (size > 0) {
-    const auto take = std::min(size, sizeof block_ - pending_);
-    std::memcpy(block_ + pending_, bytes, take);
-    pending_ += take;
-    bytes += take;
-    size -= take;
-    if (pending_ == sizeof block_) {
-      compress(block_);
-      pending_ = 0;
-    }
-  }
-}
-
-std::string Sha1::hex_digest() {
-  const std::uint64_t bits = total_bytes_ * 8;
-  const std::uint8_t one = 0x80, zero = 0;
-  update(&one, 1);
-  while (pending_ != 56) update(&zero, 1);
-  std::uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-  update(length, 8);
-  static const char* kHex = "0123456789abcdef";
-  std::string text;
-  for (const auto word : state_)
-    for (int shift = 28; shift >= 0; shift -= 4) text += kHex[(word >> shift) & 15];
-  return text;
-}
+Sha1::Sha1() : BlockHash({0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0}) {}
 
 void Sha1::compress(const std::uint8_t* block) {
   std::uint32_t w[80];
-  for (int i = 0; i < 16; ++i)
-    w[i] = std::uint32_t{block[4 * i]} << 24 | std::uint32_t{block[4 * i + 1]} << 16 |
-           std::uint32_t{block[4 * i + 2]} << 8 | std::uint32_t{block[4 * i + 3]};
+  load_words(block, w);
   for (int i = 16; i < 80; ++i) w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
   auto a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4];
   for (int i = 0; i < 80; ++i) {
@@ -82,12 +46,7 @@ std::string git_blob_id_of_file(const std::filesystem::path& file) {
   Sha1 hash;
   const auto header = "blob " + std::to_string(size);
   hash.update(header.c_str(), header.size() + 1);  // with its NUL
-  std::vector<char> buffer(std::size_t{1} << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hash.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) throw Error(ErrorCode::Runtime, file.string() + ": reading failed while checking its git blob id");
+  if (!hash_stream(in, hash, std::size_t{1} << 20)) throw Error(ErrorCode::Runtime, file.string() + ": reading failed while checking its git blob id");
   return hash.hex_digest();
 }
 

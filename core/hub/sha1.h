@@ -1,27 +1,23 @@
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
+
+#include "hub/block_hash.h"
 
 namespace skyreels::hub {
 
 // SHA-1 (FIPS 180-4), only for git's object ids: the Hub names a file kept in git (not LFS) by its
 // blob id, sha1("blob <size>\0" + content), in its ETag and listing.
-class Sha1 {
+// update(), digest() and hex_digest() (40 lowercase hex digits; finishes) come from BlockHash.
+class Sha1 : public BlockHash<Sha1, 5> {
 public:
   Sha1();
-  void update(const void* data, std::size_t size);
-  std::string hex_digest();  // 40 lowercase hex digits; finishes
 
 private:
+  friend class BlockHash<Sha1, 5>;
   void compress(const std::uint8_t* block);
-
-  std::uint32_t state_[5];
-  std::uint8_t block_[64] = {};
-  std::size_t pending_ = 0;
-  std::uint64_t total_bytes_ = 0;
 };
 
 // git's blob id of `file`. Throws Error(NotFound) when it cannot be opened, Error(Runtime) when reading fails.

@@ -1,9 +1,6 @@
 #include "hub/sha256.h"
 
-#include <algorithm>
-#include <cstring>
 #include <fstream>
-#include <vector>
 
 #include "skyreels/error.h"
 
@@ -25,55 +22,11 @@ std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); 
 }  // namespace
 
 Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
-
-void Sha256::update(const void* data, std::size_t size) {
-  auto bytes = static_cast<const std::uint8_t*>(data);
-  total_bytes_ += size;
-  if (pending_ > 0) {
-    const auto take = std::min(size, sizeof block_ - pending_);
-    std::memcpy(block_ + pending_, bytes, take);
-    pending_ += take;
-    bytes += take;
-    size -= take;
-    if (pending_ < sizeof block_) return;
-    compress(block_);
-    pending_ = 0;
-  }
-  for (; size >= 64; bytes += 64, size -= 64) compress(bytes);
-  std::memcpy(block_, bytes, size);
-  pending_ = size;
-}
-
-std::array<std::uint8_t, 32> Sha256::digest() {
-  const std::uint64_t bits = total_bytes_ * 8;
-  const std::uint8_t one = 0x80, zero = 0;
-  update(&one, 1);
-  while (pending_ != 56) update(&zero, 1);
-  std::uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-  update(length, 8);
-  std::array<std::uint8_t, 32> out{};
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<std::uint8_t>(state_[i] >> (24 - 8 * j));
-  return out;
-}
-
-std::string Sha256::hex_digest() {
-  static const char* kHex = "0123456789abcdef";
-  std::string text;
-  for (const auto byte : digest()) {
-    text += kHex[byte >> 4];
-    text += kHex[byte & 15];
-  }
-  return text;
-}
+    : BlockHash({0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}) {}
 
 void Sha256::compress(const std::uint8_t* block) {
   std::uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = std::uint32_t{block[4 * i]} << 24 | std::uint32_t{block[4 * i + 1]} << 16 |
-           std::uint32_t{block[4 * i + 2]} << 8 | std::uint32_t{block[4 * i + 3]};
+  load_words(block, w);
   for (int i = 16; i < 64; ++i) {
     const auto s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
     const auto s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -107,12 +60,7 @@ std::string sha256_of_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(ErrorCode::NotFound, file.string() + ": cannot read it to check its sha256");
   Sha256 hash;
-  std::vector<char> buffer(std::size_t{4} << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hash.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) throw Error(ErrorCode::Runtime, file.string() + ": reading failed while checking its sha256");
+  if (!hash_stream(in, hash, std::size_t{4} << 20)) throw Error(ErrorCode::Runtime, file.string() + ": reading failed while checking its sha256");
   return hash.hex_digest();
 }
 
