@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/attention_shapes.h"
 #include "skyreels/error.h"
 
 namespace skyreels::kernels {
@@ -16,20 +17,6 @@ constexpr int kE4M3MantissaBits = 3;
 constexpr int kE4M3MinExponent = -6;  // of the normal numbers; below, the subnormals' fixed step 2^-9
 // Scores of at most this many elements (query rows x keys of one head) at a time: 64 MiB in float32.
 constexpr std::int64_t kScoreElements = std::int64_t{1} << 24;
-
-std::string shape_text(const at::Tensor& t) {
-  std::string s = "[";
-  for (std::int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
-void check_shapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  const bool ok = q.dim() == 4 && k.dim() == 4 && v.sizes() == k.sizes() && q.size(0) == k.size(0) &&
-                  q.size(2) == k.size(2) && q.size(3) == k.size(3);
-  if (!ok)
-    throw Error(ErrorCode::ShapeMismatch, "quantized attention takes q [B, Lq, H, D] and k, v [B, Lk, H, D]; got " +
-                                              shape_text(q) + ", " + shape_text(k) + ", " + shape_text(v));
-}
 
 // Per-block scales [nb] spread over the tokens: [L].
 at::Tensor per_token(const at::Tensor& scales, std::int64_t block, std::int64_t length) {
@@ -64,7 +51,7 @@ at::Tensor round_to_e4m3(const at::Tensor& x) {
 }
 
 QuantizedBlocks quantize_per_block(const at::Tensor& x, std::int64_t block, QkFormat format) {
-  if (x.dim() != 4) throw Error(ErrorCode::ShapeMismatch, "quantize_per_block takes [B, L, H, D]; got " + shape_text(x));
+  if (x.dim() != 4) throw Error(ErrorCode::ShapeMismatch, "quantize_per_block takes [B, L, H, D]; got " + c10::str(x.sizes()));
   if (block < 1) throw Error(ErrorCode::BadArgument, "quantize_per_block: the block must hold at least one token");
   const auto b = x.size(0), heads = x.size(2);
   auto values = at::empty(x.sizes(), x.options().dtype(at::kFloat));
@@ -80,7 +67,7 @@ QuantizedBlocks quantize_per_block(const at::Tensor& x, std::int64_t block, QkFo
 
 at::Tensor quantized_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                          const QuantizedAttentionOptions& options) {
-  check_shapes(q, k, v);
+  check_attention_shapes(q, k, v, "quantized attention");
   if (options.q_block < 1 || options.k_block < 1)
     throw Error(ErrorCode::BadArgument, "quantized attention: a block must hold at least one token");
   const auto lq = q.size(1), lk = k.size(1);

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/attention_shapes.h"
 #include "skyreels/error.h"
 #include "torch_compat.h"
 
@@ -17,11 +18,7 @@ std::int64_t query_chunk(const at::Tensor& q, const at::Tensor& k) {
 }
 
 void check_shapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || q.size(0) != k.size(0) || q.size(2) != k.size(2) ||
-      q.size(3) != k.size(3) || !k.sizes().equals(v.sizes()))
-    throw Error(ErrorCode::ShapeMismatch, "attention expects q [B, Lq, H, D] and k, v [B, Lk, H, D]; got " +
-                                              c10::str(q.sizes()) + ", " + c10::str(k.sizes()) + ", " +
-                                              c10::str(v.sizes()));
+  kernels::check_attention_shapes(q, k, v, "attention");
 }
 
 }  // namespace

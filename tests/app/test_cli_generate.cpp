@@ -107,6 +107,15 @@ private:
   bool waited_ = false;
 };
 
+// Everything the process writes to stdout, its exit code, then its stderr file.
+CliRun finish(Process& p, const fs::path& err_file) {
+  CliRun r;
+  for (std::string line; p.read_line(line);) r.out += line + "\n";
+  r.code = p.wait();
+  r.err = skyreels::test::read_file(err_file);
+  return r;
+}
+
 // Reads `--json` events until the first decoded block, then sends `sig`; returns that block's frames.
 std::int64_t signal_after_first_block(Process& p, int sig) {
   for (std::string line; p.read_line(line);) {
@@ -123,11 +132,7 @@ class CliGenerate : public ::testing::Test {
 protected:
   CliRun run(const std::vector<std::string>& args, long max_file_bytes = 0) {
     Process p(args, dir_ / "cache", dir_ / "stderr.txt", max_file_bytes);
-    CliRun r;
-    for (std::string line; p.read_line(line);) r.out += line + "\n";
-    r.code = p.wait();
-    r.err = skyreels::test::read_file(dir_ / "stderr.txt");
-    return r;
+    return finish(p, dir_ / "stderr.txt");
   }
   std::vector<std::string> demo(std::vector<std::string> more) {
     std::vector<std::string> args{"generate", "--model", SKYREELS_TINY_MODEL_DIR, "--frames", "9", "--steps", "2",
@@ -215,13 +220,8 @@ RankRun run_as_torchrun(const fs::path& dir, const std::vector<std::string>& arg
                                                          {"SKYREELS_RANK_TIMEOUT_S", std::to_string(timeout_s)}}));
   }
   RankRun result;
-  for (int r = 0; r < started; ++r) {
-    CliRun run;
-    for (std::string line; processes[static_cast<std::size_t>(r)]->read_line(line);) run.out += line + "\n";
-    run.code = processes[static_cast<std::size_t>(r)]->wait();
-    run.err = skyreels::test::read_file(dir / ("stderr" + std::to_string(r) + ".txt"));
-    result.ranks.push_back(std::move(run));
-  }
+  for (int r = 0; r < started; ++r)
+    result.ranks.push_back(finish(*processes[static_cast<std::size_t>(r)], dir / ("stderr" + std::to_string(r) + ".txt")));
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
