@@ -8,6 +8,8 @@
 #                             ($OUT/final.safetensors, stats.json, config.json); with
 #                             train-vae-init/final.safetensors (carried) it trains that VAE further
 #                             (skyreels-train --vae-init) instead of starting from random weights;
+#                             SKYREELS_TRAIN_VAE_STEPS and SKYREELS_TRAIN_DIT_STEPS together size the
+#                             run without the probe;
 #   SKYREELS_TRAIN_STAGE=dit  takes those back from train-carry/ (carried by the tool), trains the text
 #                             encoder and DiT, and returns the model folder's files plus extras.tar
 #                             (loss.csv, loss.png, the log, the README). A DiT longer than one call
@@ -49,6 +51,10 @@ if [ "$stage" = vae ]; then
   cp "$run/tokenizer/spiece.model" "$probe/tokenizer/" 2>/dev/null
   init=()
   [ -f train-vae-init/final.safetensors ] && init=(--vae-init train-vae-init/final.safetensors)
+  if [ -n "${SKYREELS_TRAIN_VAE_STEPS:-}" ] && [ -n "${SKYREELS_TRAIN_DIT_STEPS:-}" ]; then
+    # Sizes given (from an earlier run's step times): no probe, its 40 s go to the VAE.
+    vae_steps=$SKYREELS_TRAIN_VAE_STEPS dit_steps=$SKYREELS_TRAIN_DIT_STEPS
+  else
   "$train" --run "$probe" --vae-steps 24 --dit-steps 40 --dit-clips 64 "${init[@]}" 2>&1 | quiet > "$out/probe.log"
   # Seconds a step from the loss log's clock over the probe's second half: the first steps pay warm-up
   # (each new crop length its own kernels), which over-read run 3's steps (VAE 686 ms read, 410 ms in
@@ -65,6 +71,7 @@ print(int(vae_s / per_step("vae")) // 50 * 50, int(dit_s / per_step("dit")) // 1
 PY
 )"
   grep -E "step (24/24|40/40)" "$out/probe.log"
+  fi
   echo "run: vae $vae_steps steps, dit $dit_steps steps ${init[*]}" | tee "$out/train.log"
   "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" "${init[@]}" --stop-after vae --minutes "$(minutes_left)" \
     2>&1 | quiet | tee -a "$out/train.log" | grep -v " step "
