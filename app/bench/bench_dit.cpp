@@ -19,6 +19,7 @@
 #include "model/block_streamer.h"
 #include "model/wan_dit.h"
 #include "model/weights.h"
+#include "parallel/cfg_groups.h"
 #include "parallel/launcher.h"
 #include "parallel/process_group.h"
 #include "pipeline/memory_plan.h"
@@ -113,22 +114,42 @@ int run_dit(const Args& args) {
   const auto t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
   model::WanDitCall call;
   call.chunk_tokens = chunk;
-  // --gpus N: this process is one rank of N (main() started them); its tokens are 1/N of the sequence.
+  // --gpus N: this process is one rank of N (main() started them). --parallel ulysses (default): its
+  // tokens are 1/N of the sequence; --parallel cfg (batch 2, N even): its half of the ranks runs one
+  // row of the batch (conditional or unconditional) over N/2 ranks, then the halves trade outputs.
   std::unique_ptr<parallel::ProcessGroup> group;
+  parallel::CfgProcessGroups cfg_groups;
+  const auto parallel_mode = args.get("parallel", "ulysses");
+  const bool cfg_parallel = parallel_mode == "cfg";
+  auto rows = context;
   if (parallel::launched_rank()) {
     group = parallel::connect(parallel::ParallelEnv::from_environment(), device);
     call.parallel = group.get();
+    if (cfg_parallel) {
+      cfg_groups = parallel::join_cfg_groups(*group);
+      if (!cfg_groups.made || batch != 2)
+        throw std::runtime_error("--parallel cfg needs an even number of ranks and --batch 2");
+      call.parallel = cfg_groups.branch.get();
+      rows = context.narrow(0, cfg_groups.branch_index, 1);
+    }
   }
+  const model::SequenceParallel* pair =
+      cfg_parallel && group ? (cfg_groups.pair ? cfg_groups.pair.get() : group.get()) : nullptr;
   const bool leader = !group || group->rank() == 0;
   const int ranks = group ? group->size() : 1;
+  // One guided call: the batch at once, or each half's row and the exchange.
+  auto step = [&] {
+    const auto v = dit->forward(x, t, rows, 1, call);
+    return pair ? pair->gather_ranks(v[0].contiguous()) : v;
+  };
 
-  const auto first = dit->forward(x, t, context, 1, call);  // warm-up: kernels, allocator, library handles
+  const auto first = step();  // warm-up: kernels, allocator, library handles
   telemetry::synchronize(device);
   telemetry::reset_peak_memory(device);
   std::vector<double> seconds;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const auto v = dit->forward(x, t, context, 1, call);
+    const auto v = step();
     telemetry::synchronize(device);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -201,6 +222,7 @@ int run_dit(const Args& args) {
       {"chunk_tokens", chunk},
       {"attention", backend},
       {"ranks", ranks},
+      {"parallel", ranks > 1 ? parallel_mode : std::string("none")},
       {"parallel_rel_l2", parallel_rel_l2},
       {"seconds_per_call_median", per_call},
       {"seconds_per_batch1_equivalent", per_call / batch},
@@ -214,7 +236,8 @@ int run_dit(const Args& args) {
       {"streamed", streamed},
   };
   emit(args, result);
-  std::printf("[attention %s%s, %d rank(s)%s] ", backend.c_str(), fp8 ? ", fp8" : "", ranks,
+  std::printf("[attention %s%s, %d rank(s)%s%s] ", backend.c_str(), fp8 ? ", fp8" : "", ranks,
+              ranks > 1 ? (" " + parallel_mode).c_str() : "",
               parallel_rel_l2 >= 0 ? (", rel L2 vs one rank " + std::to_string(parallel_rel_l2)).c_str() : "");
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
               "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB; fused kernels %s; self-attention %.3f s/call\n",

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
                  "usage: skyreels-bench dit [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960]\n"
                  "                          [--batch 2] [--context 512] [--repeat 3] [--chunk-tokens N]\n"
                  "                          [--attention auto|cudnn|flash|efficient|math] [--fused 1|0] [--fp8 0|1]\n"
-                 "                          [--gpus N [--check 1]] [--stream-blocks N [--vram-budget GIB]]\n"
+                 "                          [--gpus N [--parallel ulysses|cfg] [--check 1]] [--stream-blocks N [--vram-budget GIB]]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench t5 [--layers 24] [--tokens 512] [--prompt-tokens N] [--dtype bf16|fp32]\n"
                  "                         [--repeat 3] [--device cuda|cpu] [--json FILE]\n"

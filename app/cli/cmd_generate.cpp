@@ -95,6 +95,7 @@ int run_generate(const std::vector<std::string>& args) {
     EngineOptions options;
     options.device = o.device;
     options.reference_path = o.reference_path;
+    options.parallel = o.parallel;
     if (o.vae_tile) {
       options.vae_tile = static_cast<int>(o.vae_tile->first);
       options.vae_tile_overlap = static_cast<int>(o.vae_tile->second);

@@ -119,7 +119,10 @@ const char* generate_usage() {
          "\n"
          "engine:\n"
          "  --device auto|cpu|cuda[:N]   --reference-path (the reference's execution choices)\n"
-         "  --gpus N                 split the DiT's tokens over N GPUs (sequence parallel, one process each)\n"
+         "  --gpus N                 run on N GPUs, one process each (under torchrun or srun: their ranks)\n"
+         "  --parallel auto|ulysses|cfg  how the ranks share a job: split each call's tokens (Ulysses), or\n"
+         "                           the conditional and unconditional calls on two halves (CFG-parallel,\n"
+         "                           guided jobs, even ranks); auto picks CFG-parallel where it can\n"
          "  --vram-budget GIB        GPU memory the job may use; the plan (blocks resident or streamed, CFG, text\n"
          "                           encoder, VAE tiling) is printed before work (on the CPU: printed, not enforced)\n"
          "  --no-vram-budget         what the card has free (e.g. over --from-video)\n"
@@ -263,6 +266,11 @@ GenerateOptions parse_generate_options(const std::vector<std::string>& args) {
       o.vae_tile = std::make_pair(tile, overlap);
     } else if (name == "--no-prompt-cache") o.prompt_cache = false;
     else if (name == "--gpus") o.gpus = static_cast<int>(integer(1, 64));
+    else if (name == "--parallel") {
+      o.parallel = value();
+      if (o.parallel != "auto" && o.parallel != "ulysses" && o.parallel != "cfg")
+        throw UsageError("--parallel takes auto, ulysses or cfg, not \"" + o.parallel + "\"");
+    }
     else if (name == "--json") o.json = true;
     else if (name == "--quiet" || name == "-q") o.quiet = true;
     else throw UsageError("unknown option \"" + name + "\" (skyreels-cli generate --help lists them)");

@@ -39,7 +39,8 @@ struct GenerateOptions {
   bool reference_path = false;  // the reference's execution choices (for comparisons)
   std::optional<std::pair<std::int64_t, std::int64_t>> vae_tile;  // tile, overlap in latent pixels
   bool prompt_cache = true;
-  int gpus = 1;  // processes splitting the DiT's tokens (one GPU each; on the CPU, gloo processes)
+  int gpus = 1;  // processes splitting the DiT's calls (one GPU each; on the CPU, gloo processes)
+  std::string parallel = "auto";  // how they split them: auto, ulysses or cfg
   bool json = false;   // events as JSON lines on stdout
   bool quiet = false;  // no progress on stderr
 };

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "parallel/process_group.h"
+#include "parallel/cfg_groups.h"
 #include "pipeline/engine.h"
 #include "skyreels/engine.h"
 
@@ -16,6 +16,7 @@ struct Engine::Impl {
   EngineOptions options;
   ModelIdentity identity;
   std::unique_ptr<parallel::ProcessGroup> group;  // before `engine`: the engine refers to it
+  parallel::CfgProcessGroups cfg_groups;          // likewise
   std::unique_ptr<pipeline::Engine> engine;
   std::optional<std::string> weights_hash;  // computed on first use (it reads every weight)
 

@@ -32,6 +32,9 @@ public:
   at::Tensor scatter_sequence(const at::Tensor& full, const std::vector<std::int64_t>& tokens_per_rank) const;
   // This rank's frames of a [B, C, Fl, ...] tensor -> all frames [B, C, F, ...] on every rank.
   at::Tensor gather_frames(const at::Tensor& local, const std::vector<std::int64_t>& frames_per_rank) const;
+  // Every rank's `local` (same shape and dtype everywhere), stacked along a new dim 0 in rank order: the
+  // CFG-parallel exchange of a row's conditional and unconditional predictions.
+  at::Tensor gather_ranks(const at::Tensor& local) const { return all_gather(local); }
   // `tensor` of rank `root` is copied into `tensor` of every other rank (same shape and dtype).
   virtual void broadcast(at::Tensor& tensor, int root = 0) const = 0;
   // Rank 0's flag on every rank (a user's cancel must stop all ranks at the same row).

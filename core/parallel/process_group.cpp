@@ -1,6 +1,7 @@
 #include "parallel/process_group.h"
 
 #include <algorithm>
+#include <functional>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #endif
 #if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #if defined(SKYREELS_WITH_GLOO)
@@ -142,6 +144,9 @@ struct ProcessGroup::Impl {
   virtual void all_gather(std::vector<at::Tensor>& outputs, at::Tensor& input) = 0;
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+  // A backend of the same kind for `size` ranks meeting under `prefix` in this group's store (set by
+  // connect() on the world's backend).
+  std::function<std::unique_ptr<Impl>(const std::string& prefix, int rank, int size)> make_group;
 };
 
 #if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
@@ -184,12 +189,14 @@ at::Tensor as_bits(const at::Tensor& t) {
 }  // namespace
 
 ProcessGroup::ProcessGroup(int rank, int size, c10::Device device, std::unique_ptr<Impl> impl)
-    : rank_(rank), size_(size), host_(this_host()), device_(device), impl_(std::move(impl)) {}
+    : rank_(rank), size_(size), world_rank_(rank), world_size_(size), host_(this_host()), device_(device),
+      impl_(std::move(impl)) {}
 ProcessGroup::~ProcessGroup() = default;
 
 std::string ProcessGroup::describe() const {
-  return "rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " on host " + host_;
+  return "rank " + std::to_string(world_rank_) + " of " + std::to_string(world_size_) + " on host " + host_;
 }
+
 
 namespace {
 
@@ -208,6 +215,21 @@ void collective(const ProcessGroup& group, const char* what, F&& run) {
 }
 
 }  // namespace
+
+std::unique_ptr<ProcessGroup> ProcessGroup::subgroup(const std::vector<int>& members, const std::string& name) const {
+  const auto me = std::find(members.begin(), members.end(), rank_);
+  if (me == members.end() || !std::is_sorted(members.begin(), members.end()) || members.back() >= size_ ||
+      members.front() < 0 || !impl_->make_group)
+    throw Error(ErrorCode::BadArgument, describe() + " cannot join the group \"" + name + "\" of those ranks");
+  const int rank = static_cast<int>(me - members.begin()), size = static_cast<int>(members.size());
+  std::unique_ptr<Impl> impl;
+  // Its members meet under the group's own keys in the world's store.
+  collective(*this, "joining a group", [&] { impl = impl_->make_group("group/" + name + "/", rank, size); });
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(rank, size, device_, std::move(impl)));
+  group->world_rank_ = world_rank_;
+  group->world_size_ = world_size_;
+  return group;
+}
 
 void ProcessGroup::all_to_all(at::Tensor& output, at::Tensor& input, std::vector<std::int64_t>& out_rows,
                               std::vector<std::int64_t>& in_rows) const {
@@ -248,6 +270,49 @@ std::string available_backends() {
   return names;
 }
 
+#if defined(SKYREELS_WITH_GLOO) || defined(SKYREELS_WITH_NCCL)
+namespace {
+
+// The backend for `device` (NCCL for CUDA, gloo for the CPU) of `size` ranks meeting in `store`, under
+// `prefix` when not empty (a subgroup's own keys). Its make_group makes more of the same kind.
+std::unique_ptr<ProcessGroup::Impl> make_backend(const c10::intrusive_ptr<c10d::Store>& world_store, c10::Device device,
+                                                 const ParallelEnv& env, const std::string& prefix, int rank, int size) {
+  const std::chrono::milliseconds timeout = env.timeout;
+  c10::intrusive_ptr<c10d::Store> store = world_store;
+  if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, world_store);
+  std::unique_ptr<ProcessGroup::Impl> impl;
+  if (device.is_cuda()) {
+#if defined(SKYREELS_WITH_NCCL)
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    impl = std::make_unique<C10dImpl<c10d::ProcessGroupNCCL>>(
+        c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options));
+#else
+    throw Error(ErrorCode::Unsupported, "this build has no NCCL process group (LibTorch without c10d NCCL headers)");
+#endif
+  } else {
+#if defined(SKYREELS_WITH_GLOO)
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    // One host (our launcher, or a master on the loopback): the loopback interface; across hosts the
+    // interface of this host's name (or GLOO_SOCKET_IFNAME's).
+    const bool local = !env.store.empty() || env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
+    options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                     : c10d::ProcessGroupGloo::createDefaultDevice());
+    impl = std::make_unique<C10dImpl<c10d::ProcessGroupGloo>>(
+        c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options));
+#else
+    throw Error(ErrorCode::Unsupported, "this build has no gloo process group (LibTorch without c10d gloo headers)");
+#endif
+  }
+  impl->make_group = [world_store, device, env](const std::string& name, int r, int n) {
+    return make_backend(world_store, device, env, name, r, n);
+  };
+  return impl;
+}
+
+}  // namespace
+#endif
+
 std::unique_ptr<ProcessGroup> connect(const ParallelEnv& env, c10::Device device) {
   if (!env.active()) throw Error(ErrorCode::BadArgument, "connect() needs a multi-process run (SKYREELS_WORLD_SIZE > 1)");
   std::unique_ptr<ProcessGroup::Impl> impl;
@@ -269,30 +334,12 @@ std::unique_ptr<ProcessGroup> connect(const ParallelEnv& env, c10::Device device
       store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
     }
     store->setTimeout(timeout);
-#endif
-    if (device.is_cuda()) {
-#if defined(SKYREELS_WITH_NCCL)
-      auto options = c10d::ProcessGroupNCCL::Options::create();
-      options->timeout = timeout;
-      impl = std::make_unique<C10dImpl<c10d::ProcessGroupNCCL>>(
-          c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.size, options));
+    impl = make_backend(store, device, env, "", env.rank, env.size);
 #else
-      throw Error(ErrorCode::Unsupported, "this build has no NCCL process group (LibTorch without c10d NCCL headers)");
+    throw Error(ErrorCode::Unsupported, device.is_cuda()
+                                            ? "this build has no NCCL process group (LibTorch without c10d NCCL headers)"
+                                            : "this build has no gloo process group (LibTorch without c10d gloo headers)");
 #endif
-    } else {
-#if defined(SKYREELS_WITH_GLOO)
-      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      // One host (our launcher, or a master on the loopback): the loopback interface; across hosts the
-      // interface of this host's name (or GLOO_SOCKET_IFNAME's).
-      const bool local = !env.store.empty() || env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
-      options->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                       : c10d::ProcessGroupGloo::createDefaultDevice());
-      impl = std::make_unique<C10dImpl<c10d::ProcessGroupGloo>>(
-          c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.size, options));
-#else
-      throw Error(ErrorCode::Unsupported, "this build has no gloo process group (LibTorch without c10d gloo headers)");
-#endif
-    }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

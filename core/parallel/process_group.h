@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -55,8 +56,12 @@ public:
 
   void broadcast(at::Tensor& tensor, int root = 0) const override;
   void barrier() const;
-  // "rank 1 of 2 on host gpu07": for messages.
+  // "rank 1 of 2 on host gpu07" (the place in the whole run, for a subgroup too): for messages.
   std::string describe() const;
+  // A group of some of this group's ranks (`members`: ascending, in this group's numbering; this rank
+  // among them), e.g. the ranks of one CFG branch. Every member calls it with the same members and
+  // name at the same point; the others do not.
+  std::unique_ptr<ProcessGroup> subgroup(const std::vector<int>& members, const std::string& name) const;
 
   struct Impl;
 
@@ -69,6 +74,7 @@ private:
   friend std::unique_ptr<ProcessGroup> connect(const ParallelEnv&, c10::Device);
   ProcessGroup(int rank, int size, c10::Device device, std::unique_ptr<Impl> impl);
   int rank_, size_;
+  int world_rank_, world_size_;  // for messages
   std::string host_;
   c10::Device device_;
   std::unique_ptr<Impl> impl_;

@@ -122,7 +122,8 @@ public:
       : dit_(dit), vae_(vae), parking_(parking), options_(options), inputs_(inputs), s_(inputs.settings), noise_(noise),
         events_(events), cancel_(cancel), device_(dit->patch_embedding->weight.device()),
         output_(s_.overlap_history.value_or(0)), call_(options.dit_call) {
-    call_.parallel = options.parallel;
+    cfg_parallel_ = options.cfg.available() && s_.guidance_enabled();
+    call_.parallel = cfg_parallel_ ? options.cfg.branch : options.parallel;
     // Every DiT call of the run (guided, unguided, step-cached) goes through call_, so the mask reaches
     // them all, as the reference applies it in every forward.
     if (s_.causal_attention) call_.causal_block_frames = s_.causal_block_size;
@@ -176,11 +177,11 @@ private:
           prepare_context(inputs_.negative_context, "negative prompt embedding (guidance_scale > 1)", config.text_dim, device_);
       // One batch-2 call needs equal row counts; the text encoder always gives text_len rows. Padding
       // here would change the result (padded rows take part in cross-attention), so fall back.
-      if (options_.batched_cfg && negative.size(1) == context_.size(1)) {
+      if (options_.batched_cfg && !cfg_parallel_ && negative.size(1) == context_.size(1)) {
         cfg_context_ = at::cat({context_, negative.to(context_.scalar_type())}, 0);
       } else {
         negative_context_ = negative;
-        if (options_.batched_cfg)
+        if (options_.batched_cfg && !cfg_parallel_)
           logger("pipeline")->info("prompt and negative prompt embeddings have {} and {} rows: guidance runs as two calls",
                                    context_.size(1), negative.size(1));
       }
@@ -259,7 +260,15 @@ private:
     const auto input = x.unsqueeze(0);
     if (!guided) return run_dit(input, time, context_, 0)[0];
     at::Tensor cond, uncond;
-    if (cfg_context_.defined()) {
+    if (cfg_parallel_) {
+      // This rank's branch, then both branches' predictions on every rank: [cond, uncond].
+      const bool unconditional = options_.cfg.branch_index == 1;
+      const auto mine = run_dit(input, time, unconditional ? negative_context_ : context_, unconditional ? 1 : 0)[0];
+      const auto both = options_.cfg.pair->gather_ranks(mine.contiguous());
+      result_.model_calls_run += 1;  // the other branch's
+      cond = both[0];
+      uncond = both[1];
+    } else if (cfg_context_.defined()) {
       const auto both = run_dit(input, time, cfg_context_, 2);
       cond = both[0];
       uncond = both[1];
@@ -474,6 +483,7 @@ private:
   std::unique_ptr<StepCache> step_cache_;  // the window's, when the fast mode is on
   bool row_cached_ = false;                // this row's calls reused the step cache so far
   model::WanDitCall call_;
+  bool cfg_parallel_ = false;  // this job's guided calls split by branch (PipelineOptions::cfg)
   bool reports_ = true;  // events go out (rank 0 of a parallel run)
   bool decodes_ = true;
   sched::FlowTimesteps levels_;  // the sampler's noise levels and the timesteps the model is fed

@@ -12,6 +12,7 @@
 #include "pipeline/generation_events.h"
 #include "pipeline/generation_settings.h"
 #include "pipeline/noise_source.h"
+#include "pipeline/parallel_plan.h"
 #include "pipeline/window_plan.h"
 
 namespace skyreels::pipeline {
@@ -44,6 +45,10 @@ struct PipelineOptions {
   // process alone. Every rank runs the loop on the same inputs and noise; only rank 0 reports events
   // and decodes the video (the others decode only what a next long-video window needs).
   const model::SequenceParallel* parallel = nullptr;
+  // CFG-parallel (parallel_plan.h): when its groups are set and the job is guided, this rank runs one
+  // branch's call over `cfg.branch` and trades predictions over `cfg.pair`; `parallel` still makes the
+  // run's shared decisions. Unset: every call over `parallel`.
+  CfgGroups cfg;
 
   // Two guidance calls, per-token float32 modulation over the whole sequence at once, one solver per
   // frame with syncs, decode after the window.

@@ -9,6 +9,7 @@
 
 #include "lora/lora_identity.h"
 #include "lora/lora_merge.h"
+#include "io/json_config.h"
 #include "model/block_streamer.h"
 #include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
@@ -57,6 +58,22 @@ std::optional<MemoryPlan> Engine::memory_plan(const GenerationSettings& settings
   const auto text_bytes = text_on_cpu ? 0 : weights_file_bytes(files_.t5);
   const auto weights = model::open_wan_dit_weights(files_.dit);
   return plan_memory(gib_to_bytes(*settings.vram_budget_gib), memory_needs(*weights, settings, options_.pipeline, text_bytes));
+}
+
+ParallelPlan Engine::plan_ranks(const GenerationSettings& s) const {
+  if (!options_.parallel) return plan_parallel(1, 1, s.guidance_enabled(), options_.parallel_mode);
+  std::int64_t heads = 0;
+  if (pipeline_) {
+    heads = pipeline_->dit()->config().num_heads;
+  } else {  // from the checkpoint's header and config.json: nothing loads
+    std::optional<io::JsonConfig> json;
+    if (!files_.dit_config.empty()) json = io::JsonConfig::load(files_.dit_config);
+    heads = model::WanDitConfig::detect(*model::open_wan_dit_weights(files_.dit), json ? &*json : nullptr).num_heads;
+  }
+  auto plan = plan_parallel(options_.parallel->size(), heads, s.guidance_enabled(), options_.parallel_mode);
+  if (plan.cfg_parallel() && !options_.cfg_groups.available())
+    throw Error(ErrorCode::Unsupported, "CFG-parallel: this run's ranks were joined without the branch groups");
+  return plan;
 }
 
 void Engine::load(const EventSink& events, bool fp8, int streamed_blocks) {
@@ -194,6 +211,7 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   // allocator is capped at the budget, so the plan is held to it (an overrun is an out-of-memory error,
   // not a silent excess); no budget lifts the cap.
   const auto plan = memory_plan(s);
+  const auto ranks = plan_ranks(s);
   // On the CPU the plan is only shown: host memory is all there is, and streaming would copy for nothing.
   const int streamed = plan && options_.device.is_cuda() ? plan->streamed_blocks : 0;
   // A DiT loaded for another plan (or kind) goes before the prompts are encoded: the plan counts the
@@ -255,6 +273,7 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
     if (plan->vae_tiled() && run.vae_tiling.tile == 0) run.vae_tiling = {plan->vae_tile, plan->vae_overlap};
     if (plan->park_dit_for_last_decode) run.park_dit_up_to_bytes = std::numeric_limits<std::int64_t>::max();
   }
+  run.cfg = ranks.cfg_parallel() ? options_.cfg_groups : CfgGroups{};
   apply_loras(s.loras, reported);  // every rank merges into its own DiT
   if (parallel) {
     // Rank 0's embeddings, [max_length, text_dim] bf16, to every rank.
@@ -269,7 +288,8 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   }
   if (stop_now()) return stop();
 
-  emit(reported, PhaseStarted{Phase::Denoising, {}});
+  if (parallel) logger("pipeline")->info("ranks: {}", ranks.description);
+  emit(reported, PhaseStarted{Phase::Denoising, parallel ? ranks.description : std::string()});
   GenerationInputs inputs;
   inputs.settings = s;
   inputs.context = contexts[0];

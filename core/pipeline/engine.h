@@ -14,6 +14,7 @@
 #include "pipeline/memory_plan.h"
 #include "skyreels/error.h"
 #include "pipeline/model_folder.h"
+#include "pipeline/parallel_plan.h"
 #include "pipeline/prompt_embedding_cache.h"
 
 namespace skyreels::lora {
@@ -35,6 +36,10 @@ struct EngineOptions {
   // A multi-process run (parallel::connect): rank 0 encodes the prompts and broadcasts them, every
   // rank holds the DiT and runs its share of the tokens, rank 0 reports and decodes. Null: alone.
   const model::SequenceParallel* parallel = nullptr;
+  // With `parallel`: the groups a CFG-parallel job would use (set when the ranks are even), and how
+  // the planner splits each job (parallel_plan.h).
+  CfgGroups cfg_groups;
+  ParallelMode parallel_mode = ParallelMode::Auto;
 };
 
 // One generation as a front end asks for it: settings (prompts included) and the conditioning pixels,
@@ -93,6 +98,9 @@ private:
   // The loaded DiT is of this kind (float8 or not) with this many streamed blocks.
   bool loaded_as(bool fp8, int streamed_blocks) const;
   void unload_dit();  // the DiT and VAE (and merged LoRAs); the text encoder stays
+  // How this job's calls are shared by the ranks (a one-rank plan without `parallel`): an Error before
+  // any work when they cannot be.
+  ParallelPlan plan_ranks(const GenerationSettings& settings) const;
   GenerationResult run_job(const GenerationRequest& request, const EventSink& events, const std::atomic<bool>* cancel);
   // Frees the models and makes the out-of-memory error: where, the figures, and what to change.
   Error out_of_memory(const GenerationSettings& settings, const std::string& phase, bool gpu, const std::string& what);

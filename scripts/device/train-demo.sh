@@ -52,8 +52,14 @@ if [ "$stage" = vae ]; then
   init=()
   [ -f train-vae-init/final.safetensors ] && init=(--vae-init train-vae-init/final.safetensors)
   if [ -n "${SKYREELS_TRAIN_VAE_STEPS:-}" ] && [ -n "${SKYREELS_TRAIN_DIT_STEPS:-}" ]; then
-    # Sizes given (from an earlier run's step times): no probe, its 40 s go to the VAE.
+    # Sizes given (from an earlier run's step times): no probe, its 40 s go to the VAE. "fill": as many
+    # VAE steps as the call's time left allows at the measured step times (run 3, H200: 410 ms; run 2,
+    # H100: 400 to 540 ms), less 60 s for the statistics, the PSNR report and the copies.
     vae_steps=$SKYREELS_TRAIN_VAE_STEPS dit_steps=$SKYREELS_TRAIN_DIT_STEPS
+    if [ "$vae_steps" = fill ]; then
+      step_ms=480; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && step_ms=410
+      vae_steps=$(python3 -c "print(int((${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started) - 60) * 1000 / $step_ms) // 50 * 50)")
+    fi
   else
   "$train" --run "$probe" --vae-steps 24 --dit-steps 40 --dit-clips 64 "${init[@]}" 2>&1 | quiet > "$out/probe.log"
   # Seconds a step from the loss log's clock over the probe's second half: the first steps pay warm-up
@@ -77,13 +83,20 @@ PY
     2>&1 | quiet | tee -a "$out/train.log" | grep -v " step "
   status=${PIPESTATUS[0]}
   cp "$run/vae/final.safetensors" "$run/vae/stats.json" "$run/config.json" "$run/loss.csv" "$out/" 2>/dev/null
+  cp "$run/tokenizer/spiece.model" "$out/" 2>/dev/null
 else
   # A second dit call on the same (warm) machine resumes the run folder as it stands: its loss log
   # already holds the DiT's steps.
-  if [ ! -f "$run/vae/stats.json" ]; then
+  # A VAE stage stopped by its call's time limit left its checkpoint in the run folder (same warm
+  # machine): the trainer finishes it first.
+  if [ ! -f "$run/vae/stats.json" ] && [ ! -f "$run/config.json" ]; then
     mkdir -p "$run/vae"
-    cp train-carry/final.safetensors train-carry/stats.json "$run/vae/" && cp train-carry/config.json "$run/" &&
-      cp train-carry/loss.csv "$run/" || { echo "train-carry/ lacks the VAE stage's files"; exit 1; }
+    # The VAE stage's output: carried, else the one kept in the repository between sessions.
+    carry=train-carry
+    [ -f "$carry/stats.json" ] || carry=resources/demo-model-checkpoint
+    cp "$carry/final.safetensors" "$carry/stats.json" "$run/vae/" && cp "$carry/config.json" "$run/" &&
+      cp "$carry/loss.csv" "$run/" || { echo "neither train-carry/ nor $carry holds the VAE stage's files"; exit 1; }
+    [ -f "$run/tokenizer/spiece.model" ] || cp "$carry/spiece.model" "$run/tokenizer/" 2>/dev/null
   fi
   read -r vae_steps dit_steps <<< "$(python3 -c "import json;c=json.load(open('$run/config.json'));print(c['vae_steps'],c['dit_steps'])")"
   init=()

@@ -275,11 +275,26 @@ TEST_F(CliGenerate, TwoRanksGenerateTheSameVideoAsOne) {
   ASSERT_EQ(r.code, 0) << r.err;
   r = run(demo({"--gpus", "2", "--output", two.string()}));
   ASSERT_EQ(r.code, 0) << r.err;
+  // A guided job on 2 ranks: the planner puts the conditional and unconditional calls on one each.
+  EXPECT_NE(r.err.find("denoising: 2 ranks: CFG-parallel"), std::string::npos) << r.err;
   const auto a = skyreels::io::SafetensorsFile(one.string()).tensor("frames");
   const auto b = skyreels::io::SafetensorsFile(two.string()).tensor("frames");
   ASSERT_EQ(a.sizes(), b.sizes());
   // The same computation split differently: bf16 GEMMs of other shapes round differently.
   EXPECT_LT((a.to(at::kFloat) - b.to(at::kFloat)).abs().mean().item<double>(), 2.0);
+  // Asked for Ulysses instead: each call's tokens split over both ranks, the same video within rounding.
+  const auto ulysses = dir_ / "ulysses.safetensors";
+  r = run(demo({"--gpus", "2", "--parallel", "ulysses", "--output", ulysses.string()}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("denoising: 2 ranks: Ulysses"), std::string::npos) << r.err;
+  const auto u = skyreels::io::SafetensorsFile(ulysses.string()).tensor("frames");
+  ASSERT_EQ(u.sizes(), a.sizes());
+  EXPECT_LT((a.to(at::kFloat) - u.to(at::kFloat)).abs().mean().item<double>(), 2.0);
+  // CFG-parallel asked for an unguided job: every rank stops before any work and says why.
+  r = run(demo({"--gpus", "2", "--parallel", "cfg", "--guidance", "1", "--output", (dir_ / "x.safetensors").string()}));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("CFG-parallel needs guidance"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "x.safetensors"));
 
   // Started as torchrun starts them (issue 27): the same command on each rank, rank 0 writes.
   const auto three = dir_ / "torchrun.safetensors";

@@ -176,6 +176,14 @@ TEST(GenerateOptions, VramBudget) {
   EXPECT_NE(usage_error({"--vram-budget", "lots"}).find("--vram-budget"), std::string::npos);
 }
 
+TEST(GenerateOptions, ParallelModeIsAutoUlyssesOrCfg) {
+  EXPECT_EQ(parse_generate_options({}).parallel, "auto");
+  EXPECT_EQ(parse_generate_options({"--gpus", "2", "--parallel", "cfg"}).parallel, "cfg");
+  EXPECT_EQ(parse_generate_options({"--parallel", "ulysses"}).parallel, "ulysses");
+  EXPECT_NE(usage_error({"--parallel", "both"}).find("auto, ulysses or cfg"), std::string::npos);
+  EXPECT_NE(usage_error({"--parallel"}).find("--parallel"), std::string::npos);
+}
+
 TEST(GenerationReport, EventsAreOneJsonObjectEach) {
   RowDone row;
   row.window = 1;

@@ -26,6 +26,9 @@ struct EngineOptions {
   int vae_tile = 0, vae_tile_overlap = 8;
   bool use_prompt_cache = true;
   std::string prompt_cache_dir;  // empty: $XDG_CACHE_HOME/skyreels-studio/prompt-embeddings
+  // In a multi-process run, how the ranks share each job's DiT calls: "auto" (CFG-parallel for guided
+  // jobs on an even number of ranks, else Ulysses), "ulysses" or "cfg".
+  std::string parallel = "auto";
 };
 
 // Which model a folder holds, as a produced video records it.
