@@ -120,6 +120,8 @@ int run_dit(const Args& args) {
   std::unique_ptr<parallel::ProcessGroup> group;
   parallel::CfgProcessGroups cfg_groups;
   const auto parallel_mode = args.get("parallel", "ulysses");
+  if (parallel_mode != "ulysses" && parallel_mode != "cfg")
+    throw std::runtime_error("--parallel takes ulysses or cfg, not \"" + parallel_mode + "\"");
   const bool cfg_parallel = parallel_mode == "cfg";
   auto rows = context;
   if (parallel::launched_rank()) {
@@ -129,6 +131,9 @@ int run_dit(const Args& args) {
       cfg_groups = parallel::join_cfg_groups(*group);
       if (!cfg_groups.made || batch != 2)
         throw std::runtime_error("--parallel cfg needs an even number of ranks and --batch 2");
+      if (config.num_heads % (group->size() / 2) != 0)
+        throw std::runtime_error(std::to_string(config.num_heads) + " heads cannot be split over the " +
+                                 std::to_string(group->size() / 2) + " ranks of a CFG half");
       call.parallel = cfg_groups.branch.get();
       rows = context.narrow(0, cfg_groups.branch_index, 1);
     }

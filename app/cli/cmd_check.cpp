@@ -86,7 +86,7 @@ int run_check(const std::vector<std::string>& args) {
       std::fprintf(stderr, "check: %s\n", e.what());
       return e.code() == ErrorCode::Unsupported ? kExitBadInput : kExitFailed;
     }
-    options.parallel = group->sequence_parallel();
+    group->apply_to(options);
     // Other ranks only take part: rank 0 holds the results.
     if (group->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return kExitFailed;
   }

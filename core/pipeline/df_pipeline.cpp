@@ -258,7 +258,17 @@ private:
   // conditional prediction alone on rows the fast mode cfg_skip_last_steps skips.
   at::Tensor predict(const at::Tensor& x, const model::TimeEmbedding& time, bool guided) {
     const auto input = x.unsqueeze(0);
-    if (!guided) return run_dit(input, time, context_, 0)[0];
+    if (!guided) {
+      auto v = run_dit(input, time, context_, 0)[0];
+      // CFG-parallel: both halves make the conditional call, but the unconditional half's step cache
+      // holds no conditional residual and may run blocks the other reuses; branch 0's prediction is
+      // every rank's, so the halves step the same latents.
+      if (cfg_parallel_) {
+        v = v.contiguous();
+        options_.cfg.pair->broadcast(v, 0);
+      }
+      return v;
+    }
     at::Tensor cond, uncond;
     if (cfg_parallel_) {
       // This rank's branch, then both branches' predictions on every rank: [cond, uncond].

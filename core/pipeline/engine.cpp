@@ -70,7 +70,10 @@ ParallelPlan Engine::plan_ranks(const GenerationSettings& s) const {
     if (!files_.dit_config.empty()) json = io::JsonConfig::load(files_.dit_config);
     heads = model::WanDitConfig::detect(*model::open_wan_dit_weights(files_.dit), json ? &*json : nullptr).num_heads;
   }
-  auto plan = plan_parallel(options_.parallel->size(), heads, s.guidance_enabled(), options_.parallel_mode);
+  // Without the halves' groups only Ulysses can run: auto falls back to it, a forced cfg cannot.
+  auto mode = options_.parallel_mode;
+  if (mode == ParallelMode::Auto && !options_.cfg_groups.available()) mode = ParallelMode::Ulysses;
+  auto plan = plan_parallel(options_.parallel->size(), heads, s.guidance_enabled(), mode);
   if (plan.cfg_parallel() && !options_.cfg_groups.available())
     throw Error(ErrorCode::Unsupported, "CFG-parallel: this run's ranks were joined without the branch groups");
   return plan;

@@ -36,6 +36,9 @@ ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelM
   if (ranks < 1) throw Error(ErrorCode::BadArgument, "a run needs at least one rank");
   ParallelPlan plan;
   plan.ranks = ranks;
+  if (mode == ParallelMode::Cfg && ranks % 2 != 0)
+    throw Error(ErrorCode::BadArgument, "CFG-parallel needs an even number of ranks, not " + std::to_string(ranks) +
+                                            (ranks == 1 ? " (start the run on several GPUs: --gpus, torchrun or srun)" : ""));
   if (ranks == 1) {
     plan.description = "1 rank";
     return plan;
@@ -46,8 +49,6 @@ ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelM
     if (!guided)
       throw Error(ErrorCode::BadArgument, "CFG-parallel needs guidance (guidance scale above 1): without it there is "
                                           "one call a row; use --parallel ulysses or auto");
-    if (ranks % 2 != 0)
-      throw Error(ErrorCode::BadArgument, "CFG-parallel needs an even number of ranks, not " + std::to_string(ranks));
     check_heads(heads, ranks / 2);
     cfg = true;
   } else if (mode == ParallelMode::Auto) {

@@ -182,6 +182,10 @@ TEST_F(CliGenerate, TwoRanksPassTheReferenceFixtures) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("5 passed, 0 failed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2 ranks"), std::string::npos) << r.out;
+  // Four ranks: the guided pipeline case runs CFG-parallel with each half splitting the 2 heads.
+  const auto four = run({"check", "--ranks", "4", fixtures + "/df_sync"});
+  EXPECT_EQ(four.code, 0) << four.out << four.err;
+  EXPECT_NE(four.out.find("1 passed, 0 failed"), std::string::npos) << four.out;
 }
 
 // Issue 27: ranks started as torchrun starts them (the environment only; rank 0 serves a TCPStore on

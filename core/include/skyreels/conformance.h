@@ -40,6 +40,12 @@ struct CheckOptions {
   // Run the DiT and pipeline cases split over the ranks of a multi-process run (see parallel/); null:
   // this process alone.
   const model::SequenceParallel* parallel = nullptr;
+  // With `parallel` on an even number of ranks, the CFG-parallel groups (RankGroup::apply_to): guided
+  // pipeline cases run the conditional and unconditional calls on the two halves, as the engine's
+  // planner would (pipeline/parallel_plan.h). `cfg_pair` null: Ulysses over all ranks.
+  const model::SequenceParallel* cfg_branch = nullptr;  // this rank's half (null when one rank)
+  const model::SequenceParallel* cfg_pair = nullptr;
+  int cfg_branch_index = 0;
 };
 
 // Case folders under `path`: the folder itself if it holds a manifest.json, else its subfolders that

@@ -7,6 +7,9 @@
 namespace skyreels::model {
 class SequenceParallel;
 }
+namespace skyreels::conformance {
+struct CheckOptions;
+}
 
 namespace skyreels {
 
@@ -32,7 +35,10 @@ public:
 
   int rank() const;
   int size() const;
-  const model::SequenceParallel* sequence_parallel() const;  // for conformance::CheckOptions
+  const model::SequenceParallel* sequence_parallel() const;
+  // The check's cases split over this run's ranks: options.parallel, and the CFG-parallel groups when
+  // the ranks are even.
+  void apply_to(conformance::CheckOptions& options) const;
 
 private:
   struct Impl;

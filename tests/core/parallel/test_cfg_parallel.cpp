@@ -2,6 +2,8 @@
 // fixtures' pipeline on gloo ranks (threads of this process meeting in a FileStore): the conditional and
 // unconditional calls on two halves give the latents of the two calls made by one process.
 
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +70,7 @@ TEST(ParallelPlan, ForcedModesThatCannotBeSayWhy) {
   };
   EXPECT_NE(message([] { plan_parallel(2, 12, false, ParallelMode::Cfg); }).find("needs guidance"), std::string::npos);
   EXPECT_NE(message([] { plan_parallel(3, 12, true, ParallelMode::Cfg); }).find("even number of ranks"), std::string::npos);
+  EXPECT_NE(message([] { plan_parallel(1, 12, true, ParallelMode::Cfg); }).find("--gpus"), std::string::npos);
   EXPECT_NE(message([] { plan_parallel(3, 2, true, ParallelMode::Auto); }).find("cannot be split over 3 ranks"),
             std::string::npos);
   EXPECT_NE(message([] { plan_parallel(6, 2, true, ParallelMode::Cfg); }).find("cannot be split over 3 ranks"),
@@ -82,7 +85,8 @@ bool have_gloo() { return parallel::available_backends().find("gloo") != std::st
 
 // The fixture's pipeline run by `ranks` gloo ranks (threads) as `mode` plans it; rank 0's result.
 pipeline::GenerationResult run_ranks(const std::string& fixture_name, int ranks, ParallelMode mode,
-                                     std::string* description) {
+                                     std::string* description,
+                                     const std::function<void(pipeline::GenerationSettings&)>& tweak = {}) {
   skyreels::test::TempDir dir;
   std::vector<pipeline::GenerationResult> results(static_cast<std::size_t>(ranks));
   std::vector<std::string> errors(static_cast<std::size_t>(ranks));
@@ -101,7 +105,8 @@ pipeline::GenerationResult run_ranks(const std::string& fixture_name, int ranks,
         const auto groups = parallel::join_cfg_groups(*world);
         const conf::FixtureCase fixture(skyreels::test::fixture_case(fixture_name));
         auto pipe = conf::load_fixture_pipeline(fixture, c10::Device(c10::kCPU));
-        const auto inputs = conf::fixture_generation_inputs(fixture);
+        auto inputs = conf::fixture_generation_inputs(fixture);
+        if (tweak) tweak(inputs.settings);
         const auto plan = plan_parallel(ranks, pipe.dit()->config().num_heads, inputs.settings.guidance_enabled(), mode);
         if (r == 0 && description) *description = plan.description;
         pipe.options().parallel = world.get();
@@ -116,9 +121,12 @@ pipeline::GenerationResult run_ranks(const std::string& fixture_name, int ranks,
   for (auto& t : threads) t.join();
   for (int r = 0; r < ranks; ++r) EXPECT_EQ(errors[static_cast<std::size_t>(r)], "") << "rank " << r;
   // Every rank ends with the same latents: they step the same solver on the same predictions.
-  for (int r = 1; r < ranks; ++r)
-    if (!results[r].window_latents.empty() && !results[0].window_latents.empty())
-      EXPECT_TRUE(at::equal(results[r].window_latents.back(), results[0].window_latents.back())) << "rank " << r;
+  for (int r = 1; r < ranks; ++r) {
+    const auto& mine = results[static_cast<std::size_t>(r)].window_latents;
+    EXPECT_EQ(mine.size(), results[0].window_latents.size()) << "rank " << r;
+    for (std::size_t w = 0; w < std::min(mine.size(), results[0].window_latents.size()); ++w)
+      EXPECT_TRUE(at::equal(mine[w], results[0].window_latents[w])) << "rank " << r << " window " << w;
+  }
   return results[0];
 }
 
@@ -164,4 +172,30 @@ TEST(CfgParallelFixture, FourRanksSplitEachBranchAndPassTheReferenceFixture) {
               fixture.tolerance("latents_max"))
         << "window " << i;
   EXPECT_LT(conf::mean_abs_error(split.video, fixture.tensor("out.video")), fixture.tolerance("video_mae_max"));
+}
+
+TEST(CfgParallelFixture, FastModesKeepBothHalvesOnTheSameLatents) {
+  if (!have_gloo()) GTEST_SKIP() << "this LibTorch build has no gloo process group";
+  torch::NoGradGuard no_grad;
+  at::set_num_threads(1);
+  // Rows that skip the unconditional call run the conditional one on both halves, and the step cache
+  // reuses blocks only where a half has recorded them: without one prediction for all, the halves drift
+  // and the next window's prefix differs (3 windows here).
+  auto fast = [](pipeline::GenerationSettings& s) {
+    s.step_cache_threshold = 100;  // reuse wherever allowed
+    s.cfg_skip_last_steps = 2;
+  };
+  const conf::FixtureCase fixture(skyreels::test::fixture_case("df_long_addnoise"));
+  auto alone = conf::load_fixture_pipeline(fixture, c10::Device(c10::kCPU));
+  alone.options().batched_cfg = false;
+  auto inputs = conf::fixture_generation_inputs(fixture);
+  fast(inputs.settings);
+  const auto separate = alone.generate(inputs, *conf::fixture_noise(fixture));
+  ASSERT_GT(separate.cfg_skipped_rows, 0);
+  ASSERT_GT(separate.cached_rows, 0);
+
+  const auto split = run_ranks("df_long_addnoise", 2, ParallelMode::Auto, nullptr, fast);
+  ASSERT_EQ(split.window_latents.size(), separate.window_latents.size());
+  for (std::size_t w = 0; w < split.window_latents.size(); ++w)
+    EXPECT_TRUE(at::equal(split.window_latents[w], separate.window_latents[w])) << "window " << w;
 }
