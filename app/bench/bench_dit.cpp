@@ -23,6 +23,7 @@
 #include "parallel/launcher.h"
 #include "parallel/process_group.h"
 #include "pipeline/memory_plan.h"
+#include "pipeline/parallel_plan.h"
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
@@ -128,18 +129,15 @@ int run_dit(const Args& args) {
     group = parallel::connect(parallel::ParallelEnv::from_environment(), device);
     call.parallel = group.get();
     if (cfg_parallel) {
+      if (batch != 2) throw std::runtime_error("--parallel cfg needs --batch 2 (the conditional and unconditional rows)");
+      // The engine's planner names an odd rank count, or heads a half cannot split.
+      pipeline::plan_parallel(group->size(), config.num_heads, /*guided=*/true, pipeline::ParallelMode::Cfg);
       cfg_groups = parallel::join_cfg_groups(*group);
-      if (!cfg_groups.made || batch != 2)
-        throw std::runtime_error("--parallel cfg needs an even number of ranks and --batch 2");
-      if (config.num_heads % (group->size() / 2) != 0)
-        throw std::runtime_error(std::to_string(config.num_heads) + " heads cannot be split over the " +
-                                 std::to_string(group->size() / 2) + " ranks of a CFG half");
       call.parallel = cfg_groups.branch.get();
       rows = context.narrow(0, cfg_groups.branch_index, 1);
     }
   }
-  const model::SequenceParallel* pair =
-      cfg_parallel && group ? (cfg_groups.pair ? cfg_groups.pair.get() : group.get()) : nullptr;
+  const model::SequenceParallel* pair = cfg_parallel ? cfg_groups.pair : nullptr;
   const bool leader = !group || group->rank() == 0;
   const int ranks = group ? group->size() : 1;
   // One guided call: the batch at once, or each half's row and the exchange.

@@ -71,10 +71,7 @@ Engine::Engine(const std::string& model_folder, EngineOptions options) : impl_(s
     impl.group = parallel::connect(env, internal.device);
     internal.parallel = impl.group.get();
     impl.cfg_groups = parallel::join_cfg_groups(*impl.group);
-    if (impl.cfg_groups.made)
-      internal.cfg_groups = {impl.cfg_groups.branch.get(),
-                             impl.cfg_groups.pair ? impl.cfg_groups.pair.get() : impl.group.get(),
-                             impl.cfg_groups.branch_index};
+    internal.cfg_groups = {impl.cfg_groups.branch.get(), impl.cfg_groups.pair, impl.cfg_groups.branch_index};
   }
   internal.parallel_mode = pipeline::parallel_mode_from_string(impl.options.parallel);
   impl.engine = std::make_unique<pipeline::Engine>(folder, std::move(internal));

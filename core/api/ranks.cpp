@@ -34,9 +34,8 @@ const model::SequenceParallel* RankGroup::sequence_parallel() const { return imp
 
 void RankGroup::apply_to(conformance::CheckOptions& options) const {
   options.parallel = impl_->group.get();
-  if (!impl_->cfg.made) return;
   options.cfg_branch = impl_->cfg.branch.get();
-  options.cfg_pair = impl_->cfg.pair ? impl_->cfg.pair.get() : impl_->group.get();
+  options.cfg_pair = impl_->cfg.pair;
   options.cfg_branch_index = impl_->cfg.branch_index;
 }
 

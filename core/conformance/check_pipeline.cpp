@@ -61,10 +61,10 @@ std::vector<Metric> check_pipeline(const FixtureCase& fixture, const CheckOption
   pipeline.options().parallel = options.parallel;
   const auto inputs = fixture_generation_inputs(fixture);
   if (options.parallel) {
-    // The engine's planner decides; without the halves' groups only Ulysses is possible.
+    // The engine's planner decides.
     const auto plan = pipeline::plan_parallel(options.parallel->size(), pipeline.dit()->config().num_heads,
-                                              inputs.settings.guidance_enabled(),
-                                              options.cfg_pair ? pipeline::ParallelMode::Auto : pipeline::ParallelMode::Ulysses);
+                                              inputs.settings.guidance_enabled(), pipeline::ParallelMode::Auto,
+                                              options.cfg_pair != nullptr);
     if (plan.cfg_parallel()) pipeline.options().cfg = {options.cfg_branch, options.cfg_pair, options.cfg_branch_index};
   }
   const auto noise = fixture_noise(fixture);

@@ -498,12 +498,16 @@ io::TensorSourcePtr open_wan_dit_weights(const std::string& weights) {
   return source;
 }
 
+WanDitConfig read_wan_dit_config(const io::TensorSource& weights, const std::string& config_json) {
+  std::optional<io::JsonConfig> json;
+  if (!config_json.empty()) json = io::JsonConfig::load(config_json);
+  return WanDitConfig::detect(weights, json ? &*json : nullptr);
+}
+
 WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8,
                     const DitStreaming& streaming) {
   const auto source = open_wan_dit_weights(weights);
-  std::optional<io::JsonConfig> json;
-  if (!config_json.empty()) json = io::JsonConfig::load(config_json);
-  const auto config = WanDitConfig::detect(*source, json ? &*json : nullptr);
+  const auto config = read_wan_dit_config(*source, config_json);
   logger("model")->info("loading Wan DiT ({}) from {}", config.describe(), source->describe());
   return load_wan_dit(source, config, device, fp8, streaming);
 }

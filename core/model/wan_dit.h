@@ -225,6 +225,8 @@ WanDit load_wan_dit(const io::TensorSourcePtr& weights, const WanDitConfig& conf
 // The DiT's weights (a safetensors file, a shard index or a folder of shards) under the official names
 // (a diffusers layout renamed), read on demand.
 io::TensorSourcePtr open_wan_dit_weights(const std::string& weights);
+// The config of those weights (open_wan_dit_weights) with their config.json (empty: none).
+WanDitConfig read_wan_dit_config(const io::TensorSource& weights, const std::string& config_json);
 // From the DiT's weights (as open_wan_dit_weights) and its config.json (empty: none);
 // pipeline/model_folder.h finds both in a download.
 WanDit load_wan_dit(const std::string& weights, const std::string& config_json, c10::Device device, bool fp8 = false,

@@ -18,9 +18,9 @@ CfgProcessGroups join_cfg_groups(const ProcessGroup& world) {
     std::vector<int> members(static_cast<std::size_t>(half));
     std::iota(members.begin(), members.end(), groups.branch_index * half);
     groups.branch = world.subgroup(members, "cfg-branch-" + std::to_string(groups.branch_index));
-    groups.pair = world.subgroup({place, place + half}, "cfg-pair-" + std::to_string(place));
+    groups.own_pair_ = world.subgroup({place, place + half}, "cfg-pair-" + std::to_string(place));
   }
-  groups.made = true;
+  groups.pair = groups.own_pair_ ? groups.own_pair_.get() : &world;
   return groups;
 }
 

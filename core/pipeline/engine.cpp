@@ -9,7 +9,6 @@
 
 #include "lora/lora_identity.h"
 #include "lora/lora_merge.h"
-#include "io/json_config.h"
 #include "model/block_streamer.h"
 #include "model/sequence_parallel.h"
 #include "model/wan_dit.h"
@@ -66,17 +65,10 @@ ParallelPlan Engine::plan_ranks(const GenerationSettings& s) const {
   if (pipeline_) {
     heads = pipeline_->dit()->config().num_heads;
   } else {  // from the checkpoint's header and config.json: nothing loads
-    std::optional<io::JsonConfig> json;
-    if (!files_.dit_config.empty()) json = io::JsonConfig::load(files_.dit_config);
-    heads = model::WanDitConfig::detect(*model::open_wan_dit_weights(files_.dit), json ? &*json : nullptr).num_heads;
+    heads = model::read_wan_dit_config(*model::open_wan_dit_weights(files_.dit), files_.dit_config).num_heads;
   }
-  // Without the halves' groups only Ulysses can run: auto falls back to it, a forced cfg cannot.
-  auto mode = options_.parallel_mode;
-  if (mode == ParallelMode::Auto && !options_.cfg_groups.available()) mode = ParallelMode::Ulysses;
-  auto plan = plan_parallel(options_.parallel->size(), heads, s.guidance_enabled(), mode);
-  if (plan.cfg_parallel() && !options_.cfg_groups.available())
-    throw Error(ErrorCode::Unsupported, "CFG-parallel: this run's ranks were joined without the branch groups");
-  return plan;
+  return plan_parallel(options_.parallel->size(), heads, s.guidance_enabled(), options_.parallel_mode,
+                       options_.cfg_groups.available());
 }
 
 void Engine::load(const EventSink& events, bool fp8, int streamed_blocks) {

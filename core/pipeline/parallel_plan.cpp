@@ -67,4 +67,12 @@ ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelM
   return plan;
 }
 
+ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelMode mode, bool halves_joined) {
+  if (mode == ParallelMode::Auto && !halves_joined) mode = ParallelMode::Ulysses;
+  auto plan = plan_parallel(ranks, heads, guided, mode);
+  if (plan.cfg_parallel() && !halves_joined)
+    throw Error(ErrorCode::Unsupported, "CFG-parallel: this run's ranks were joined without the branch groups");
+  return plan;
+}
+
 }  // namespace skyreels::pipeline

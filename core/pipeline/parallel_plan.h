@@ -33,6 +33,9 @@ struct ParallelPlan {
 // (its calls compute as much as a batch-2 Ulysses call and exchange far less), else Ulysses over all.
 // An Error(BadArgument) names why a forced mode, or any split of `heads`, cannot be.
 ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelMode mode);
+// The same for ranks that did or did not make the halves' groups (CfgGroups): without them auto falls
+// back to Ulysses and a forced cfg is an Error(Unsupported).
+ParallelPlan plan_parallel(int ranks, std::int64_t heads, bool guided, ParallelMode mode, bool halves_joined);
 
 // The process groups a CFG-parallel job uses, made when the ranks meet (branch b holds world ranks
 // [b * n / 2, (b + 1) * n / 2)): `branch`, this rank's half (null when a half is one rank); `pair`, the

@@ -111,7 +111,7 @@ pipeline::GenerationResult run_ranks(const std::string& fixture_name, int ranks,
         if (r == 0 && description) *description = plan.description;
         pipe.options().parallel = world.get();
         if (plan.cfg_parallel())
-          pipe.options().cfg = {groups.branch.get(), groups.pair ? groups.pair.get() : world.get(), groups.branch_index};
+          pipe.options().cfg = {groups.branch.get(), groups.pair, groups.branch_index};
         results[static_cast<std::size_t>(r)] = pipe.generate(inputs, *conf::fixture_noise(fixture));
       } catch (const std::exception& e) {
         errors[static_cast<std::size_t>(r)] = e.what();
