@@ -60,6 +60,8 @@ else()
   set(CPACK_DEBIAN_PACKAGE_SECTION video)
   set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  # LibTorch links libblas.so.3; the reference BLAS that satisfies it alone is ~10x slower (install-deps.sh).
+  set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-openmp | libopenblas0")
   set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
   # Only the .deb: no source archive of the tree (it would hold the build folder).
   set(CPACK_SOURCE_GENERATOR "")

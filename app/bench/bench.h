@@ -46,5 +46,6 @@ int run_t5(const Args& args);
 int run_vae(const Args& args);
 int run_adherence(const Args& args);
 int run_lora(const Args& args);
+int run_attention(const Args& args);
 
 }  // namespace skyreels::bench

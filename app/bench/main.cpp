@@ -119,7 +119,9 @@ int main(int argc, char** argv) {
                  "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"
                  "                          [--seeds S,...] [--modes fp8,cfg-skip:K,step-cache:T,...  ('+' combines)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
-                 "       skyreels-bench lora [--model 1.3b|14b] [--layers N] [--rank 64] [--device cuda|cpu] [--json FILE]\n");
+                 "       skyreels-bench lora [--model 1.3b|14b] [--layers N] [--rank 64] [--device cuda|cpu] [--json FILE]\n"
+                 "       skyreels-bench attention [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960] [--blocks all|0,1,...]\n"
+                 "                          [--formats int8-bf16,int8-e4m3,e4m3-bf16,e4m3-e4m3] [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
   const auto command = args[0];
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
     if (command == "pipeline") return skyreels::bench::run_pipeline(options);
     if (command == "adherence") return skyreels::bench::run_adherence(options);
     if (command == "lora") return skyreels::bench::run_lora(options);
+    if (command == "attention") return skyreels::bench::run_attention(options);
     std::fprintf(stderr, "skyreels-bench: unknown command \"%s\"\n", command.c_str());
     return 2;
   } catch (const std::invalid_argument& e) {

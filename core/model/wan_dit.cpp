@@ -164,6 +164,7 @@ at::Tensor WanSelfAttentionImpl::attend(const at::Tensor& qh, const at::Tensor& 
   const double scale = 1.0 / std::sqrt(static_cast<double>(qh.size(3)));
   const AttentionFn kernel = call.quantized_attention ? &kernels::quantized_attention : &attention;
   auto run = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    if (call.self_attention_probe) call.self_attention_probe(q, k, v);
     return call.causal_block_frames > 0
                ? block_causal_attention(q, k, v, scale, tokens_per_frame, call.causal_block_frames, kernel)
                : kernel(q, k, v, scale);

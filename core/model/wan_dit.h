@@ -77,6 +77,10 @@ struct WanDitCall {
   // gets the same output); null: this process computes every token.
   const SequenceParallel* parallel = nullptr;
   std::int64_t parallel_frames = 0;  // set by the forward on its own copy: frames of the whole sequence
+  // Sees each block's self-attention inputs q, k, v [B, L, H, D] bf16 (normed, rotated; under Ulysses
+  // this rank's heads over all tokens) just before they are attended, once a block in block order: a
+  // measurement's view of real activations (skyreels-bench attention). Null: none.
+  std::function<void(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v)> self_attention_probe;
 };
 
 // Consecutive runs of whole frames holding about `token_budget` tokens each (at least one frame).

@@ -258,6 +258,31 @@ TEST(WanDit, BlockCausalModeHidesLaterFrames) {
   EXPECT_FALSE(at::equal(full_before.select(2, 0), full_after.select(2, 0)));
 }
 
+TEST(WanDit, SelfAttentionProbeSeesEachBlocksInputsOnceAndChangesNothing) {
+  torch::NoGradGuard no_grad;
+  auto dit = tiny_dit();
+  const auto in = tiny_inputs(2);
+  const auto plain = dit->forward(in.x, in.t, in.context, 1);
+  std::vector<std::vector<at::Tensor>> seen;
+  model::WanDitCall call;
+  call.self_attention_probe = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+    seen.push_back({q.clone(), k.clone(), v.clone()});
+  };
+  EXPECT_TRUE(at::equal(dit->forward(in.x, in.t, in.context, 1, call), plain));
+  ASSERT_EQ(seen.size(), 2u);  // one call a block
+  for (const auto& qkv : seen)
+    for (const auto& t : qkv) {
+      EXPECT_EQ(t.sizes(), (std::vector<std::int64_t>{2, 3 * 2 * 3, 2, 32}));  // [B, frames x tokens, heads, head dim]
+      EXPECT_EQ(t.scalar_type(), at::kBFloat16);
+    }
+  EXPECT_FALSE(at::equal(seen[0][0], seen[1][0]));  // each block's own projections
+  // Block-causal attention makes several calls a block; the probe still sees the whole block once.
+  seen.clear();
+  call.causal_block_frames = 1;
+  dit->forward(in.x, in.t, in.context, 1, call);
+  EXPECT_EQ(seen.size(), 2u);
+}
+
 TEST(Attention, BlockCausalEqualsMaskedDenseAttention) {
   at::manual_seed(3);
   const int64_t tokens_per_frame = 4, frames = 6, cbs = 2;
