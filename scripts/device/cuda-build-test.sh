@@ -69,6 +69,10 @@ if [[ $benches == *" fused "* ]]; then
     run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2 --fused $fused
   done
 fi
+# 8-bit attention (issue 26) on the DiT's real q, k, v, every block, against bf16 attention.
+if [[ $benches == *" attention "* ]]; then
+  run_bench attention --model 1.3b --frames 25 --height 544 --width 960 --formats int8-bf16,int8-e4m3
+fi
 # float8 fast mode (issue 10): the DiT forward with fp8 weights and GEMMs.
 if [[ $benches == *" fp8 "* ]]; then
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --fp8 1
