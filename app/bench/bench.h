@@ -40,6 +40,15 @@ model::WanDitConfig dit_preset(const std::string& name);
 // --layers --text-dim --z-dim.
 model::WanDitConfig dit_config_from_args(const Args& args, const std::string& model_name);
 
+// One DiT call's random inputs at a shape, the same for every bench (seed 5): latents
+// [1, 16, frames, height / 8, width / 8], `batch` rows of `context_rows` text features, and a timestep per
+// latent frame; bf16 on `device`.
+struct DitInputs {
+  at::Tensor x, context, t;
+};
+DitInputs random_dit_inputs(const model::WanDitConfig& config, std::int64_t frames, std::int64_t height,
+                            std::int64_t width, std::int64_t batch, std::int64_t context_rows, c10::Device device);
+
 int run_dit(const Args& args);
 int run_pipeline(const Args& args);
 int run_t5(const Args& args);

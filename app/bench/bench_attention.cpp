@@ -70,11 +70,6 @@ std::vector<bool> parse_blocks(const std::string& text, std::int64_t layers) {
   return chosen;
 }
 
-double cosine(const at::Tensor& a, const at::Tensor& b) {
-  const auto x = a.to(at::kCPU, at::kDouble), y = b.to(at::kCPU, at::kDouble);
-  return (x * y).sum().item<double>() / (x.norm().item<double>() * y.norm().item<double>());
-}
-
 // Thrown by the probe after the last chosen block: the rest of the forward is not needed.
 struct Enough {};
 
@@ -95,12 +90,8 @@ int run_attention(const Args& args) {
   if (last < 0) throw std::invalid_argument("--blocks chooses no block");
 
   model::WanDit dit(config, at::TensorOptions().device(device).dtype(at::kBFloat16));
-  model::randomize_weights(*dit, 1234);  // the weights and inputs of `skyreels-bench dit`
-  at::manual_seed(5);
-  const auto opts = at::TensorOptions().device(device).dtype(at::kBFloat16);
-  const auto x = at::randn({1, 16, frames, height / 8, width / 8}, opts);
-  const auto context = at::randn({1, context_rows, config.text_dim}, opts);
-  const auto t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
+  model::randomize_weights(*dit, 1234);  // the weights of `skyreels-bench dit`, and its inputs' conditional row
+  const auto in = random_dit_inputs(config, frames, height, width, /*batch=*/1, context_rows, device);
 
   const auto timed = [&](auto&& f) {
     telemetry::synchronize(device);
@@ -129,7 +120,7 @@ int run_attention(const Args& args) {
         return format.fast_mode ? kernels::quantized_attention(q, k, v, scale)
                                 : kernels::quantized_attention_reference(q, k, v, scale, format.options);
       });
-      const double cos = cosine(out, exact), rel = conformance::relative_l2(out, exact);
+      const double cos = conformance::cosine_similarity(out, exact), rel = conformance::relative_l2(out, exact);
       const bool pass = cos >= kernels::kQuantizedAttentionMinCosine && rel <= kernels::kQuantizedAttentionMaxRelativeL2;
       all_pass = all_pass && pass;
       std::printf("block %2lld  %-9s  cosine %.5f  relative L2 %.4f  %s  (%lld tokens; %.2f s, bf16 %.2f s)\n",
@@ -144,7 +135,7 @@ int run_attention(const Args& args) {
     if (index == last) throw Enough{};
   };
   try {
-    dit->forward(x, t, context, 1, call);
+    dit->forward(in.x, in.t, in.context, 1, call);
   } catch (const Enough&) {
   }
   std::printf("%s\n", all_pass ? "every chosen block meets the bars" : "some blocks miss the bars");

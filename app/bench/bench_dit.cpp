@@ -54,6 +54,17 @@ model::WanDitConfig dit_config_from_args(const Args& args, const std::string& mo
   return config;
 }
 
+DitInputs random_dit_inputs(const model::WanDitConfig& config, std::int64_t frames, std::int64_t height,
+                            std::int64_t width, std::int64_t batch, std::int64_t context_rows, c10::Device device) {
+  at::manual_seed(5);
+  const auto opts = at::TensorOptions().device(device).dtype(at::kBFloat16);
+  DitInputs in;
+  in.x = at::randn({1, 16, frames, height / 8, width / 8}, opts);
+  in.context = at::randn({batch, context_rows, config.text_dim}, opts);
+  in.t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
+  return in;
+}
+
 namespace {
 
 double median(std::vector<double> v) {
@@ -108,11 +119,8 @@ int run_dit(const Args& args) {
   telemetry::synchronize(device);
   const auto weights = telemetry::memory_stats(device);
 
-  at::manual_seed(5);
-  const auto opts = at::TensorOptions().device(device).dtype(at::kBFloat16);
-  const auto x = at::randn({1, 16, frames, height / 8, width / 8}, opts);
-  const auto context = at::randn({batch, context_rows, config.text_dim}, opts);
-  const auto t = at::randint(0, 1000, {frames}, at::TensorOptions().device(device).dtype(at::kLong));
+  const auto in = random_dit_inputs(config, frames, height, width, batch, context_rows, device);
+  const auto &x = in.x, &context = in.context, &t = in.t;
   model::WanDitCall call;
   call.chunk_tokens = chunk;
   // --gpus N: this process is one rank of N (main() started them). --parallel ulysses (default): its

@@ -29,6 +29,13 @@ double relative_l2(const at::Tensor& out, const at::Tensor& ref) {
   return diff / norm;
 }
 
+double cosine_similarity(const at::Tensor& out, const at::Tensor& ref) {
+  check_same_shape(out, ref);
+  const auto o = out.detach().to(at::kCPU, at::kDouble).flatten();
+  const auto r = ref.detach().to(at::kCPU, at::kDouble).flatten();
+  return (o.dot(r) / (o.norm() * r.norm())).item<double>();
+}
+
 double mean_abs_error(const at::Tensor& out, const at::Tensor& ref) {
   check_same_shape(out, ref);
   const auto o = out.detach().to(at::kCPU, at::kDouble);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "conformance/metrics.h"
 #include "kernels/quantized_attention.h"
 #include "model/attention.h"
 #include "model/wan_dit.h"
@@ -19,6 +20,7 @@
 #include "test_support.h"
 #include "torch_compat.h"
 
+namespace conformance = skyreels::conformance;
 namespace kernels = skyreels::kernels;
 using skyreels::test::test_device;
 
@@ -49,8 +51,7 @@ struct Accuracy {
   double cosine, relative_l2;
 };
 Accuracy accuracy(const at::Tensor& got, const at::Tensor& want) {
-  const auto g = got.to(at::kCPU, at::kDouble).flatten(), w = want.to(at::kCPU, at::kDouble).flatten();
-  return {(g.dot(w) / (g.norm() * w.norm())).item<double>(), ((g - w).norm() / w.norm()).item<double>()};
+  return {conformance::cosine_similarity(got, want), conformance::relative_l2(got, want)};
 }
 
 // Self-attention inputs shaped like a DiT's (bf16, head dim 128): keys with a per-channel offset, as
