@@ -16,8 +16,11 @@
 #include "bench.h"
 #include "demo/adherence_eval.h"
 #include "model/layers.h"
+#include "model/wan_vae.h"
 #include "pipeline/demo_model.h"
 #include "pipeline/engine.h"
+#include "pipeline/model_folder.h"
+#include "pipeline/pixel_frames.h"
 
 namespace skyreels::bench {
 namespace {
@@ -123,6 +126,48 @@ nlohmann::json to_json(const ModeRun& run) {
   return out;
 }
 
+// --ceiling 1: the detector on the held-out scenes' procedural renders and on their round trip through
+// the folder's VAE (demo::evaluate_vae_round_trip), at the run's size and seeds: what the DiT can at best
+// reach, which tells a VAE that loses the shape from a DiT that never learnt it.
+void print_ceiling(const std::string& folder, c10::Device device, const pipeline::GenerationSettings& base,
+                   const demo::EvalOptions& eval) {
+  demo::AdherenceRates renders;  // the detector on the renders themselves: all right, or it misreads
+  {
+    std::vector<demo::PromptResult> results;
+    for (const auto seed : eval.seeds)
+      for (std::size_t i = 0; i < eval.combinations.size(); ++i) {
+        demo::PromptResult r;
+        const auto scene = eval.combinations[i].scene();
+        r.detection = demo::detect(pipeline::pixels_to_uint8(
+            demo::render(scene, base.num_frames, base.height, base.width, seed + i)));
+        r.card = demo::score(r.detection, scene);
+        results.push_back(std::move(r));
+      }
+    renders = demo::rates_of(results);
+  }
+  auto vae = model::load_wan_vae(pipeline::locate_model_files(folder).vae, device, at::kFloat);
+  demo::EvalOptions options = eval;
+  options.on_result = {};
+  options.keep_videos = true;
+  const auto trip = demo::evaluate_vae_round_trip(*vae, base.num_frames, base.height, base.width, options);
+  double video_psnr_db = 0;  // mean over the videos, each over all its frames
+  for (const auto& t : trip.results)
+    video_psnr_db += demo::psnr(t.video, pipeline::pixels_to_uint8(demo::render(t.combination.scene(), base.num_frames,
+                                                                                 base.height, base.width, t.seed)));
+  video_psnr_db /= static_cast<double>(trip.results.size());
+  std::printf("| ceiling | colour | background | shape | motion | all four | frame 0 PSNR dB (mean / min) | video PSNR dB |\n"
+              "|---|---|---|---|---|---|---|---|\n");
+  std::printf("| render | %.2f | %.2f | %.2f | %.2f | %.2f | - | - |\n", renders.colour, renders.background,
+              renders.shape, renders.motion, renders.all);
+  const auto& r = trip.rates;
+  std::printf("| VAE round trip | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f / %.1f | %.1f |\n", r.colour, r.background,
+              r.shape, r.motion, r.all, trip.mean_first_frame_psnr_db(), trip.min_first_frame_psnr_db(), video_psnr_db);
+  for (const auto& t : trip.results)
+    if (!t.card.shape_ok)
+      std::printf("VAE round trip: %s read as %s\n", t.prompt.c_str(),
+                  t.detection.shape ? demo::to_string(*t.detection.shape) : "nothing");
+}
+
 }  // namespace
 
 int run_adherence(const Args& args) {
@@ -195,6 +240,8 @@ int run_adherence(const Args& args) {
                 run.report.generation_seconds, run.vs_exact ? run.speedup : 1.0, r.colour, r.background, r.shape,
                 r.motion, r.all, psnr, missed.empty() ? "met" : missed.c_str());
   }
+
+  if (args.get_int("ceiling", 0) != 0) print_ceiling(folder, options.device, base, eval);
 
   nlohmann::json out = {{"bench", "adherence"},
                         {"model", folder},

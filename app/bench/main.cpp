@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
                  "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N]\n"
                  "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"
                  "                          [--seeds S,...] [--modes fp8,cfg-skip:K,step-cache:T,...  ('+' combines)]\n"
+                 "                          [--ceiling 1  (also the held-out renders and their VAE round trip)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench lora [--model 1.3b|14b] [--layers N] [--rank 64] [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench attention [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960] [--blocks all|0,1,...]\n"

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "pipeline/pixel_frames.h"
 #include "pipeline/window_plan.h"
@@ -127,6 +128,7 @@ const char* to_string(EvalKind kind) {
     case EvalKind::ImageToVideo: return "image-to-video";
     case EvalKind::Extension: return "extension";
     case EvalKind::LongVideo: return "long-video";
+    case EvalKind::VaeRoundTrip: return "vae-round-trip";
   }
   return "?";
 }
@@ -311,6 +313,41 @@ VideoComparison compare_videos(const AdherenceReport& a, const AdherenceReport& 
   const auto differing = c.videos - c.identical;
   c.mean_psnr_db = differing == 0 ? kInfinity : sum / static_cast<double>(differing);
   return c;
+}
+
+AdherenceReport evaluate_vae_round_trip(model::WanVaeImpl& vae, std::int64_t frames, std::int64_t height,
+                                        std::int64_t width, const EvalOptions& options) {
+  c10::NoGradGuard no_grad;
+  const auto start = Clock::now();
+  const auto jobs = jobs_of(options);
+  const auto device = vae.parameters().front().device();
+  AdherenceReport report;
+  report.kind = EvalKind::VaeRoundTrip;
+  report.settings.num_frames = frames;
+  report.settings.height = height;
+  report.settings.width = width;
+  for (const auto& job : jobs) {
+    const auto scene = job.combination.scene();
+    const auto video = render(scene, frames, height, width, job.seed);
+    const auto trip_start = Clock::now();
+    const auto decoded = pipeline::pixels_to_uint8(vae.decode(vae.encode(video.unsqueeze(0).to(device))));
+    PromptResult r;
+    r.combination = job.combination;
+    r.prompt = caption(scene);
+    r.seed = job.seed;
+    r.seconds = std::chrono::duration<double>(Clock::now() - trip_start).count();
+    r.detection = detect(decoded);
+    r.track = r.detection.centroids;
+    r.card = score(r.detection, scene);
+    r.first_frame_psnr_db = psnr(decoded[0], pipeline::pixels_to_uint8(video.narrow(1, 0, 1))[0]);
+    if (options.keep_videos) r.video = decoded;
+    report.generation_seconds += r.seconds;
+    report.results.push_back(std::move(r));
+    if (options.on_result) options.on_result(report.results.back(), report.results.size(), jobs.size());
+  }
+  report.rates = rates_of(report.results);
+  report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
 }
 
 }  // namespace skyreels::demo

@@ -11,6 +11,7 @@
 #include "demo/procedural_video.h"
 #include "demo/quality_targets.h"
 #include "demo/video_scorer.h"
+#include "model/wan_vae.h"
 #include "pipeline/engine.h"
 
 namespace skyreels::demo {
@@ -66,7 +67,7 @@ struct AdherenceRates {
 };
 AdherenceRates rates_of(const std::vector<PromptResult>& results);
 
-enum class EvalKind { TextToVideo, ImageToVideo, Extension, LongVideo };
+enum class EvalKind { TextToVideo, ImageToVideo, Extension, LongVideo, VaeRoundTrip };
 const char* to_string(EvalKind kind);
 
 struct AdherenceReport {
@@ -116,6 +117,14 @@ AdherenceReport evaluate_extension(pipeline::Engine& engine, const pipeline::Gen
 // num_frames is long_video_frames(base, windows).
 AdherenceReport evaluate_long_video(pipeline::Engine& engine, const pipeline::GenerationSettings& base,
                                     int windows, const EvalOptions& options = {});
+
+// The VAE's share of the score: each held-out scene rendered at frames x height x width, passed
+// through `vae` (encode, decode) and scored as a generated video is, with first_frame_psnr_db frame 0's
+// against the render's (what image to video keeps). The most a DiT on this VAE can reach: it tells a VAE
+// that loses the shape from a DiT that never learnt it. Sizes as render() takes them; each result's
+// seconds are its round trip's.
+AdherenceReport evaluate_vae_round_trip(model::WanVaeImpl& vae, std::int64_t frames, std::int64_t height,
+                                        std::int64_t width, const EvalOptions& options = {});
 
 // --- the pieces, for tests and other callers ---
 

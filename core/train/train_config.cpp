@@ -26,6 +26,7 @@ TrainConfig TrainConfig::preset_named(const std::string& name) {
     c.vae.stats_clips = 4;
     c.vae.psnr_clips = 1;
     c.vae.psnr_frames = 21;
+    c.vae.round_trip_prompts = 4;
     c.dit.dim = 32;
     c.dit.ffn = 64;
     c.dit.heads = 2;

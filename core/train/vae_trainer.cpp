@@ -20,6 +20,19 @@ double cosine_learning_rate(std::int64_t step, std::int64_t total, std::int64_t 
   return final + 0.5 * (peak - final) * (1.0 + std::cos(M_PI * progress));
 }
 
+at::Tensor reconstruction_loss(const at::Tensor& decoded, const at::Tensor& target, double edge_weight) {
+  const auto error = decoded - target;
+  auto loss = error.abs().mean() + error.pow(2).mean();
+  if (edge_weight > 0) {
+    // The difference of the error between neighbours is the difference of the two images' gradients.
+    const auto h = error.size(3), w = error.size(4);
+    const auto along_h = error.narrow(3, 1, h - 1) - error.narrow(3, 0, h - 1);
+    const auto along_w = error.narrow(4, 1, w - 1) - error.narrow(4, 0, w - 1);
+    loss = loss + edge_weight * (along_h.abs().mean() + along_w.abs().mean());
+  }
+  return loss;
+}
+
 void set_learning_rate(torch::optim::Optimizer& optimizer, double learning_rate) {
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
@@ -128,12 +141,18 @@ double VaeTrainer::train_step(std::int64_t step) {
     vae_->decode_raw(z, decoder_cache);
   }
   set_learning_rate(*optimizer_, learning_rate(step));
-  const auto target = x.narrow(2, history_frames, trained_frames);
-  const auto [z, mu, logvar] = sample(vae_->moments(target, encoder_cache));
-  const auto y = vae_->decode_raw(z, decoder_cache).to(at::kFloat);
-  const auto reconstruction = (y - target).abs().mean() + (y - target).pow(2).mean();
-  const auto kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).mean();
-  auto loss = reconstruction + s.kl_weight * kl;
+  // Reconstruction of `target` continuing the caches, and the KL of its latents.
+  auto reconstruct = [&](const at::Tensor& target, model::CausalCache& encoder, model::CausalCache& decoder) {
+    const auto [z, mu, logvar] = sample(vae_->moments(target, encoder));
+    const auto y = vae_->decode_raw(z, decoder).to(at::kFloat);
+    const auto kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).mean();
+    return reconstruction_loss(y, target, s.edge_weight) + s.kl_weight * kl;
+  };
+  auto loss = reconstruct(x.narrow(2, history_frames, trained_frames), encoder_cache, decoder_cache);
+  if (s.first_frame_weight > 0) {
+    model::CausalCache first_encoder, first_decoder;
+    loss = loss + s.first_frame_weight * reconstruct(x.narrow(2, 0, 1), first_encoder, first_decoder);
+  }
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();

@@ -19,8 +19,9 @@ struct LatentStats {
 };
 
 // The VAE's reconstruction training: procedural clips through the encoder, a sample of the posterior
-// through the decoder, L1 + MSE to the input plus a small KL term, after a random length of the clip's
-// past has run through both without gradients (the caches' steady state). Float32 parameters, the engine's
+// through the decoder, reconstruction_loss to the input plus a small KL term, after a random length of
+// the clip's past has run through both without gradients (the caches' steady state); and the clips'
+// first frames alone, the chunk image to video keeps. Float32 parameters, the engine's
 // own encoder and decoder (chunked, causal) with autograd.
 class VaeTrainer {
 public:
@@ -54,6 +55,10 @@ private:
 // Fan-in scaled normal weights, unit norm scales, zero biases, unit-variance embeddings: a network of
 // any of our architectures starts with activations of order one. Deterministic for the seed.
 void initialize_weights(torch::nn::Module& module, std::uint64_t seed);
+
+// L1 + MSE of `decoded` to `target` ([B, C, F, H, W]) plus `edge_weight` times the L1 of their
+// differences between neighbouring pixels along H and W: the edges and corners a blur would round off.
+at::Tensor reconstruction_loss(const at::Tensor& decoded, const at::Tensor& target, double edge_weight);
 
 // A cosine decay from `peak` to `final` over `total` steps after a linear warm-up of `warmup` steps.
 double cosine_learning_rate(std::int64_t step, std::int64_t total, std::int64_t warmup, double peak, double final);

@@ -6,7 +6,9 @@
 #                             seconds of VAE and SKYREELS_TRAIN_DIT_S of DiT training), trains the VAE
 #                             and returns its weights, statistics and the run's sizes
 #                             ($OUT/final.safetensors, stats.json, config.json); with
-#                             train-vae-init/final.safetensors (carried) it trains that VAE further
+#                             train-vae-init/final.safetensors (carried), or the file
+#                             SKYREELS_TRAIN_VAE_INIT names (e.g. the one committed to
+#                             resources/demo-model-checkpoint/), it trains that VAE further
 #                             (skyreels-train --vae-init) instead of starting from random weights;
 #                             SKYREELS_TRAIN_VAE_STEPS and SKYREELS_TRAIN_DIT_STEPS together size the
 #                             run without the probe;
@@ -14,7 +16,10 @@
 #                             encoder and DiT, and returns the model folder's files plus extras.tar
 #                             (loss.csv, loss.png, the log, the README). A DiT longer than one call
 #                             (SKYREELS_TRAIN_DIT_S beyond a call's time) stops, exports what it has,
-#                             and the same command again on the still-warm machine resumes it.
+#                             and the same command again on the still-warm machine resumes it. With a
+#                             model folder in train-dit-init/ (carried) or SKYREELS_TRAIN_DIT_INIT
+#                             (e.g. resources/demo-model-checkpoint/dit), it trains that DiT and text
+#                             encoder further for SKYREELS_TRAIN_DIT_STEPS steps.
 #
 # The tokenizer comes from train-tokenizer/spiece.model when present, trained beforehand on a CPU (the
 # GPU machine may lack the SentencePiece trainer): build/app/skyreels-train --run /tmp/tok
@@ -50,14 +55,16 @@ if [ "$stage" = vae ]; then
   rm -rf "$probe" && mkdir -p "$probe/tokenizer"
   cp "$run/tokenizer/spiece.model" "$probe/tokenizer/" 2>/dev/null
   init=()
-  [ -f train-vae-init/final.safetensors ] && init=(--vae-init train-vae-init/final.safetensors)
+  vae_init=${SKYREELS_TRAIN_VAE_INIT:-train-vae-init/final.safetensors}
+  [ -f "$vae_init" ] && init=(--vae-init "$vae_init")
   if [ -n "${SKYREELS_TRAIN_VAE_STEPS:-}" ] && [ -n "${SKYREELS_TRAIN_DIT_STEPS:-}" ]; then
     # Sizes given (from an earlier run's step times): no probe, its 40 s go to the VAE. "fill": as many
     # VAE steps as the call's time left allows at the measured step times (run 3, H200: 410 ms; run 2,
     # H100: 400 to 540 ms), less 60 s for the statistics, the PSNR report and the copies.
     vae_steps=$SKYREELS_TRAIN_VAE_STEPS dit_steps=$SKYREELS_TRAIN_DIT_STEPS
     if [ "$vae_steps" = fill ]; then
-      step_ms=480; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && step_ms=410
+      # Run 4 (H100): 850 steps in 337 s, 396 ms a step; the first-frame term adds 8% (CPU: 20.9 -> 22.6 s).
+      step_ms=430; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && step_ms=450
       vae_steps=$(python3 -c "print(int((${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started) - 60) * 1000 / $step_ms) // 50 * 50)")
     fi
   else
@@ -100,11 +107,13 @@ else
   fi
   read -r vae_steps dit_steps <<< "$(python3 -c "import json;c=json.load(open('$run/config.json'));print(c['vae_steps'],c['dit_steps'])")"
   init=()
-  if [ -f train-dit-init/model.safetensors ]; then
-    init=(--dit-init train-dit-init)
-    dit_steps=${SKYREELS_TRAIN_DIT_STEPS:?set SKYREELS_TRAIN_DIT_STEPS with train-dit-init/}
+  dit_init=${SKYREELS_TRAIN_DIT_INIT:-train-dit-init}
+  if [ -f "$dit_init/model.safetensors" ]; then
+    dit_init=$(cd "$dit_init" && pwd -P)
+    init=(--dit-init "$dit_init")
+    dit_steps=${SKYREELS_TRAIN_DIT_STEPS:?set SKYREELS_TRAIN_DIT_STEPS with a DiT to start from}
     # The run folder's config names the DiT's start: the carried one was written without it.
-    python3 -c "import json;c=json.load(open('$run/config.json'));c.update(dit_steps=$dit_steps,dit_init='$(pwd -P)/train-dit-init');json.dump(c,open('$run/config.json','w'),indent=2)"
+    python3 -c "import json;c=json.load(open('$run/config.json'));c.update(dit_steps=$dit_steps,dit_init='$dit_init');json.dump(c,open('$run/config.json','w'),indent=2)"
   fi
   echo "run: vae $vae_steps steps, dit $dit_steps steps ${init[*]}"
   "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" "${init[@]}" --minutes "$(minutes_left)" --export-when-stopped \

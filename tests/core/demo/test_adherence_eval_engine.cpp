@@ -8,7 +8,10 @@
 #include <torch/torch.h>
 
 #include "demo/adherence_eval.h"
+#include "model/wan_vae.h"
 #include "pipeline/engine.h"
+#include "pipeline/model_folder.h"
+#include "pipeline/pixel_frames.h"
 #include "test_support.h"
 
 namespace demo = skyreels::demo;
@@ -121,6 +124,39 @@ TEST_F(AdherenceEvalEngine, ContinuationsMeasureEveryJoin) {
     EXPECT_EQ(r.joins[0].frame, 9);
     EXPECT_EQ(r.joins[1].frame, 13);
   }
+}
+
+TEST_F(AdherenceEvalEngine, VaeRoundTripScoresTheDecodedRenders) {
+  torch::NoGradGuard no_grad;
+  auto vae = skyreels::model::load_wan_vae(
+      pipeline::locate_model_files(skyreels::test::demo_model().string()).vae, skyreels::test::test_device(), at::kFloat);
+  options_.keep_videos = true;
+  options_.seeds = {5, 40};
+  const auto report = demo::evaluate_vae_round_trip(*vae, 9, 64, 96, options_);
+  EXPECT_EQ(report.kind, demo::EvalKind::VaeRoundTrip);
+  EXPECT_EQ(report.settings.num_frames, 9);
+  ASSERT_EQ(report.results.size(), 4u);
+  const std::uint64_t seeds[] = {5, 6, 40, 41};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& r = report.results[i];
+    EXPECT_EQ(r.combination, options_.combinations[i % 2]);
+    EXPECT_EQ(r.seed, seeds[i]);
+    ASSERT_EQ(r.video.sizes(), (std::vector<std::int64_t>{9, 64, 96, 3}));
+    // What was scored is the decoded render, and frame 0 is measured against the render's.
+    const auto render = pipeline::pixels_to_uint8(demo::render(r.combination.scene(), 9, 64, 96, r.seed));
+    EXPECT_FALSE(at::equal(r.video, render));  // random weights do not reproduce it
+    ASSERT_TRUE(r.first_frame_psnr_db);
+    EXPECT_DOUBLE_EQ(*r.first_frame_psnr_db, demo::psnr(r.video[0], render[0]));
+    EXPECT_EQ(r.detection.centroids.size(), 9u);
+    const auto card = demo::score(demo::detect(r.video), r.combination.scene());
+    EXPECT_EQ(card.all_ok(), r.card.all_ok());
+    EXPECT_EQ(card.shape_ok, r.card.shape_ok);
+  }
+  EXPECT_EQ(report.rates.prompts, 4u);
+  const auto again = demo::evaluate_vae_round_trip(*vae, 9, 64, 96, options_);
+  EXPECT_EQ(demo::compare_videos(report, again).identical, 4u);
+  // Sizes render() refuses are an error naming them, before any round trip.
+  EXPECT_NE(skyreels::test::error_text([&] { demo::evaluate_vae_round_trip(*vae, 8, 64, 96, options_); }), "");
 }
 
 }  // namespace

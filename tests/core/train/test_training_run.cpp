@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -39,7 +42,16 @@ double mean_loss(const std::vector<train::LossRow>& rows, const std::string& sta
 
 TEST(TrainingRun, SmokeRunLearnsResumesExactlyAndExportsALoadableModel) {
   TempDir whole, cut;
-  ASSERT_EQ(train::run_training(smoke(whole.path()), {}), train::RunStatus::Finished);
+  std::vector<std::string> said;
+  ASSERT_EQ(train::run_training(smoke(whole.path()), [&](const std::string& line) { said.push_back(line); }),
+            train::RunStatus::Finished);
+  // The VAE stage reports the detector on held-out scenes after its round trip (the DiT's ceiling).
+  EXPECT_EQ(std::count_if(said.begin(), said.end(),
+                          [](const std::string& line) {
+                            return line.rfind("vae: 4 held-out scenes of 9 frames after the round trip: colour ", 0) == 0 &&
+                                   line.find("; frame 0 ") != std::string::npos;
+                          }),
+            1);
 
   const auto rows = train::read_loss_log(whole / "loss.csv");
   EXPECT_LT(mean_loss(rows, "vae", false, 5), 0.8 * mean_loss(rows, "vae", true, 5));
