@@ -37,6 +37,18 @@ std::vector<Job> jobs_of(const EvalOptions& options) {
   return jobs;
 }
 
+// Adds one scored video to the report and tells the caller's progress callback.
+void add_result(AdherenceReport& report, PromptResult result, const EvalOptions& options, std::size_t total) {
+  report.generation_seconds += result.seconds;
+  report.results.push_back(std::move(result));
+  if (options.on_result) options.on_result(report.results.back(), report.results.size(), total);
+}
+
+void finish(AdherenceReport& report, Clock::time_point start) {
+  report.rates = rates_of(report.results);
+  report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 // What an evaluation adds to the request of one video (conditioning inputs).
 using Prepare = std::function<void(const Job&, pipeline::GenerationRequest&)>;
 
@@ -77,12 +89,9 @@ AdherenceReport run(pipeline::Engine& engine, EvalKind kind, const pipeline::Gen
     if (request.settings.has_start_image)
       r.first_frame_psnr_db = psnr(video[0], pipeline::pixels_to_uint8(request.start_image)[0]);
     if (options.keep_videos) r.video = video;
-    report.generation_seconds += r.seconds;
-    report.results.push_back(std::move(r));
-    if (options.on_result) options.on_result(report.results.back(), report.results.size(), jobs.size());
+    add_result(report, std::move(r), options, jobs.size());
   }
-  report.rates = rates_of(report.results);
-  report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  finish(report, start);
   return report;
 }
 
@@ -341,12 +350,9 @@ AdherenceReport evaluate_vae_round_trip(model::WanVaeImpl& vae, std::int64_t fra
     r.card = score(r.detection, scene);
     r.first_frame_psnr_db = psnr(decoded[0], pipeline::pixels_to_uint8(video.narrow(1, 0, 1))[0]);
     if (options.keep_videos) r.video = decoded;
-    report.generation_seconds += r.seconds;
-    report.results.push_back(std::move(r));
-    if (options.on_result) options.on_result(report.results.back(), report.results.size(), jobs.size());
+    add_result(report, std::move(r), options, jobs.size());
   }
-  report.rates = rates_of(report.results);
-  report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  finish(report, start);
   return report;
 }
 
