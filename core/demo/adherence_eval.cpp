@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "model/wan_vae.h"
 #include "pipeline/pixel_frames.h"
 #include "pipeline/window_plan.h"
 #include "skyreels/error.h"

@@ -11,8 +11,11 @@
 #include "demo/procedural_video.h"
 #include "demo/quality_targets.h"
 #include "demo/video_scorer.h"
-#include "model/wan_vae.h"
 #include "pipeline/engine.h"
+
+namespace skyreels::model {
+class WanVaeImpl;
+}
 
 namespace skyreels::demo {
 
