@@ -158,12 +158,16 @@ int run_dit(const Args& args) {
   telemetry::synchronize(device);
   telemetry::reset_peak_memory(device);
   std::vector<double> seconds;
+  at::Tensor last;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const auto v = step();
+    last = step();
     telemetry::synchronize(device);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  // Whether the same call gives the same bytes twice: without it no streamed run can be bitwise equal.
+  const bool repeatable = repeat == 0 || at::equal(first, last);
+  last = at::Tensor();
   const auto mem = telemetry::memory_stats(device);
   const double per_call = median(seconds);
   // --check 1 with several ranks: rank 0 also runs the whole forward alone and compares.
@@ -194,11 +198,13 @@ int run_dit(const Args& args) {
     telemetry::synchronize(device);
     telemetry::reset_peak_memory(device);
     std::vector<double> streamed_seconds;
+    bool streamed_repeatable = true;
     for (int i = 0; i < repeat; ++i) {
       const auto start = std::chrono::steady_clock::now();
       const auto v = dit->forward(x, t, context, 1, call);
       telemetry::synchronize(device);
       streamed_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      streamed_repeatable = streamed_repeatable && at::equal(v, streamed_first);
     }
     const auto smem = telemetry::memory_stats(device);
     telemetry::cap_device_memory(device, 0);
@@ -209,19 +215,31 @@ int run_dit(const Args& args) {
                 {"ratio_to_resident", per_streamed / per_call},
                 {"seconds_all", streamed_seconds},
                 {"bitwise_equal_to_resident", at::equal(streamed_first, first)},
+                {"repeatable", streamed_repeatable},
                 {"host_gib", telemetry::to_gib(streamer->host_bytes())},
                 {"peak_allocated_gib", telemetry::to_gib(smem.peak_allocated_bytes)},
                 {"peak_reserved_gib", telemetry::to_gib(smem.peak_reserved_bytes)}};
-    std::printf("[streamed %lld of %lld blocks%s] %.3f s/call = %.3fx resident, bitwise equal %s, peak reserved %.2f GiB, "
-                "host %.2f GiB\n",
+    std::printf("[streamed %lld of %lld blocks%s] %.3f s/call = %.3fx resident, bitwise equal %s (repeatable %s), "
+                "peak reserved %.2f GiB, host %.2f GiB\n",
                 static_cast<long long>(n), static_cast<long long>(config.num_layers),
                 budget_gib > 0 ? (", budget " + std::to_string(budget_gib) + " GiB").c_str() : "", per_streamed,
                 per_streamed / per_call, at::equal(streamed_first, first) ? "yes" : "NO",
+                streamed_repeatable ? "yes" : "NO",
                 telemetry::to_gib(smem.peak_reserved_bytes), telemetry::to_gib(streamer->host_bytes()));
   }
   // Self-attention alone at this shape, times the layers: the share of the call no elementwise
   // fusion can touch.
   const double attention = attention_seconds(config, batch, frames * (height / 16) * (width / 16), device, repeat);
+
+  // The memory planner's estimate of this call's activations (memory_plan.cpp) against the measured
+  // peak above the weights, so each GPU session checks the constants the budgets rest on.
+  pipeline::MemoryNeeds needs;
+  needs.dim = config.dim;
+  needs.ffn_dim = config.ffn_dim;
+  needs.tokens_per_call = pipeline::dit_tokens(frames, height, width);
+  needs.chunk_tokens = chunk;
+  const double estimated_gib = telemetry::to_gib(pipeline::dit_activation_bytes(needs, static_cast<int>(batch)));
+  const double measured_gib = telemetry::to_gib(mem.peak_allocated_bytes - weights.allocated_bytes);
 
   nlohmann::json result = {
       {"bench", "dit"},
@@ -244,6 +262,9 @@ int run_dit(const Args& args) {
       {"weights_gib", telemetry::to_gib(weights.allocated_bytes)},
       {"peak_allocated_gib", telemetry::to_gib(mem.peak_allocated_bytes)},
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
+      {"activations_gib", measured_gib},
+      {"activations_planner_estimate_gib", estimated_gib},
+      {"repeatable", repeatable},
       {"streamed", streamed},
   };
   emit(args, result);
@@ -251,11 +272,13 @@ int run_dit(const Args& args) {
               ranks > 1 ? (" " + parallel_mode).c_str() : "",
               parallel_rel_l2 >= 0 ? (", rel L2 vs one rank " + std::to_string(parallel_rel_l2)).c_str() : "");
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
-              "peak allocated %.2f GiB (weights %.2f), reserved %.2f GiB; fused kernels %s; self-attention %.3f s/call\n",
+              "peak allocated %.2f GiB (weights %.2f; activations %.2f, planner's estimate %.2f), reserved %.2f GiB; "
+              "fused kernels %s; repeatable %s; self-attention %.3f s/call\n",
               model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),
               static_cast<long long>(width / 8), static_cast<long long>(batch), device.str().c_str(), per_call,
               per_call / batch, telemetry::to_gib(mem.peak_allocated_bytes), telemetry::to_gib(weights.allocated_bytes),
-              telemetry::to_gib(mem.peak_reserved_bytes), fused && kernels::cuda_kernels_built() ? "on" : "off",
+              measured_gib, estimated_gib, telemetry::to_gib(mem.peak_reserved_bytes),
+              fused && kernels::cuda_kernels_built() ? "on" : "off", repeatable ? "yes" : "NO",
               attention * config.num_layers);
   return 0;
 }

@@ -21,12 +21,15 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kSafetyMarginFraction = 0.08;
 
 // A DiT call's activations (peak minus weights) = kPerTokenDim x batch x tokens x dim
-//                                               + kPerChunkFfn x batch x min(tokens, chunk) x ffn_dim.
-// Fitted exactly to the two "DiT call" rows, fused bf16, batch 2, 51,000 tokens, chunk 16384:
-// DF-1.3B 4.43 - 2.68 = 1.75 GiB (dim 1536, ffn 8960); DF-14B 31.67 - 26.69 = 4.98 GiB (dim 5120,
-// ffn 13824). float8 leaves the activations as they are (3.05 - 1.42, 18.55 - 13.61 GiB).
+//                                               + kPerChunkFfn x min(batch x tokens, chunk) x ffn_dim.
+// The chunks cut the batch's rows together (FrameChunks over batch x tokens), so above the chunk the
+// second term does not grow with the batch. Fitted exactly to the two "DiT call" rows, fused bf16,
+// batch 2, 51,000 tokens, chunk 16384: DF-1.3B 4.43 - 2.68 = 1.75 GiB (dim 1536, ffn 8960); DF-14B
+// 31.67 - 26.69 = 4.98 GiB (dim 5120, ffn 13824). float8 leaves the activations as they are (3.05 - 1.42,
+// 18.55 - 13.61 GiB). Unfused (SKYREELS_CUDA_KERNELS=OFF, H100, 2026-12-07) measured more than this:
+// DF-14B batch 1 3.91 GiB (2.86 here), DF-1.3B batch 2 1.82 GiB (1.75 here).
 constexpr double kDitBytesPerTokenDim = 8.7272;
-constexpr double kDitBytesPerChunkTokenFfn = 1.7430;
+constexpr double kDitBytesPerChunkTokenFfn = 3.4860;
 
 // A VAE decode call, untiled = kVaePerPixel x H x W (causal caches, working set, weights)
 //                             + kVaePerFramePixel x frames x H x W (the float32 output and per-frame work).
@@ -100,8 +103,9 @@ std::int64_t usable_bytes(std::int64_t budget_bytes) {
 
 std::int64_t dit_activation_bytes(const MemoryNeeds& n, int batch) {
   const double tokens = static_cast<double>(n.tokens_per_call);
-  const double chunk = n.chunk_tokens > 0 ? std::min(tokens, static_cast<double>(n.chunk_tokens)) : tokens;
-  return to_bytes(batch * (kDitBytesPerTokenDim * tokens * n.dim + kDitBytesPerChunkTokenFfn * chunk * n.ffn_dim));
+  const double rows = batch * tokens;
+  const double chunk = n.chunk_tokens > 0 ? std::min(rows, static_cast<double>(n.chunk_tokens)) : rows;
+  return to_bytes(kDitBytesPerTokenDim * rows * n.dim + kDitBytesPerChunkTokenFfn * chunk * n.ffn_dim);
 }
 
 std::int64_t vae_decode_bytes(std::int64_t height, std::int64_t width, std::int64_t frames, std::int64_t tile) {

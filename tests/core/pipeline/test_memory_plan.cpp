@@ -60,6 +60,13 @@ TEST(MemoryPlan, EstimatesMatchTheMeasuredPeaks) {
   EXPECT_NEAR(as_gib(pipeline::dit_activation_bytes(df1_3b(), 2)), 4.43 - 2.68, 0.02);
   EXPECT_NEAR(as_gib(pipeline::dit_activation_bytes(df14b(), 2)), 31.67 - 26.69, 0.02);
   EXPECT_NEAR(as_gib(pipeline::dit_activation_bytes(df14b_fp8(), 2)), 18.55 - 13.61, 0.05);
+  // The chunks cut the batch's rows together: above the chunk the FFN's share does not double with
+  // the batch, below it everything does.
+  auto small = df14b();
+  small.tokens_per_call = 4000;
+  EXPECT_LT(pipeline::dit_activation_bytes(df14b(), 2), 2 * pipeline::dit_activation_bytes(df14b(), 1));
+  EXPECT_NEAR(static_cast<double>(pipeline::dit_activation_bytes(small, 2)),
+              2.0 * static_cast<double>(pipeline::dit_activation_bytes(small, 1)), 2.0);
   // VAE decode at 540P: one 97-frame call, 16-frame calls, tiled 34/8.
   EXPECT_NEAR(as_gib(pipeline::vae_decode_bytes(544, 960, 97, 0)), 4.86, 0.02);
   EXPECT_NEAR(as_gib(pipeline::vae_decode_bytes(544, 960, 16, 0)), 4.13, 0.02);
