@@ -44,6 +44,8 @@ pipeline::GenerationSettings base_settings(const pipeline::Engine& engine, const
   s.has_start_image = s.has_end_image = s.extends_video = false;
   s.num_frames = args.get_int("frames", s.num_frames);
   s.steps = static_cast<int>(args.get_int("steps", s.steps));
+  s.guidance_scale = args.get_double("guidance", s.guidance_scale);
+  s.shift = args.get_double("shift", s.shift);
   const auto mode = args.get("mode", s.ar_step > 0 ? "async" : "sync");
   if (mode == "sync") {
     s.ar_step = 0;

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                  "                          [--modes fp8,cfg-skip:K,step-cache:T,...  (fast modes, '+' combines)]\n"
                  "                          [--fp8-load by-block|in-place  (how fp8 modes get float8 weights)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
-                 "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N]\n"
+                 "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N] [--guidance G] [--shift S]\n"
                  "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"
                  "                          [--seeds S,...] [--modes fp8,cfg-skip:K,step-cache:T,...  ('+' combines)]\n"
                  "                          [--ceiling 1  (also the held-out renders and their VAE round trip)]\n"
