@@ -237,11 +237,11 @@ struct AxisRange {
   double lo, hi;
 };
 
-ObjectPath sample_path(std::mt19937_64& rng, const SceneObject& object, double height, double width) {
+ObjectPath sample_path(std::mt19937_64& rng, const SceneObject& object, double size_fraction, double height, double width) {
   const double unit = std::min(height, width);
   const double margin = kEdgeMargin * unit;
   ObjectPath path;
-  path.size_px = unit * kObjectSize * uniform(rng, 1 - kObjectSizeJitter, 1 + kObjectSizeJitter);
+  path.size_px = unit * size_fraction * uniform(rng, 1 - kObjectSizeJitter, 1 + kObjectSizeJitter);
   const auto e = extent_of(object.shape, path.size_px);
   const AxisRange xs{margin + e.left, width - margin - e.right};
   const AxisRange ys{margin + e.up, height - margin - e.down};
@@ -280,10 +280,11 @@ std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std:
   require_valid(scene);
   std::mt19937_64 rng(seed);
   std::vector<ObjectPath> paths;
+  const double size_fraction = scene.objects.size() > 1 ? kObjectSize * kTwoObjectSizeScale : kObjectSize;
   for (int attempt = 0; attempt < kPlacementTries; ++attempt) {
     paths.clear();
     for (const auto& o : scene.objects)
-      paths.push_back(sample_path(rng, o, static_cast<double>(height), static_cast<double>(width)));
+      paths.push_back(sample_path(rng, o, size_fraction, static_cast<double>(height), static_cast<double>(width)));
     if (paths.size() < 2 ||
         closest_approach(paths[0], paths[1]) >= kMinObjectSeparation * std::max(paths[0].size_px, paths[1].size_px))
       break;

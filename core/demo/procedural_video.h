@@ -37,15 +37,20 @@ inline constexpr std::array kMotions{Motion::Left, Motion::Right, Motion::Up, Mo
 inline constexpr std::array kBackgrounds{Background::Black, Background::Blue, Background::Green, Background::Gray};
 
 // --- the numbers that shape the videos (fractions of min(height, width) unless said otherwise) ---
-inline constexpr double kObjectSize = 0.3;         // circle diameter, square side, triangle height (run 3: at
-                                                   // 0.2, 26 px, two DiT tokens, shapes came out as blobs)
+inline constexpr double kObjectSize = 0.4;         // circle diameter, square side, triangle height (run 3
+                                                   // at 0.2, 26 px, two DiT tokens: blobs; run 5 at 0.3,
+                                                   // 38 px: squares with pinched sides, read as circles)
 inline constexpr double kObjectSizeJitter = 0.1;   // size drawn from kObjectSize * (1 +- jitter)
 inline constexpr double kEdgeMargin = 0.05;        // kept free between an object and the frame's edge
 // Distance travelled over the whole clip, as a fraction of the frame along the motion's axis, so the
-// motion is plain at any length; shortened where the frame has less room (portrait frames).
-inline constexpr double kMinTravel = 0.35;
-inline constexpr double kMaxTravel = 0.55;
+// motion is plain at any length; shortened where the frame has less room (portrait frames). With
+// the objects' size and margins the square frame has room for 0.5.
+inline constexpr double kMinTravel = 0.3;
+inline constexpr double kMaxTravel = 0.5;
 inline constexpr double kTwoObjectProbability = 0.25;  // of sample_scene
+// Objects of two-object scenes are this much smaller, so that two fit side by side and kept apart in
+// a square frame (at kObjectSize 0.4 two objects moving towards each other cannot pass).
+inline constexpr double kTwoObjectSizeScale = 0.75;
 // Two objects start at least this many object sizes apart and their paths are kept apart as well
 // (best effort: after kPlacementTries draws the last one is used).
 inline constexpr double kMinObjectSeparation = 1.2;

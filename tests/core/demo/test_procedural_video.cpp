@@ -163,6 +163,9 @@ TEST(ProceduralVideo, TwoObjectsArePlacedApart) {
       closest = std::min(closest, std::hypot(a.x - b.x, a.y - b.y));
     }
     apart += closest >= demo::kMinObjectSeparation * std::max(paths[0].size_px, paths[1].size_px);
+    for (const auto& p : paths)
+      EXPECT_NEAR(p.size_px / 128, demo::kObjectSize * demo::kTwoObjectSizeScale,
+                  demo::kObjectSize * demo::kTwoObjectSizeScale * demo::kObjectSizeJitter + 1e-9);
   }
   EXPECT_GE(apart, 45);  // best effort: crossing paths in a small frame may not always avoid each other
   EXPECT_EQ(demo::render(scene, 5, 64, 64, 1).sizes(), (std::vector<std::int64_t>{3, 5, 64, 64}));
