@@ -240,6 +240,9 @@ int run_dit(const Args& args) {
   needs.chunk_tokens = chunk;
   const double estimated_gib = telemetry::to_gib(pipeline::dit_activation_bytes(needs, static_cast<int>(batch)));
   const double measured_gib = telemetry::to_gib(mem.peak_allocated_bytes - weights.allocated_bytes);
+  // And what it plans for the call with the allocator's reserve, against peak reserved beyond the weights.
+  const double planned_gib = telemetry::to_gib(pipeline::dit_call_bytes(needs, static_cast<int>(batch)));
+  const double reserved_gib = telemetry::to_gib(mem.peak_reserved_bytes - weights.allocated_bytes);
 
   nlohmann::json result = {
       {"bench", "dit"},
@@ -264,6 +267,8 @@ int run_dit(const Args& args) {
       {"peak_reserved_gib", telemetry::to_gib(mem.peak_reserved_bytes)},
       {"activations_gib", measured_gib},
       {"activations_planner_estimate_gib", estimated_gib},
+      {"reserved_beyond_weights_gib", reserved_gib},
+      {"planned_call_gib", planned_gib},
       {"repeatable", repeatable},
       {"streamed", streamed},
   };
@@ -272,12 +277,13 @@ int run_dit(const Args& args) {
               ranks > 1 ? (" " + parallel_mode).c_str() : "",
               parallel_rel_l2 >= 0 ? (", rel L2 vs one rank " + std::to_string(parallel_rel_l2)).c_str() : "");
   std::printf("dit %s latents 16x%lldx%lldx%lld batch %lld on %s: %.3f s/call (%.3f s per batch-1 call), "
-              "peak allocated %.2f GiB (weights %.2f; activations %.2f, planner's estimate %.2f), reserved %.2f GiB; "
+              "peak allocated %.2f GiB (weights %.2f; activations %.2f, planner's estimate %.2f), reserved %.2f GiB "
+              "(%.2f beyond the weights, planned %.2f); "
               "fused kernels %s; repeatable %s; self-attention %.3f s/call\n",
               model_name.c_str(), static_cast<long long>(frames), static_cast<long long>(height / 8),
               static_cast<long long>(width / 8), static_cast<long long>(batch), device.str().c_str(), per_call,
               per_call / batch, telemetry::to_gib(mem.peak_allocated_bytes), telemetry::to_gib(weights.allocated_bytes),
-              measured_gib, estimated_gib, telemetry::to_gib(mem.peak_reserved_bytes),
+              measured_gib, estimated_gib, telemetry::to_gib(mem.peak_reserved_bytes), reserved_gib, planned_gib,
               fused && kernels::cuda_kernels_built() ? "on" : "off", repeatable ? "yes" : "NO",
               attention * config.num_layers);
   return 0;

@@ -20,16 +20,21 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 // the fit's error. A fraction of the budget, so small cards keep a small but proportional reserve.
 constexpr double kSafetyMarginFraction = 0.08;
 
-// A DiT call's activations (peak minus weights) = kPerTokenDim x batch x tokens x dim
+// A DiT call's activations (peak allocated minus weights) = kPerTokenDim x batch x tokens x dim
 //                                               + kPerChunkFfn x min(batch x tokens, chunk) x ffn_dim.
 // The chunks cut the batch's rows together (FrameChunks over batch x tokens), so above the chunk the
-// second term does not grow with the batch. Fitted exactly to the two "DiT call" rows, fused bf16,
-// batch 2, 51,000 tokens, chunk 16384: DF-1.3B 4.43 - 2.68 = 1.75 GiB (dim 1536, ffn 8960); DF-14B
-// 31.67 - 26.69 = 4.98 GiB (dim 5120, ffn 13824). float8 leaves the activations as they are (3.05 - 1.42,
-// 18.55 - 13.61 GiB). Unfused (SKYREELS_CUDA_KERNELS=OFF, H100, 2026-12-07) measured more than this:
-// DF-14B batch 1 3.91 GiB (2.86 here), DF-1.3B batch 2 1.82 GiB (1.75 here).
-constexpr double kDitBytesPerTokenDim = 8.7272;
-constexpr double kDitBytesPerChunkTokenFfn = 3.4860;
+// second term does not grow with the batch. Fitted, fused bf16 kernels, 51,000 tokens, chunk 16384, as
+// the smallest estimate that is never below a measurement: exact at batch 1 (H100, 2026-12-07:
+// DF-14B 3.18 GiB, DF-1.3B 1.31 GiB, skyreels-bench dit --batch 1) and above the batch-2 rows (H200,
+// 2026-12-01: DF-14B 31.67 - 26.69 = 4.98 GiB, estimate 5.34; DF-1.3B 4.43 - 2.68 = 1.75, estimate
+// 1.96). float8 leaves the activations as they are (18.55 - 13.61 GiB at batch 2). Without the fused
+// kernels (SKYREELS_CUDA_KERNELS=OFF) they are larger: DF-14B batch 1 3.91 GiB (H100, 2026-12-07).
+constexpr double kDitBytesPerTokenDim = 8.87;
+constexpr double kDitBytesPerChunkTokenFfn = 4.85;
+// The allocator's reserve beyond the activations it hands out (peak reserved minus peak allocated), a
+// fraction of the activations: 0.22 (DF-14B resident) to 0.34 (DF-14B, every block streamed, 6.08 GiB
+// reserved for 5.00 allocated); DF-1.3B 0.33 resident, 0.14 streamed (H100, 2026-12-07, batch 1).
+constexpr double kAllocatorSlackOfActivations = 0.35;
 
 // A VAE decode call, untiled = kVaePerPixel x H x W (causal caches, working set, weights)
 //                             + kVaePerFramePixel x frames x H x W (the float32 output and per-frame work).
@@ -108,6 +113,11 @@ std::int64_t dit_activation_bytes(const MemoryNeeds& n, int batch) {
   return to_bytes(kDitBytesPerTokenDim * rows * n.dim + kDitBytesPerChunkTokenFfn * chunk * n.ffn_dim);
 }
 
+// What a DiT call takes beyond its weights: its activations and the allocator's reserve around them.
+std::int64_t dit_call_bytes(const MemoryNeeds& n, int batch) {
+  return to_bytes(static_cast<double>(dit_activation_bytes(n, batch)) * (1.0 + kAllocatorSlackOfActivations));
+}
+
 std::int64_t vae_decode_bytes(std::int64_t height, std::int64_t width, std::int64_t frames, std::int64_t tile) {
   const double pixels = static_cast<double>(height) * width;
   const double output = kVaeBytesPerFramePixel * frames * pixels;
@@ -138,12 +148,12 @@ MemoryPlan plan_memory(std::int64_t budget_bytes, const MemoryNeeds& n) {
 
   // CFG: batching gains nothing measurable (docs/performance.md, "DiT call"), so the split is taken
   // whenever it keeps more blocks resident; a tie keeps the caller's preference.
-  const std::int64_t act_single = dit_activation_bytes(n, 1);
+  const std::int64_t act_single = dit_call_bytes(n, 1);
   std::int64_t activations = act_single;
   plan.cfg = n.guidance ? CfgPlacement::Split : CfgPlacement::None;
   int resident = max_resident(n, act_single, usable);
   if (n.guidance && n.prefer_batched_cfg) {
-    const std::int64_t act_batched = dit_activation_bytes(n, 2);
+    const std::int64_t act_batched = dit_call_bytes(n, 2);
     const int resident_batched = max_resident(n, act_batched, usable);
     if (resident_batched >= 0 && resident_batched >= resident) {
       resident = resident_batched;
@@ -156,7 +166,8 @@ MemoryPlan plan_memory(std::int64_t budget_bytes, const MemoryNeeds& n) {
     throw Error(ErrorCode::BadArgument,
                 "the budget " + gib_text(budget_bytes) + " cannot hold the DiT's streaming minimum (" +
                     gib_text(n.dit_other_bytes) + " outside the blocks + two block slots of " +
-                    gib_text(n.block_bytes) + ") plus a call's activations (" + gib_text(act_single) + ") at " +
+                    gib_text(n.block_bytes) + ") plus a call's activations with the allocator's reserve (" +
+                    gib_text(act_single) + ") at " +
                     label(n) + "; raise it to at least " + gib_text(needed_budget(minimum)) +
                     " or lower the resolution/frames");
   }

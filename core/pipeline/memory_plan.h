@@ -49,7 +49,8 @@ struct MemoryPlan {
 
 // The estimate's constants, calibrated from docs/performance.md (see memory_plan.cpp). Public so tests
 // and the bench can compare the model with measurements.
-std::int64_t dit_activation_bytes(const MemoryNeeds& needs, int batch);
+std::int64_t dit_activation_bytes(const MemoryNeeds& needs, int batch);  // peak allocated beyond the weights
+std::int64_t dit_call_bytes(const MemoryNeeds& needs, int batch);        // and the allocator's reserve: planned
 std::int64_t vae_decode_bytes(std::int64_t height, std::int64_t width, std::int64_t frames, std::int64_t tile_latents);
 // The usable part of a budget, after the safety margin.
 std::int64_t usable_bytes(std::int64_t budget_bytes);

@@ -54,17 +54,17 @@ if [[ $benches == *" dit "* ]]; then
   run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 2 --repeat 2
 fi
 # Issue 24: the last blocks streamed from pinned host memory through two device slots, against the
-# resident run in the same process, with the allocator capped at the budget. First the planner's choices
-# at 540P, 97 frames (memory_plan.cpp, CFG split so batch 1: DF-14B at 8 GiB streams 36 of 40 blocks,
-# float8 at 6 GiB 36, DF-1.3B at 3 GiB 14 of 30), then every block streamed. 2026-12-07 (H100, fused
-# kernels off): the 14B's 36 of 40 at 8 GiB and the 1.3B's 12 of 30 at batch 2 and 3 GiB ran out of
-# memory; each line also prints the planner's activation estimate beside the measured one.
+# resident run in the same process, with the allocator capped at the budget: the planner's choices at
+# 540P, 97 frames, batch 1 (memory_plan.cpp, refitted 2026-12-07: DF-14B at 8 GiB streams 39 of 40,
+# float8 at 6 GiB all 40, DF-1.3B at 3 GiB 22 of 30), and the measured limits beside them (DF-14B 38
+# streamed, DF-1.3B 16: every block streamed peaked at 6.08 / 1.74 GiB reserved, each resident block adds
+# its bytes). Each line prints the planner's estimate beside the measured activations and reserve.
 if [[ $benches == *" stream "* ]]; then
-  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 36 --vram-budget 8
-  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 40 --vram-budget 8
-  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 36 --vram-budget 6 --fp8 1
-  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 14 --vram-budget 3
-  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 30 --vram-budget 3
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 39 --vram-budget 8
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 38 --vram-budget 8
+  run_bench dit --model 14b --frames 25 --height 544 --width 960 --batch 1 --repeat 3 --stream-blocks 40 --vram-budget 6 --fp8 1
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 22 --vram-budget 3
+  run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 16 --vram-budget 3
 fi
 # Fused kernels on and off (issue 10), same process kind, same card.
 if [[ $benches == *" fused "* ]]; then
