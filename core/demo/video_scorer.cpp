@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 
@@ -97,14 +98,15 @@ std::vector<float> box_blur(const std::uint8_t* frames, std::int64_t count, std:
   return out;
 }
 
-Shape classify_shape(double fill, double offset) {
+// Square by its filled corners; otherwise circle or triangle, the nearer prototype by fill and offset.
+Shape classify_shape(double fill, double offset, double corners) {
+  if (corners >= kSquareCornerFill) return Shape::Square;
   struct Prototype {
     Shape shape;
     double fill, offset;
   };
   constexpr double kPi = 3.14159265358979323846;
-  const Prototype prototypes[] = {
-      {Shape::Circle, kPi / 4, 0.0}, {Shape::Square, 1.0, 0.0}, {Shape::Triangle, 0.5, kTriangleOffset}};
+  const Prototype prototypes[] = {{Shape::Circle, kPi / 4, 0.0}, {Shape::Triangle, 0.5, kTriangleOffset}};
   Shape best = Shape::Circle;
   double best_distance = 1e30;
   for (const auto& p : prototypes) {
@@ -113,6 +115,37 @@ Shape classify_shape(double fill, double offset) {
     if (d < best_distance) best = p.shape, best_distance = d;
   }
   return best;
+}
+
+// The `fraction` and 1 - `fraction` quantiles of values (reordered): a span that stray pixels at a
+// corner cannot stretch.
+std::pair<double, double> trimmed_span(std::vector<double>& values, double fraction) {
+  const auto k = static_cast<std::ptrdiff_t>(fraction * static_cast<double>(values.size()));
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  const double lo = values[static_cast<std::size_t>(k)];
+  std::nth_element(values.begin(), values.end() - 1 - k, values.end());
+  return {lo, values[values.size() - 1 - static_cast<std::size_t>(k)]};
+}
+
+// The mask's share of the four corner triangles of its trimmed bounding box (each corner cut where
+// u + v = kCornerCut in box units from that corner): about 1 for a square, 0 for a circle, 1/3 for a
+// triangle (its two base corners, 2/3 each).
+double corner_fill(const std::vector<std::int64_t>& pixels, std::int64_t width) {
+  std::vector<double> xs, ys;
+  xs.reserve(pixels.size());
+  ys.reserve(pixels.size());
+  for (auto i : pixels) xs.push_back(static_cast<double>(i % width)), ys.push_back(static_cast<double>(i / width));
+  const auto [x0, x1] = trimmed_span(xs, kCornerTrim);
+  const auto [y0, y1] = trimmed_span(ys, kCornerTrim);
+  const double w = x1 - x0 + 1, h = y1 - y0 + 1;
+  std::int64_t inside = 0;
+  for (auto i : pixels) {
+    const double u = (static_cast<double>(i % width) - x0 + 0.5) / w, v = (static_cast<double>(i / width) - y0 + 0.5) / h;
+    if (u < 0 || u > 1 || v < 0 || v > 1) continue;
+    inside += std::min(u, 1 - u) + std::min(v, 1 - v) < kCornerCut;
+  }
+  const double corner_area = 2 * kCornerCut * kCornerCut * w * h;  // four triangles of legs kCornerCut
+  return std::min(1.0, static_cast<double>(inside) / corner_area);
 }
 
 // The largest 4-connected set of `mask` pixels (indices into the frame), found by flood fill.
@@ -160,7 +193,8 @@ FrameObject measure(const std::vector<std::int64_t>& pixels, std::int64_t width)
   const double box_w = static_cast<double>(x1 - x0 + 1), box_h = static_cast<double>(y1 - y0 + 1);
   f.fill = f.area_px / (box_w * box_h);
   f.offset = std::abs(f.centroid.y - (static_cast<double>(y0) + box_h / 2)) / box_h;
-  f.shape = classify_shape(f.fill, f.offset);
+  f.corners = corner_fill(pixels, width);
+  f.shape = classify_shape(f.fill, f.offset, f.corners);
   return f;
 }
 

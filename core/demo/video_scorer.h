@@ -20,9 +20,13 @@ namespace skyreels::demo {
 //     palette colour most of them are nearest), after a 3 x 3 box blur against noise; per frame the
 //     largest 4-connected part of it. Object colour: the palette colour most mask pixels are nearest;
 //  3. centroid, area and bounding box of that part, per frame;
-//  4. shape: per frame from the mask's fill of its bounding box (circle pi/4, square 1, triangle 1/2)
-//     and how far its centroid sits below the box's centre (triangle 1/6 of the height, others 0),
-//     then the majority over frames; both features ignore size, and blur moves them little;
+//  4. shape: per frame, a square when the mask fills the corners of its bounding box (trimmed of the
+//     outermost pixels, so that a stray pixel cannot stretch it); otherwise circle or triangle by the
+//     mask's fill of its bounding box (circle pi/4, triangle 1/2) and how far its centroid sits below
+//     the box's centre (triangle 1/6 of the height, circle 0); then the majority over frames. The
+//     features ignore size, and blur moves them little. (Fill alone read a trained model's squares,
+//     with slightly pinched sides and a stray pixel at a corner, as circles: fill 0.81-0.89 against a
+//     midpoint of 0.89; their corners are 0.76-0.93 full.)
 //  5. motion: a least-squares line through the per-frame centroids; its travel over the clip must be
 //     long enough and mostly along one axis.
 // One object is tracked: the one of the dominant colour. Two-object scenes are not scored (score()
@@ -40,6 +44,10 @@ inline constexpr double kMinTravelFraction = 0.1;       // fitted travel / frame
 inline constexpr double kAxisDominance = 2.0;           // travel along the axis / travel across it
 inline constexpr double kTriangleOffset = 1.0 / 6;      // centroid below box centre, / box height
 inline constexpr double kOffsetWeight = 2.0;            // weight of that offset against the fill ratio
+inline constexpr double kCornerTrim = 0.01;             // mask pixels left out at each side of the box
+inline constexpr double kCornerCut = 0.25;              // corner triangles' legs, in box widths/heights
+inline constexpr double kSquareCornerFill = 0.5;        // square: corners at least this full (circle 0,
+                                                        // triangle 1/3, square 1)
 // The median step is floored at this many pixels when judging jumps, so that the sub-pixel jitter of
 // a still object does not read as a jump.
 inline constexpr double kMinStepPx = 0.5;
@@ -51,6 +59,7 @@ struct FrameObject {
   double area_px = 0;
   double fill = 0;    // area / bounding-box area
   double offset = 0;  // |centroid y - box centre y| / box height
+  double corners = 0; // share of the trimmed box's corner triangles the mask fills
   std::optional<Shape> shape;
 };
 

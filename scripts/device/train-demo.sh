@@ -63,8 +63,8 @@ if [ "$stage" = vae ]; then
     # H100: 400 to 540 ms), less 60 s for the statistics, the PSNR report and the copies.
     vae_steps=$SKYREELS_TRAIN_VAE_STEPS dit_steps=$SKYREELS_TRAIN_DIT_STEPS
     if [ "$vae_steps" = fill ]; then
-      # Run 4 (H100): 850 steps in 337 s, 396 ms a step; the first-frame term adds 8% (CPU: 20.9 -> 22.6 s).
-      step_ms=430; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && step_ms=450
+      # Run 5 (H100), with the first-frame and edge terms: 750 steps in 259 s, 346 ms a step.
+      step_ms=360; nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && step_ms=450
       vae_steps=$(python3 -c "print(int((${SKYREELS_CALL_SECONDS:-560} - ($(date +%s) - $started) - 60) * 1000 / $step_ms) // 50 * 50)")
     fi
   else
