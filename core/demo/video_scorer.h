@@ -25,8 +25,8 @@ namespace skyreels::demo {
 //     mask's fill of its bounding box (circle pi/4, triangle 1/2) and how far its centroid sits below
 //     the box's centre (triangle 1/6 of the height, circle 0); then the majority over frames. The
 //     features ignore size, and blur moves them little. (Fill alone read a trained model's squares,
-//     with slightly pinched sides and a stray pixel at a corner, as circles: fill 0.81-0.89 against a
-//     midpoint of 0.89; their corners are 0.76-0.93 full.)
+//     with slightly pinched sides and a small blob at a corner tip, as circles: fill 0.82-0.92 a frame,
+//     mostly under the 0.89 midpoint; their corners are 0.76-1.00 full.)
 //  5. motion: a least-squares line through the per-frame centroids; its travel over the clip must be
 //     long enough and mostly along one axis.
 // One object is tracked: the one of the dominant colour. Two-object scenes are not scored (score()
