@@ -216,6 +216,16 @@ Scene sample_scene(std::mt19937_64& rng, double two_object_probability) {
   }
 }
 
+Scene sample_role_contrast_scene(std::mt19937_64& rng) {
+  for (;;) {
+    const bool blue_object = uniform01(rng) < 0.5;
+    SceneObject o = sample_object(rng);
+    o.colour = blue_object ? Colour::Blue : Colour::Green;
+    Scene scene{{o}, blue_object ? Background::Green : Background::Blue};
+    if (trainable(scene)) return scene;
+  }
+}
+
 namespace {
 
 constexpr double kSqrt3 = 1.7320508075688772;

@@ -118,6 +118,11 @@ bool is_held_out(const Scene& scene);
 // A training scene: uniform over the allowed combinations (colour rule above), never held out; two
 // objects with the given probability. Deterministic for the generator's state.
 Scene sample_scene(std::mt19937_64& rng, double two_object_probability = kTwoObjectProbability);
+// A training scene whose object's colour names the other background: a blue object on green or a green
+// one on blue, any shape and motion, never held out. These are the only captions in which a colour
+// word's role (object or background) decides the picture; a model that reads captions as a bag of
+// colour words swaps the two (runs 5 and 6), so the DiT's data has more of them (DitStage).
+Scene sample_role_contrast_scene(std::mt19937_64& rng);
 
 struct Point {
   double x = 0;  // pixels from the left edge (pixel centres at i + 0.5)

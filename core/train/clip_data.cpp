@@ -22,13 +22,16 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
 }
 
 CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std::int64_t count, std::int64_t frames,
-                                     const ClipShape& shape) {
+                                     const ClipShape& shape, double role_contrast_share) {
   CaptionedClips clips;
   clips.video = at::empty({count, 3, frames, shape.height, shape.width}, at::kFloat);
   std::vector<demo::Scene> scenes;
   for (std::int64_t i = 0; i < count; ++i) {
     std::mt19937_64 rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 1));
-    scenes.push_back(demo::sample_scene(rng));
+    // The share is drawn from a stream of its own, so a run without it keeps its scenes.
+    std::mt19937_64 share_rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 3));
+    const bool contrast = static_cast<double>(share_rng() >> 11) * 0x1.0p-53 < role_contrast_share;
+    scenes.push_back(contrast ? demo::sample_role_contrast_scene(rng) : demo::sample_scene(rng));
     clips.captions.push_back(demo::caption(scenes.back()));
   }
   at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {

@@ -18,10 +18,10 @@ struct CaptionedClips {
   std::vector<std::string> captions;  // B captions of the grammar
 };
 
-// Clips first .. first + count - 1 of the run with this seed (scenes from sample_scene: never a
-// held-out combination), rendered on all CPU threads.
+// Clips first .. first + count - 1 of the run with this seed (scenes from sample_scene, or this share
+// of them from sample_role_contrast_scene: never a held-out combination), rendered on all CPU threads.
 CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std::int64_t count, std::int64_t frames,
-                                     const ClipShape& shape);
+                                     const ClipShape& shape, double role_contrast_share = 0.0);
 
 // What the tokenizer is trained on: every single-object caption, two-object ones, and the default
 // negative prompt (so its characters are pieces, not unknowns: it is one of the unconditional texts).

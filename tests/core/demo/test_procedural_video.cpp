@@ -285,3 +285,24 @@ TEST(ProceduralVideo, SampledScenesAreNeverHeldOutAndCoverEveryValue) {
   std::mt19937_64 singles(2);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(demo::sample_scene(singles, 0.0).objects.size(), 1u);
 }
+
+TEST(ProceduralVideo, RoleContrastScenesPutBlueOnGreenOrGreenOnBlue) {
+  std::mt19937_64 rng(3);
+  std::set<std::string> shapes_and_motions;
+  int blue_objects = 0;
+  constexpr int kSamples = 2000;
+  for (int i = 0; i < kSamples; ++i) {
+    const auto scene = demo::sample_role_contrast_scene(rng);
+    ASSERT_EQ(scene.objects.size(), 1u);
+    ASSERT_FALSE(demo::is_held_out(scene)) << demo::caption(scene);
+    const auto& o = scene.objects[0];
+    const bool blue_on_green = o.colour == Colour::Blue && scene.background == Background::Green;
+    const bool green_on_blue = o.colour == Colour::Green && scene.background == Background::Blue;
+    ASSERT_TRUE(blue_on_green || green_on_blue) << demo::caption(scene);
+    blue_objects += blue_on_green;
+    shapes_and_motions.insert(std::string(demo::to_string(o.shape)) + " " + demo::to_string(o.motion));
+  }
+  EXPECT_EQ(shapes_and_motions.size(), demo::kShapes.size() * demo::kMotions.size());
+  EXPECT_NEAR(static_cast<double>(blue_objects) / kSamples, 0.5, 0.05);
+}
+

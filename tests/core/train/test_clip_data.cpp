@@ -1,0 +1,47 @@
+// The DiT's training clips: the role-contrast share adds blue-on-green and green-on-blue scenes and
+// leaves the other clips of a run as they were.
+
+#include <random>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "demo/procedural_video.h"
+#include "train/clip_data.h"
+
+using namespace skyreels;
+
+namespace {
+
+bool is_role_contrast(const std::string& caption) {
+  const auto scene = demo::parse_caption(caption);
+  if (!scene || scene->objects.size() != 1) return false;
+  const auto colour = scene->objects[0].colour;
+  return (colour == demo::Colour::Blue && scene->background == demo::Background::Green) ||
+         (colour == demo::Colour::Green && scene->background == demo::Background::Blue);
+}
+
+}  // namespace
+
+TEST(ClipData, TheRoleContrastShareReplacesOnlyItsShareOfTheScenes) {
+  const train::ClipShape shape{32, 32};
+  constexpr std::int64_t kClips = 48;
+  const auto plain = train::render_training_clips(11, 0, kClips, 1, shape);
+  const auto mixed = train::render_training_clips(11, 0, kClips, 1, shape, 0.5);
+  const auto all = train::render_training_clips(11, 0, kClips, 1, shape, 1.0);
+
+  int replaced = 0;
+  for (std::int64_t i = 0; i < kClips; ++i) {
+    // Without the share, clip i is sample_scene's draw from the clip's own stream.
+    std::mt19937_64 rng(train::mix_seed(11, static_cast<std::uint64_t>(i), 1));
+    EXPECT_EQ(plain.captions[i], demo::caption(demo::sample_scene(rng)));
+    EXPECT_TRUE(is_role_contrast(all.captions[i])) << all.captions[i];
+    EXPECT_FALSE(demo::is_held_out(*demo::parse_caption(all.captions[i]))) << all.captions[i];
+    if (mixed.captions[i] != plain.captions[i]) {
+      ++replaced;
+      EXPECT_EQ(mixed.captions[i], all.captions[i]);  // the same draw as at share 1
+    }
+  }
+  EXPECT_GT(replaced, kClips / 4);
+  EXPECT_LT(replaced, kClips * 3 / 4);
+}
