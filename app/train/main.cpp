@@ -22,7 +22,7 @@ void usage() {
                "usage: skyreels-train [--preset demo|smoke] [--run DIR] [--out DIR] [--device auto|cpu|cuda[:N]]\n"
                "                      [--minutes M] [--step-budget N] [--seed N]\n"
                "                      [--vae-steps N] [--dit-steps N] [--dit-clips N] [--vae-init FILE]\n"
-               "                      [--dit-init DIR]\n"
+               "                      [--dit-init DIR [--rescale-text-queries]]\n"
                "  --preset   demo: the shipped model (sizes in core/train/train_config.h); smoke: tiny, seconds on a CPU\n"
                "  --run      the run folder: checkpoints, loss.csv, loss.png (default train-run); run again to resume\n"
                "  --out      where the trained model folder goes (default RUN/model)\n"
@@ -32,6 +32,8 @@ void usage() {
                "             and train it further at the fine-tuning learning rate\n"
                "  --dit-init  start the DiT and text encoder from this exported model folder (same sizes and tokenizer)\n"
                "             and train them further at the fine-tuning learning rate\n"
+               "  --rescale-text-queries  first multiply the --dit-init model's text-encoder queries by\n"
+               "             1/sqrt(head_dim), T5's scaling, which models of runs 1-7 started without\n"
                "  --stop-after tokenizer|vae  end after that stage (vae/final.safetensors + stats.json carry the rest)\n"
                "  --export-when-stopped  a run stopped in the DiT stage exports the model as it stands too\n"
                "  --step-budget  checkpoint and stop after N training steps (exit code 3)\n"
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   std::optional<unsigned long long> seed;
   std::optional<long long> vae_steps, dit_steps, dit_clips;
   std::string vae_init, dit_init;
+  bool rescale_text_queries = false;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const auto& a = args[i];
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
       else if (a == "--dit-clips") dit_clips = std::stoll(value());
       else if (a == "--vae-init") vae_init = value();
       else if (a == "--dit-init") dit_init = value();
+      else if (a == "--rescale-text-queries") rescale_text_queries = true;
       else if (a == "--help" || a == "-h") {
         usage();
         return kExitOk;
@@ -95,6 +99,10 @@ int main(int argc, char** argv) {
       if (!std::filesystem::is_regular_file(std::filesystem::path(dit_init) / "model.safetensors"))
         throw Error(ErrorCode::NotFound, "--dit-init " + dit_init + ": no model.safetensors there");
       options.config.dit.init_from = std::filesystem::absolute(dit_init).string();
+    }
+    if (rescale_text_queries) {
+      if (dit_init.empty()) throw Error(ErrorCode::BadArgument, "--rescale-text-queries rescales a --dit-init model: give one");
+      options.config.dit.rescale_init_text_queries = true;
     }
     if (options.config.vae.steps < 1 || options.config.dit.steps < 1 || options.config.dit.dataset_clips < 1)
       throw Error(ErrorCode::BadArgument, "--vae-steps, --dit-steps and --dit-clips must be positive");

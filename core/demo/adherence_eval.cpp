@@ -86,7 +86,8 @@ AdherenceReport run(pipeline::Engine& engine, EvalKind kind, const pipeline::Gen
     r.detection = given > 0 && given < video.size(0) ? detect(video.narrow(0, given, video.size(0) - given))
                                                      : std::move(whole);
     r.card = score(r.detection, scene);
-    r.joins = join_jumps(r.track, join_frames(generated.plan));
+    r.joins = join_jumps(r.track, join_frames(generated.plan),
+                         FrameExit{job.combination.motion, video.size(1), video.size(2)});
     if (request.settings.has_start_image)
       r.first_frame_psnr_db = psnr(video[0], pipeline::pixels_to_uint8(request.start_image)[0]);
     if (options.keep_videos) r.video = video;
@@ -112,7 +113,8 @@ std::string rate_text(const char* name, double rate, double target, std::size_t 
 
 double PromptResult::max_join_ratio() const {
   double worst = 0;
-  for (const auto& j : joins) worst = std::max(worst, j.ratio.value_or(kInfinity));
+  for (const auto& j : joins)
+    if (!j.exited) worst = std::max(worst, j.ratio.value_or(kInfinity));
   return worst;
 }
 
@@ -268,8 +270,31 @@ std::vector<std::int64_t> join_frames(const pipeline::GenerationPlan& plan) {
   return joins;
 }
 
+namespace {
+
+// Whether a track left its frame before `frame` (see join_jumps): never seen from `frame` on, and
+// last seen near the border its motion points to.
+bool left_before(const std::vector<std::optional<Point>>& centroids, std::int64_t frame, const FrameExit& exit) {
+  for (auto i = static_cast<std::size_t>(frame); i < centroids.size(); ++i)
+    if (centroids[i]) return false;
+  for (auto i = static_cast<std::size_t>(frame); i-- > 0;) {
+    if (!centroids[i]) continue;
+    const auto& p = *centroids[i];
+    const double w = static_cast<double>(exit.width), h = static_cast<double>(exit.height);
+    switch (exit.motion) {
+      case Motion::Left: return p.x <= kExitBand * w;
+      case Motion::Right: return p.x >= (1 - kExitBand) * w;
+      case Motion::Up: return p.y <= kExitBand * h;
+      case Motion::Down: return p.y >= (1 - kExitBand) * h;
+    }
+  }
+  return false;  // never seen at all: nothing left
+}
+
+}  // namespace
+
 std::vector<JoinJump> join_jumps(const std::vector<std::optional<Point>>& centroids,
-                                 const std::vector<std::int64_t>& joins) {
+                                 const std::vector<std::int64_t>& joins, const std::optional<FrameExit>& exit) {
   const double median = std::max(median_step(centroids), kMinStepPx);
   std::vector<JoinJump> jumps;
   for (const auto frame : joins) {
@@ -281,6 +306,7 @@ std::vector<JoinJump> join_jumps(const std::vector<std::optional<Point>>& centro
     const auto& before = centroids[static_cast<std::size_t>(frame - 1)];
     const auto& after = centroids[static_cast<std::size_t>(frame)];
     if (before && after) j.ratio = std::hypot(after->x - before->x, after->y - before->y) / median;
+    else if (!after && exit) j.exited = left_before(centroids, frame, *exit);
     jumps.push_back(j);
   }
   return jumps;

@@ -40,6 +40,9 @@ struct JoinJump {
   std::int64_t frame = 0;       // the first frame after the join (the step is from frame - 1 to frame)
   std::optional<double> ratio;  // that step over the median step (floored at kMinStepPx); nullopt
                                 // when the object was not found on one side of the join
+  // The object went out across the border its motion points to (last seen mostly outside it) and is
+  // not seen from the join on: the motion went on out of sight, so no step is missing.
+  bool exited = false;
 };
 
 // One generated video and what the detector found in it.
@@ -58,7 +61,8 @@ struct PromptResult {
   std::vector<JoinJump> joins;                // window joins (extension and long video)
   double seconds = 0;  // the generation (denoising and decoding: GenerationResult::seconds)
   at::Tensor video;    // uint8 [F, H, W, 3] on the CPU, when EvalOptions::keep_videos
-  // The largest join ratio, infinity when a join could not be measured, 0 without joins.
+  // The largest join ratio, infinity when a join could not be measured (an exit excepted), 0 without
+  // joins or when every join is an exit.
   double max_join_ratio() const;
 };
 
@@ -146,10 +150,19 @@ std::int64_t long_video_frames(const pipeline::GenerationSettings& settings, int
 // first, and of the first one too when it extends a given video (plan.input_pixel_frames).
 std::vector<std::int64_t> join_frames(const pipeline::GenerationPlan& plan);
 
+// Where a track may leave its frame: towards the border the prompt's motion points to.
+struct FrameExit {
+  Motion motion = Motion::Right;
+  std::int64_t height = 0, width = 0;  // the frame's, in pixels
+};
+
 // The step of the centroid track across each join frame over its median step (video_scorer.h's
-// median_step, floored at kMinStepPx). Joins outside the track are an Error(BadArgument).
+// median_step, floored at kMinStepPx). With `exit`, a join from which on the object is never seen,
+// last seen within kExitBand of the border its motion points to, is `exited` (a track that vanishes
+// anywhere else, or comes back, is not). Joins outside the track are an Error(BadArgument).
 std::vector<JoinJump> join_jumps(const std::vector<std::optional<Point>>& centroids,
-                                 const std::vector<std::int64_t>& joins);
+                                 const std::vector<std::int64_t>& joins,
+                                 const std::optional<FrameExit>& exit = std::nullopt);
 
 // Peak signal-to-noise ratio of two uint8 videos (or images) of the same shape, in dB over the
 // 0..255 range; infinity for equal ones. Error(ShapeMismatch) or Error(BadArgument) otherwise.

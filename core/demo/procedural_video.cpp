@@ -170,11 +170,10 @@ bool is_held_out(const Scene& scene) {
   return false;
 }
 
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
 namespace {
 
-// Our own draws from the engine's bits: std::uniform_*_distribution differ between standard libraries,
-// and the dataset must be the same everywhere for a seed.
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 double uniform(std::mt19937_64& rng, double lo, double hi) { return lo + (hi - lo) * uniform01(rng); }
 template <typename T, std::size_t N>
 T pick(std::mt19937_64& rng, const std::array<T, N>& values) {
@@ -214,6 +213,13 @@ Scene sample_scene(std::mt19937_64& rng, double two_object_probability) {
     if (two) scene.objects.push_back(sample_object(rng));
     if (trainable(scene)) return scene;
   }
+}
+
+bool is_role_contrast(const Scene& scene) {
+  if (scene.objects.size() != 1) return false;
+  const auto colour = scene.objects[0].colour;
+  return (colour == Colour::Blue && scene.background == Background::Green) ||
+         (colour == Colour::Green && scene.background == Background::Blue);
 }
 
 Scene sample_role_contrast_scene(std::mt19937_64& rng) {

@@ -123,6 +123,12 @@ Scene sample_scene(std::mt19937_64& rng, double two_object_probability = kTwoObj
 // word's role (object or background) decides the picture; a model that reads captions as a bag of
 // colour words swaps the two (runs 5 and 6), so the DiT's data has more of them (DitStage).
 Scene sample_role_contrast_scene(std::mt19937_64& rng);
+// True for a single object in blue on green or in green on blue: what sample_role_contrast_scene draws.
+bool is_role_contrast(const Scene& scene);
+
+// A uniform draw in [0, 1) from the engine's bits: std::uniform_*_distribution differ between standard
+// libraries, and the dataset must be the same everywhere for a seed.
+double uniform01(std::mt19937_64& rng);
 
 struct Point {
   double x = 0;  // pixels from the left edge (pixel centres at i + 0.5)

@@ -51,6 +51,10 @@ inline constexpr double kSquareCornerFill = 0.5;        // square: corners at le
 // The median step is floored at this many pixels when judging jumps, so that the sub-pixel jitter of
 // a still object does not read as a jump.
 inline constexpr double kMinStepPx = 0.5;
+// A track last seen within this fraction of the frame (along the motion's axis) from the border its
+// motion points to has left across that border: the visible part's centroid of a square 0.4 of the
+// frame is 0.1 from the border when half of it is outside (0.2 when it only touches the border).
+inline constexpr double kExitBand = 0.1;
 
 // What one frame shows of the tracked object.
 struct FrameObject {

@@ -7,6 +7,8 @@
 #include <ATen/Parallel.h>
 
 #include "demo/procedural_video.h"
+#include "model/sentencepiece/sentencepiece_model.h"
+#include "pipeline/demo_model.h"
 #include "pipeline/generation_settings.h"
 
 namespace skyreels::train {
@@ -30,7 +32,7 @@ CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std
     std::mt19937_64 rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 1));
     // The share is drawn from a stream of its own, so a run without it keeps its scenes.
     std::mt19937_64 share_rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 3));
-    const bool contrast = static_cast<double>(share_rng() >> 11) * 0x1.0p-53 < role_contrast_share;
+    const bool contrast = demo::uniform01(share_rng) < role_contrast_share;
     scenes.push_back(contrast ? demo::sample_role_contrast_scene(rng) : demo::sample_scene(rng));
     clips.captions.push_back(demo::caption(scenes.back()));
   }
@@ -53,6 +55,20 @@ std::string caption_corpus() {
   for (int i = 0; i < 400; ++i) out << demo::caption(demo::sample_scene(rng, 1.0)) << "\n";
   for (int i = 0; i < 20; ++i) out << pipeline::kDefaultNegativePrompt << "\n";
   return out.str();
+}
+
+std::filesystem::path train_caption_tokenizer(const std::filesystem::path& dir, std::int64_t vocab) {
+  const auto model = dir / "spiece.model";
+  if (std::filesystem::exists(model)) return model;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  pipeline::write_text_file(dir / "corpus.txt", caption_corpus());
+  model::train_sentencepiece("--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "spiece").string() +
+                             " --vocab_size=" + std::to_string(vocab) +
+                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
+                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
+  std::filesystem::remove(dir / "spiece.vocab", ec);
+  return model;
 }
 
 }  // namespace skyreels::train

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std
 // What the tokenizer is trained on: every single-object caption, two-object ones, and the default
 // negative prompt (so its characters are pieces, not unknowns: it is one of the unconditional texts).
 std::string caption_corpus();
+
+// Trains the run's SentencePiece model on caption_corpus() (unigram, `vocab` pieces at most) into
+// dir/spiece.model, unless it is there already, and returns its path.
+std::filesystem::path train_caption_tokenizer(const std::filesystem::path& dir, std::int64_t vocab);
 
 // A 64-bit mix of a seed and indices (splitmix64): independent streams per stage, step and clip.
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0);

@@ -1,6 +1,7 @@
 #include "train/dit_trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <ATen/ATen.h>
@@ -64,12 +65,23 @@ std::pair<at::Tensor, at::Tensor> pack(const std::vector<model::T5Tokens>& texts
 
 }  // namespace
 
+void scale_text_queries(model::T5EncoderImpl& text) {
+  torch::NoGradGuard no_grad;
+  const double factor = 1.0 / std::sqrt(static_cast<double>(text.config().head_dim()));
+  for (auto& block : *text.blocks) block->as<model::T5Block>()->attn->q->weight.mul_(factor);
+}
+
+void initialize_text_to_video(TextToVideoImpl& model, std::uint64_t seed) {
+  initialize_weights(model, seed);
+  scale_text_queries(*model.text);
+}
+
 DitTrainer::DitTrainer(const TrainConfig& config, c10::Device device, model::WanVae vae, LatentStats stats,
                        const std::string& tokenizer)
     : config_(config), device_(device), vae_(std::move(vae)), stats_(std::move(stats)), tokenizer_(tokenizer) {
   const model::T5Tokenizer tok(tokenizer_);
   model_ = TextToVideo(text_encoder_config(config, tok.vocab_size()), dit_config(config));
-  initialize_weights(*model_, mix_seed(config.seed, 6));
+  initialize_text_to_video(*model_, mix_seed(config.seed, 6));
   if (!config.dit.init_from.empty()) {
     // A finished model trained further: the exported files hold exactly these modules' parameters.
     torch::NoGradGuard no_grad;
@@ -77,6 +89,7 @@ DitTrainer::DitTrainer(const TrainConfig& config, c10::Device device, model::Wan
     model::load_weights_strict(*model_->dit, *io::open_weights((dir / "model.safetensors").string()));
     model::load_weights_strict(*model_->text,
                                *io::open_weights((dir / "models_t5_umt5-xxl-enc-bf16.safetensors").string()));
+    if (config.dit.rescale_init_text_queries) scale_text_queries(*model_->text);
   }
   model_->to(device_);
   // Every parameter trains (the DiT's modulation tables are registered without gradients for inference).

@@ -29,6 +29,17 @@ public:
 TORCH_MODULE(TextToVideo);
 
 model::T5EncoderConfig text_encoder_config(const TrainConfig& config, std::int64_t vocab);
+
+// T5's attention does not scale its logits by 1/sqrt(head_dim): T5 folds that factor into the queries'
+// initialisation. Fan-in initialisation alone leaves the logits' standard deviation near 6 at the
+// demo's sizes, so the softmax saturates on the words' content, the relative position tables (order
+// one) hardly count and get almost no gradient, and the encoder reads a caption as a bag of pieces:
+// runs 1-7 drew "a blue X ... on a green background" and "a green X ... on a blue background" alike.
+// Multiplies every layer's query weights by 1/sqrt(head_dim), T5's own scaling.
+void scale_text_queries(model::T5EncoderImpl& text);
+
+// A new model's start, as DitTrainer makes it: initialize_weights, then scale_text_queries.
+void initialize_text_to_video(TextToVideoImpl& model, std::uint64_t seed);
 model::WanDitConfig dit_config(const TrainConfig& config);
 
 // Diffusion-forcing training of the DiT on the VAE's latents of procedural clips

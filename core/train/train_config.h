@@ -79,6 +79,10 @@ struct DitStage {
   // model of the same sizes and tokenizer): a finished model trained further, at the lower rate.
   std::string init_from;
   double fine_tune_learning_rate = 1.5e-4;
+  // Multiply the init_from model's text-encoder queries by 1/sqrt(head_dim) first (skyreels-train
+  // --rescale-text-queries): a model whose encoder started without T5's query scaling (runs 1-7)
+  // then starts where a new one does (initialize_text_to_video).
+  bool rescale_init_text_queries = false;
   // Of the dataset's clips, this share shows a blue object on green or a green one on blue (the only
   // captions where a colour word's role decides the picture; uniform sampling gives them 0.08). Runs 5
   // and 6, trained without it, swapped the two colours on every such held-out prompt.

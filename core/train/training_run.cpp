@@ -16,7 +16,6 @@
 #include "io/json_config.h"
 #include "io/safetensors.h"
 #include "io/tensor_source.h"
-#include "model/sentencepiece/sentencepiece_model.h"
 #include "model/weights.h"
 #include "pipeline/demo_model.h"
 #include "skyreels/error.h"
@@ -48,6 +47,7 @@ void claim_run_folder(const fs::path& dir, const TrainConfig& config) {
                                {"dit_clips", config.dit.dataset_clips}};
   if (!config.vae.init_from.empty()) mine["vae_init"] = config.vae.init_from;
   if (!config.dit.init_from.empty()) mine["dit_init"] = config.dit.init_from;
+  if (config.dit.rescale_init_text_queries) mine["rescale_text_queries"] = true;
   if (fs::exists(file)) {
     auto theirs = read_json(file);
     if (fs::exists(dir / "vae" / "stats.json")) {
@@ -148,17 +148,7 @@ void save(const fs::path& dir, torch::nn::Module& module, torch::optim::Optimize
 }
 
 fs::path train_tokenizer(const fs::path& run, const TrainConfig& config, const Runner& runner) {
-  const auto dir = run / "tokenizer";
-  const auto model = dir / "spiece.model";
-  if (fs::exists(model)) return model;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  pipeline::write_text_file(dir / "corpus.txt", caption_corpus());
-  model::train_sentencepiece("--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "spiece").string() +
-                             " --vocab_size=" + std::to_string(config.tokenizer.vocab) +
-                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
-                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
-  fs::remove(dir / "spiece.vocab", ec);
+  const auto model = train_caption_tokenizer(run / "tokenizer", config.tokenizer.vocab);
   runner.say("tokenizer: " + model.string());
   return model;
 }

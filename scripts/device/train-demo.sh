@@ -19,7 +19,9 @@
 #                             and the same command again on the still-warm machine resumes it. With a
 #                             model folder in train-dit-init/ (carried) or SKYREELS_TRAIN_DIT_INIT
 #                             (e.g. resources/demo-model-checkpoint/dit), it trains that DiT and text
-#                             encoder further for SKYREELS_TRAIN_DIT_STEPS steps.
+#                             encoder further for SKYREELS_TRAIN_DIT_STEPS steps
+#                             (SKYREELS_TRAIN_RESCALE_TEXT_QUERIES=1 first gives a model of runs 1-7
+#                             T5's query scaling: skyreels-train --rescale-text-queries).
 #
 # The tokenizer comes from train-tokenizer/spiece.model when present, trained beforehand on a CPU (the
 # GPU machine may lack the SentencePiece trainer): build/app/skyreels-train --run /tmp/tok
@@ -113,7 +115,10 @@ else
     init=(--dit-init "$dit_init")
     dit_steps=${SKYREELS_TRAIN_DIT_STEPS:?set SKYREELS_TRAIN_DIT_STEPS with a DiT to start from}
     # The run folder's config names the DiT's start: the carried one was written without it.
-    python3 -c "import json;c=json.load(open('$run/config.json'));c.update(dit_steps=$dit_steps,dit_init='$dit_init');json.dump(c,open('$run/config.json','w'),indent=2)"
+    # SKYREELS_TRAIN_RESCALE_TEXT_QUERIES=1: skyreels-train --rescale-text-queries (models of runs 1-7).
+    rescale=${SKYREELS_TRAIN_RESCALE_TEXT_QUERIES:-0}
+    [ "$rescale" = 1 ] && init+=(--rescale-text-queries)
+    python3 -c "import json;c=json.load(open('$run/config.json'));c.update(dit_steps=$dit_steps,dit_init='$dit_init');c.pop('rescale_text_queries',None);'$rescale'=='1' and c.update(rescale_text_queries=True);json.dump(c,open('$run/config.json','w'),indent=2)"
   fi
   echo "run: vae $vae_steps steps, dit $dit_steps steps ${init[*]}"
   "$train" --run "$run" --vae-steps "$vae_steps" --dit-steps "$dit_steps" "${init[@]}" --minutes "$(minutes_left)" --export-when-stopped \

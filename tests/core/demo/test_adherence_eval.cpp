@@ -172,6 +172,49 @@ TEST(AdherenceEval, AJoinWithoutTheObjectIsNotMeasured) {
   EXPECT_EQ(code, ErrorCode::BadArgument);
 }
 
+TEST(AdherenceEval, AnObjectThatLeavesAcrossTheBorderItMovesToHasExited) {
+  // A 160 x 96 frame; the object moves right 10 px a frame from x = 100 and is gone from frame 6 on,
+  // last seen at x = 150 (the band: x >= 144, 0.9 of the width).
+  std::vector<std::optional<demo::Point>> track;
+  for (int i = 0; i < 6; ++i) track.push_back(demo::Point{100.0 + 10 * i, 48});
+  track.resize(12);
+  const demo::FrameExit right{demo::Motion::Right, 96, 160};
+
+  demo::PromptResult r;
+  r.joins = demo::join_jumps(track, {3, 8}, right);
+  ASSERT_TRUE(r.joins[0].ratio);  // before the exit: measured
+  EXPECT_FALSE(r.joins[0].exited);
+  EXPECT_FALSE(r.joins[1].ratio);
+  EXPECT_TRUE(r.joins[1].exited);
+  EXPECT_NEAR(r.max_join_ratio(), 1.0, 1e-9);
+
+  // The same track is lost, not exited: without a frame to leave, when the prompt says left, when it
+  // vanished short of the band, or when it comes back.
+  EXPECT_FALSE(demo::join_jumps(track, {8})[0].exited);
+  EXPECT_FALSE(demo::join_jumps(track, {8}, demo::FrameExit{demo::Motion::Left, 96, 160})[0].exited);
+  auto short_of_band = track;
+  short_of_band[5].reset();  // last seen at x = 140
+  EXPECT_FALSE(demo::join_jumps(short_of_band, {8}, right)[0].exited);
+  auto back = track;
+  back[10] = demo::Point{150, 48};
+  const auto returned = demo::join_jumps(back, {8}, right);
+  EXPECT_FALSE(returned[0].exited);
+  r.joins = returned;
+  EXPECT_TRUE(std::isinf(r.max_join_ratio()));
+
+  // Up and down use the frame's height (band 9.6 px of 96; the width's would be 16 px).
+  const auto up_from = [](double y) {
+    return std::vector<std::optional<demo::Point>>{demo::Point{80, y + 10}, demo::Point{80, y}, std::nullopt,
+                                                   std::nullopt};
+  };
+  const demo::FrameExit up{demo::Motion::Up, 96, 160}, down{demo::Motion::Down, 96, 160};
+  EXPECT_TRUE(demo::join_jumps(up_from(5), {3}, up)[0].exited);
+  EXPECT_FALSE(demo::join_jumps(up_from(12), {3}, up)[0].exited);
+  EXPECT_FALSE(demo::join_jumps(up_from(5), {3}, down)[0].exited);
+  const std::vector<std::optional<demo::Point>> down_to{demo::Point{80, 80}, demo::Point{80, 90}, std::nullopt};
+  EXPECT_TRUE(demo::join_jumps(down_to, {2}, down)[0].exited);
+}
+
 TEST(AdherenceEval, HeldOutSubsetSpreadsMotionsAndShapes) {
   const auto subset = demo::held_out_subset(8);
   ASSERT_EQ(subset.size(), 8u);

@@ -299,10 +299,14 @@ TEST(ProceduralVideo, RoleContrastScenesPutBlueOnGreenOrGreenOnBlue) {
     const bool blue_on_green = o.colour == Colour::Blue && scene.background == Background::Green;
     const bool green_on_blue = o.colour == Colour::Green && scene.background == Background::Blue;
     ASSERT_TRUE(blue_on_green || green_on_blue) << demo::caption(scene);
+    ASSERT_TRUE(demo::is_role_contrast(scene));
     blue_objects += blue_on_green;
     shapes_and_motions.insert(std::string(demo::to_string(o.shape)) + " " + demo::to_string(o.motion));
   }
   EXPECT_EQ(shapes_and_motions.size(), demo::kShapes.size() * demo::kMotions.size());
   EXPECT_NEAR(static_cast<double>(blue_objects) / kSamples, 0.5, 0.05);
+  EXPECT_FALSE(demo::is_role_contrast(Scene{{SceneObject{Shape::Circle, Colour::Blue, Motion::Up}}, Background::Gray}));
+  EXPECT_FALSE(demo::is_role_contrast(
+      Scene{{SceneObject{Shape::Circle, Colour::Blue, Motion::Up}, SceneObject{Shape::Square, Colour::Red, Motion::Up}},
+            Background::Green}));
 }
-

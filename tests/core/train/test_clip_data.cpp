@@ -11,17 +11,6 @@
 
 using namespace skyreels;
 
-namespace {
-
-bool is_role_contrast(const std::string& caption) {
-  const auto scene = demo::parse_caption(caption);
-  if (!scene || scene->objects.size() != 1) return false;
-  const auto colour = scene->objects[0].colour;
-  return (colour == demo::Colour::Blue && scene->background == demo::Background::Green) ||
-         (colour == demo::Colour::Green && scene->background == demo::Background::Blue);
-}
-
-}  // namespace
 
 TEST(ClipData, TheRoleContrastShareReplacesOnlyItsShareOfTheScenes) {
   const train::ClipShape shape{32, 32};
@@ -35,7 +24,7 @@ TEST(ClipData, TheRoleContrastShareReplacesOnlyItsShareOfTheScenes) {
     // Without the share, clip i is sample_scene's draw from the clip's own stream.
     std::mt19937_64 rng(train::mix_seed(11, static_cast<std::uint64_t>(i), 1));
     EXPECT_EQ(plain.captions[i], demo::caption(demo::sample_scene(rng)));
-    EXPECT_TRUE(is_role_contrast(all.captions[i])) << all.captions[i];
+    EXPECT_TRUE(demo::is_role_contrast(*demo::parse_caption(all.captions[i]))) << all.captions[i];
     EXPECT_FALSE(demo::is_held_out(*demo::parse_caption(all.captions[i]))) << all.captions[i];
     if (mixed.captions[i] != plain.captions[i]) {
       ++replaced;
