@@ -82,15 +82,9 @@ void write_demo_model(const fs::path& dir, std::uint64_t seed, const DemoModelSh
 
   // The tokenizer first: it fixes the encoder's vocabulary.
   const auto tok_dir = dir / "google" / "umt5-xxl";
-  write_text_file(tok_dir / "corpus.txt", tokenizer_corpus());
-  model::train_sentencepiece("--input=" + (tok_dir / "corpus.txt").string() +
-                             " --model_prefix=" + (tok_dir / "spiece").string() +
-                             " --vocab_size=" + std::to_string(shape.vocab) +
-                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
-                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
+  const auto spiece = train_t5_tokenizer(tok_dir, tokenizer_corpus(), shape.vocab);
   fs::remove(tok_dir / "corpus.txt", ec);
-  fs::remove(tok_dir / "spiece.vocab", ec);
-  const std::int64_t vocab = model::SentencePieceModel((tok_dir / "spiece.model").string()).piece_size();
+  const std::int64_t vocab = model::SentencePieceModel(spiece.string()).piece_size();
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>();
   gen.set_current_seed(seed);
@@ -146,6 +140,17 @@ void write_text_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
   if (!out) throw Error(ErrorCode::Runtime, path.string() + ": cannot write");
+}
+
+fs::path train_t5_tokenizer(const fs::path& dir, const std::string& corpus, std::int64_t vocab) {
+  write_text_file(dir / "corpus.txt", corpus);
+  model::train_sentencepiece("--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "spiece").string() +
+                             " --vocab_size=" + std::to_string(vocab) +
+                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
+                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
+  std::error_code ec;
+  fs::remove(dir / "spiece.vocab", ec);
+  return dir / "spiece.model";
 }
 
 void write_dit_config(const fs::path& file, const model::WanDitConfig& dit) {

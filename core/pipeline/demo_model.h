@@ -31,6 +31,12 @@ void write_demo_model(const std::filesystem::path& dir, std::uint64_t seed = 0, 
 void write_dit_config(const std::filesystem::path& file, const model::WanDitConfig& config);
 void write_text_file(const std::filesystem::path& file, const std::string& text);
 
+// Trains a unigram SentencePiece model of at most `vocab` pieces, with umT5's special ids (pad 0, eos 1,
+// unk 2, no bos), on `corpus` into dir/spiece.model (the corpus stays as dir/corpus.txt) and returns
+// its path. Needs the SentencePiece plug-in (Error(Unsupported) without it).
+std::filesystem::path train_t5_tokenizer(const std::filesystem::path& dir, const std::string& corpus,
+                                         std::int64_t vocab);
+
 // Where the embedded demo model is: $SKYREELS_DEMO_MODEL, <exe>/../share/skyreels-studio/demo-model
 // (installed), then the source tree's resources/demo-model (uninstalled builds), then the build's tiny
 // random model (while no trained model is committed). Empty when none exists.

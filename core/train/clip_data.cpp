@@ -7,7 +7,6 @@
 #include <ATen/Parallel.h>
 
 #include "demo/procedural_video.h"
-#include "model/sentencepiece/sentencepiece_model.h"
 #include "pipeline/demo_model.h"
 #include "pipeline/generation_settings.h"
 
@@ -62,13 +61,7 @@ std::filesystem::path train_caption_tokenizer(const std::filesystem::path& dir, 
   if (std::filesystem::exists(model)) return model;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  pipeline::write_text_file(dir / "corpus.txt", caption_corpus());
-  model::train_sentencepiece("--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "spiece").string() +
-                             " --vocab_size=" + std::to_string(vocab) +
-                             " --hard_vocab_limit=false --model_type=unigram --character_coverage=1.0"
-                             " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --num_threads=1 --minloglevel=2");
-  std::filesystem::remove(dir / "spiece.vocab", ec);
-  return model;
+  return pipeline::train_t5_tokenizer(dir, caption_corpus(), vocab);
 }
 
 }  // namespace skyreels::train

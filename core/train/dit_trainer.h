@@ -29,6 +29,7 @@ public:
 TORCH_MODULE(TextToVideo);
 
 model::T5EncoderConfig text_encoder_config(const TrainConfig& config, std::int64_t vocab);
+model::WanDitConfig dit_config(const TrainConfig& config);
 
 // T5's attention does not scale its logits by 1/sqrt(head_dim): T5 folds that factor into the queries'
 // initialisation. Fan-in initialisation alone leaves the logits' standard deviation near 6 at the
@@ -40,7 +41,6 @@ void scale_text_queries(model::T5EncoderImpl& text);
 
 // A new model's start, as DitTrainer makes it: initialize_weights, then scale_text_queries.
 void initialize_text_to_video(TextToVideoImpl& model, std::uint64_t seed);
-model::WanDitConfig dit_config(const TrainConfig& config);
 
 // Diffusion-forcing training of the DiT on the VAE's latents of procedural clips
 // (shared/spec/df-training-notes.md): per-frame noise levels that never decrease along the frames (one
