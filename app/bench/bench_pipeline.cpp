@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <variant>
@@ -26,6 +27,8 @@
 #include "model/wan_vae.h"
 #include "model/weights.h"
 #include "pipeline/df_pipeline.h"
+#include "pipeline/memory_needs.h"
+#include "pipeline/memory_plan.h"
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
@@ -113,11 +116,12 @@ nlohmann::json to_json(const PathResult& r) {
           {"video_psnr_db_vs_exact", std::isfinite(r.video_psnr_db) ? nlohmann::json(r.video_psnr_db) : nlohmann::json("inf")}};
 }
 
-// The DiT reloaded as the Engine loads it for a float8 run: from host copies of its weights, block by
-// block, so the device never holds the bf16 and the float8 model together. The old model is freed
-// first; the seconds and the device peak of the load are returned.
-std::pair<double, std::int64_t> reload_dit_as_fp8(model::WanDit& dit, std::unique_ptr<pipeline::DfPipeline>& pipe,
-                                                  const model::WanVae& vae, c10::Device device) {
+// The DiT reloaded as the Engine loads it: from host copies of its weights, block by block, so the
+// device never holds two models (a float8 run, or one whose last blocks stream from host memory). The
+// old model is freed first; the seconds and the device peak of the load are returned.
+std::pair<double, std::int64_t> reload_dit(model::WanDit& dit, std::unique_ptr<pipeline::DfPipeline>& pipe,
+                                           const model::WanVae& vae, c10::Device device, bool fp8,
+                                           const model::DitStreaming& streaming = {}) {
   std::vector<std::pair<std::string, at::Tensor>> host;
   for (const auto& p : dit->named_parameters(true)) host.emplace_back(p.key(), p.value().cpu());
   const auto config = dit->config();
@@ -126,13 +130,20 @@ std::pair<double, std::int64_t> reload_dit_as_fp8(model::WanDit& dit, std::uniqu
   telemetry::release_cached_memory(device);
   telemetry::reset_peak_memory(device);
   const auto start = std::chrono::steady_clock::now();
-  dit = model::load_wan_dit(io::memory_source(std::move(host), "the bench's random weights"), config, device,
-                            /*fp8=*/true);
+  dit = model::load_wan_dit(io::memory_source(std::move(host), "the bench's random weights"), config, device, fp8,
+                            streaming);
   telemetry::release_cached_memory(device);  // as Engine::load does after a float8 load
   telemetry::synchronize(device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   pipe = std::make_unique<pipeline::DfPipeline>(dit, vae);
   return {seconds, telemetry::memory_stats(device).peak_allocated_bytes};
+}
+
+// The DiT's weights as the planner reads a checkpoint (shapes only: nothing is copied).
+io::TensorSourcePtr weights_of(const model::WanDit& dit) {
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const auto& p : dit->named_parameters(true)) weights.emplace_back(p.key(), p.value());
+  return io::memory_source(std::move(weights), "the bench's DiT");
 }
 
 }  // namespace
@@ -174,6 +185,14 @@ int run_pipeline(const Args& args) {
       if (const auto why = model::fp8_unsupported_reason(device); !why.empty())
         throw std::invalid_argument("fast mode \"" + m + "\": " + why);
   if (!modes.empty() && paths == "reference") throw std::invalid_argument("--modes compares with the fast path");
+  // --vram-budget GiB (issue 24): after the resident runs, the same job under the memory planner's plan
+  // for that budget (last blocks streamed from host memory, VAE tiles, the DiT parked for the last
+  // decode) with the allocator capped at it, compared with the resident fast path.
+  const double budget_gib = std::stod(args.get("vram-budget", "0"));
+  if (budget_gib < 0) throw std::invalid_argument("--vram-budget must be a positive number of GiB");
+  if (budget_gib > 0 && !device.is_cuda()) throw std::invalid_argument("--vram-budget needs a CUDA device");
+  if (budget_gib > 0 && (!modes.empty() || paths == "reference"))
+    throw std::invalid_argument("--vram-budget compares with the resident fast path: without --modes or --path reference");
 
   const auto config = dit_preset(model_name);
   const auto build_start = std::chrono::steady_clock::now();
@@ -195,7 +214,16 @@ int run_pipeline(const Args& args) {
                static_cast<long long>(s.num_frames), s.steps, s.ar_step, s.causal_block_size, plan.windows.size(),
                plan.total_rows);
 
+  // The plan before any run: a budget too small for the job fails here, naming what does not fit.
+  std::optional<pipeline::MemoryPlan> memory_plan;
+  if (budget_gib > 0) {
+    memory_plan = pipeline::plan_memory(pipeline::gib_to_bytes(budget_gib),
+                                        pipeline::memory_needs(*weights_of(dit), s, pipeline::PipelineOptions{}, 0));
+    std::fprintf(stderr, "memory plan: %s\n", memory_plan->description.c_str());
+  }
+
   auto pipe = std::make_unique<pipeline::DfPipeline>(dit, vae);
+  nlohmann::json out_budget = nullptr;
   std::vector<PathResult> results;
   const std::uint64_t seed = 42;
   if (paths != "reference") results.push_back(run_path(*pipe, inputs, seed, "fast"));
@@ -204,13 +232,41 @@ int run_pipeline(const Args& args) {
     results.push_back(run_path(*pipe, inputs, seed, "reference-path"));
   }
   pipe->options() = pipeline::PipelineOptions{};
+  double budget_load_seconds = -1;
+  if (memory_plan) {
+    model::DitStreaming streaming;
+    streaming.streamed_blocks = memory_plan->streamed_blocks;
+    streaming.stream_slots = std::max(2, memory_plan->stream_slots);
+    budget_load_seconds = reload_dit(dit, pipe, vae, device, /*fp8=*/false, streaming).first;
+    pipeline::apply_memory_plan(*memory_plan, pipe->options());
+    telemetry::cap_device_memory(device, memory_plan->budget_bytes);
+    auto r = run_path(*pipe, inputs, seed, "budget " + pipeline::gib_text(memory_plan->budget_bytes));
+    telemetry::cap_device_memory(device, 0);
+    const auto& resident = results.front();
+    r.speedup = resident.total_seconds / r.total_seconds;
+    r.latents_rel_l2 = conformance::relative_l2(r.latents, resident.latents);
+    r.video_psnr_db = demo::psnr(r.video, resident.video);
+    out_budget = {{"plan", memory_plan->description},
+                  {"budget_gib", budget_gib},
+                  {"resident_blocks", memory_plan->resident_blocks},
+                  {"streamed_blocks", memory_plan->streamed_blocks},
+                  {"vae_tile_latents", memory_plan->vae_tile},
+                  {"planned_peak_gib", telemetry::to_gib(memory_plan->peak)},
+                  {"load_seconds", budget_load_seconds},
+                  {"time_ratio_to_resident", r.total_seconds / resident.total_seconds},
+                  {"dit_time_ratio_to_resident", r.model_seconds / resident.model_seconds},
+                  {"latents_bitwise_equal_to_resident", at::equal(r.latents, resident.latents)},
+                  {"video_bitwise_equal_to_resident", at::equal(r.video, resident.video)},
+                  {"peak_reserved_within_budget", r.memory.peak_reserved_bytes <= memory_plan->budget_bytes}};
+    results.push_back(std::move(r));
+  }
   double fp8_load_seconds = -1;
   std::int64_t fp8_load_peak_bytes = 0;
   for (const auto& m : modes) {
     auto mode_inputs = inputs;
     mode_inputs.settings = with_fast_mode(s, m);
     if (mode_inputs.settings.fp8 && !pipe->dit()->fp8() && fp8_load == "by-block") {
-      std::tie(fp8_load_seconds, fp8_load_peak_bytes) = reload_dit_as_fp8(dit, pipe, vae, device);
+      std::tie(fp8_load_seconds, fp8_load_peak_bytes) = reload_dit(dit, pipe, vae, device, /*fp8=*/true);
       std::fprintf(stderr, "float8 DiT loaded block by block in %.1f s, device peak %.2f GiB\n", fp8_load_seconds,
                    telemetry::to_gib(fp8_load_peak_bytes));
     }
@@ -229,6 +285,7 @@ int run_pipeline(const Args& args) {
                         {"weights_build_seconds", build_seconds},
                         {"fp8_load", fp8_load},
                         {"paths", nlohmann::json::array()}};
+  if (memory_plan) out["vram_budget"] = out_budget;
   if (fp8_load_seconds >= 0) {
     out["fp8_load_seconds"] = fp8_load_seconds;
     out["fp8_load_peak_allocated_gib"] = telemetry::to_gib(fp8_load_peak_bytes);
@@ -244,11 +301,19 @@ int run_pipeline(const Args& args) {
                 telemetry::to_gib(r.rows_peak_bytes), telemetry::to_gib(r.decode_peak_bytes),
                 telemetry::to_gib(r.memory.peak_reserved_bytes));
   for (const auto& r : results)
-    if (r.latents_rel_l2 >= 0)
+    if (r.latents_rel_l2 >= 0 && r.path.rfind("budget", 0) != 0)
       std::printf("fast mode %s: %.2fx the exact fast path, %d calls (%d rows without uncond, %d cached rows); "
                   "final latents rel L2 %.4f, video PSNR %.2f dB\n",
                   r.path.c_str(), r.speedup, r.model_calls, r.cfg_skipped_rows, r.cached_rows, r.latents_rel_l2,
                   r.video_psnr_db);
+  if (memory_plan)
+    std::printf("under the budget (%s): %.3fx the resident time (DiT %.3fx), peak reserved %.2f GiB of %.2f; "
+                "latents %s, video %s the resident run's\n",
+                memory_plan->description.c_str(), out_budget["time_ratio_to_resident"].get<double>(),
+                out_budget["dit_time_ratio_to_resident"].get<double>(),
+                telemetry::to_gib(results.back().memory.peak_reserved_bytes), budget_gib,
+                out_budget["latents_bitwise_equal_to_resident"].get<bool>() ? "bitwise equal to" : "differ from",
+                out_budget["video_bitwise_equal_to_resident"].get<bool>() ? "bitwise equal to" : "differs from");
   if (fp8_load_seconds >= 0)
     std::printf("float8 DiT loaded block by block from host memory: %.1f s, device peak %.2f GiB\n",
                 fp8_load_seconds, telemetry::to_gib(fp8_load_peak_bytes));

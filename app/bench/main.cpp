@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
                  "                          [--base-frames N --overlap N --addnoise N] [--path fast|reference|both]\n"
                  "                          [--modes fp8,cfg-skip:K,step-cache:T,...  (fast modes, '+' combines)]\n"
                  "                          [--fp8-load by-block|in-place  (how fp8 modes get float8 weights)]\n"
+                 "                          [--vram-budget GIB  (then the planned run under that cap, CUDA)]\n"
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench adherence [--model DIR (default: the demo model)] [--frames N] [--steps N] [--guidance G] [--shift S]\n"
                  "                          [--mode sync|async [--ar-step N --causal-block-size N]] [--prompts 24]\n"

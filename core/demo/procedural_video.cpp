@@ -253,7 +253,8 @@ struct AxisRange {
   double lo, hi;
 };
 
-ObjectPath sample_path(std::mt19937_64& rng, const SceneObject& object, double size_fraction, double height, double width) {
+ObjectPath sample_path(std::mt19937_64& rng, const SceneObject& object, double size_fraction, double height, double width,
+                       Travel mode) {
   const double unit = std::min(height, width);
   const double margin = kEdgeMargin * unit;
   ObjectPath path;
@@ -270,10 +271,21 @@ ObjectPath sample_path(std::mt19937_64& rng, const SceneObject& object, double s
   const bool forward = object.motion == Motion::Right || object.motion == Motion::Down;
   const auto along = horizontal ? xs : ys;
   const auto across = horizontal ? ys : xs;
-  const double travel =
-      std::min(uniform(rng, kMinTravel, kMaxTravel) * (horizontal ? width : height), along.hi - along.lo);
-  const double from = forward ? uniform(rng, along.lo, along.hi - travel) : uniform(rng, along.lo + travel, along.hi);
-  const double to = forward ? from + travel : from - travel;
+  const double length = horizontal ? width : height;
+  double from = 0, to = 0;
+  if (mode == Travel::InFrame) {
+    const double travel = std::min(uniform(rng, kMinTravel, kMaxTravel) * length, along.hi - along.lo);
+    from = forward ? uniform(rng, along.lo, along.hi - travel) : uniform(rng, along.lo + travel, along.hi);
+    to = forward ? from + travel : from - travel;
+  } else {
+    // The same speeds, unclamped; wholly out (its trailing edge on the border) at progress `gone`.
+    const double travel = uniform(rng, kMinTravel, kMaxTravel) * length;
+    const double gone = uniform(rng, kLeaveProgressMin, kLeaveProgressMax);
+    const double trailing = horizontal ? (forward ? e.left : e.right) : (forward ? e.up : e.down);
+    const double out = forward ? length + trailing : -trailing;
+    from = forward ? out - travel * gone : out + travel * gone;
+    to = forward ? from + travel : from - travel;
+  }
   const double side = uniform(rng, across.lo, across.hi);
   path.start = horizontal ? Point{from, side} : Point{side, from};
   path.end = horizontal ? Point{to, side} : Point{side, to};
@@ -292,7 +304,8 @@ double closest_approach(const ObjectPath& a, const ObjectPath& b) {
 
 }  // namespace
 
-std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std::int64_t width, std::uint64_t seed) {
+std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std::int64_t width, std::uint64_t seed,
+                                   Travel travel) {
   require_valid(scene);
   std::mt19937_64 rng(seed);
   std::vector<ObjectPath> paths;
@@ -300,7 +313,8 @@ std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std:
   for (int attempt = 0; attempt < kPlacementTries; ++attempt) {
     paths.clear();
     for (const auto& o : scene.objects)
-      paths.push_back(sample_path(rng, o, size_fraction, static_cast<double>(height), static_cast<double>(width)));
+      paths.push_back(
+          sample_path(rng, o, size_fraction, static_cast<double>(height), static_cast<double>(width), travel));
     if (paths.size() < 2 ||
         closest_approach(paths[0], paths[1]) >= kMinObjectSeparation * std::max(paths[0].size_px, paths[1].size_px))
       break;
@@ -342,13 +356,13 @@ float to_unit(std::uint8_t level) { return static_cast<float>(level) / 127.5f - 
 }  // namespace
 
 at::Tensor render(const Scene& scene, std::int64_t frames, std::int64_t height, std::int64_t width,
-                  std::uint64_t seed) {
+                  std::uint64_t seed, Travel travel) {
   if (frames < 1 || (frames - 1) % 4 != 0)
     throw Error(ErrorCode::BadArgument, "frames must be 1 + 4k, got " + std::to_string(frames));
   if (height < 16 || width < 16 || height % 16 != 0 || width % 16 != 0)
     throw Error(ErrorCode::BadArgument, "height and width must be positive multiples of 16, got " +
                                             std::to_string(height) + " x " + std::to_string(width));
-  const auto paths = plan_paths(scene, height, width, seed);
+  const auto paths = plan_paths(scene, height, width, seed, travel);
 
   auto video = at::empty({3, frames, height, width}, at::kFloat);
   float* data = video.data_ptr<float>();

@@ -146,13 +146,22 @@ struct ObjectPath {
   }
 };
 
+// How far the objects travel. InFrame: the whole path stays inside the frame (the demo's clips).
+// LeavesFrame: the object moves at the same speeds but runs over the border its motion points to and is
+// wholly outside by a point drawn between kLeaveProgressMin and kLeaveProgressMax of the clip (past 1:
+// it is still partly in at the end); training clips of this kind show a model what a long video needs
+// once an object reaches the border: it goes, and the frames after stay empty.
+enum class Travel { InFrame, LeavesFrame };
+inline constexpr double kLeaveProgressMin = 0.6, kLeaveProgressMax = 1.3;
+
 // The paths render() draws for this scene, frame size and seed (one per object, in scene order).
-std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std::int64_t width, std::uint64_t seed);
+std::vector<ObjectPath> plan_paths(const Scene& scene, std::int64_t height, std::int64_t width, std::uint64_t seed,
+                                   Travel travel = Travel::InFrame);
 
 // The video: float32 [3, F, H, W] in [-1, 1] on the CPU, deterministic for (scene, sizes, seed). Shapes
 // are solid and anti-aliased over one pixel. Error(BadArgument) unless frames is 1 + 4k, height and
 // width are positive multiples of 16 and the scene is valid.
 at::Tensor render(const Scene& scene, std::int64_t frames, std::int64_t height, std::int64_t width,
-                  std::uint64_t seed);
+                  std::uint64_t seed, Travel travel = Travel::InFrame);
 
 }  // namespace skyreels::demo

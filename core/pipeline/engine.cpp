@@ -1,7 +1,6 @@
 #include "pipeline/engine.h"
 
 #include <chrono>
-#include <limits>
 #include <fstream>
 
 #include <ATen/ATen.h>
@@ -263,11 +262,7 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   run.batched_cfg = options_.pipeline.batched_cfg;
   run.vae_tiling = options_.pipeline.vae_tiling;
   run.park_dit_up_to_bytes = options_.pipeline.park_dit_up_to_bytes;
-  if (plan && options_.device.is_cuda()) {
-    if (plan->cfg != CfgPlacement::None) run.batched_cfg = plan->cfg == CfgPlacement::Batched;
-    if (plan->vae_tiled() && run.vae_tiling.tile == 0) run.vae_tiling = {plan->vae_tile, plan->vae_overlap};
-    if (plan->park_dit_for_last_decode) run.park_dit_up_to_bytes = std::numeric_limits<std::int64_t>::max();
-  }
+  if (plan && options_.device.is_cuda()) apply_memory_plan(*plan, run);
   run.cfg = ranks.cfg_parallel() ? options_.cfg_groups : CfgGroups{};
   apply_loras(s.loras, reported);  // every rank merges into its own DiT
   if (parallel) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 #include "io/tensor_source.h"
@@ -57,6 +58,12 @@ MemoryNeeds memory_needs(const io::TensorSource& weights, const GenerationSettin
   n.job_label = std::to_string(s.height) + "x" + std::to_string(s.width) + ", " + std::to_string(s.num_frames) +
                 " frames" + (s.long_mode() ? " in windows of " + std::to_string(s.base_num_frames) : "");
   return n;
+}
+
+void apply_memory_plan(const MemoryPlan& plan, PipelineOptions& run) {
+  if (plan.cfg != CfgPlacement::None) run.batched_cfg = plan.cfg == CfgPlacement::Batched;
+  if (plan.vae_tiled() && run.vae_tiling.tile == 0) run.vae_tiling = {plan.vae_tile, plan.vae_overlap};
+  if (plan.park_dit_for_last_decode) run.park_dit_up_to_bytes = std::numeric_limits<std::int64_t>::max();
 }
 
 std::int64_t weights_file_bytes(const std::string& path) {

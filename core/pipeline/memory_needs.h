@@ -23,6 +23,11 @@ struct PipelineOptions;
 MemoryNeeds memory_needs(const io::TensorSource& dit_weights, const GenerationSettings& settings,
                          const PipelineOptions& options, std::int64_t text_encoder_bytes);
 
+// The plan's execution choices onto a job's pipeline options: CFG batched or split, the VAE's tiles
+// (unless the options already tile), and the DiT parked for the last decode. Where the blocks live is
+// the DiT's load (DitStreaming), and the allocator's cap the caller's.
+void apply_memory_plan(const MemoryPlan& plan, PipelineOptions& run);
+
 // Bytes of a weights file, or of the files in a folder of shards (a bf16 .pth is about its weights).
 std::int64_t weights_file_bytes(const std::string& path);
 

@@ -23,22 +23,28 @@ std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
 }
 
 CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std::int64_t count, std::int64_t frames,
-                                     const ClipShape& shape, double role_contrast_share) {
+                                     const ClipShape& shape, const ClipMix& mix) {
   CaptionedClips clips;
   clips.video = at::empty({count, 3, frames, shape.height, shape.width}, at::kFloat);
   std::vector<demo::Scene> scenes;
+  std::vector<demo::Travel> travels;
   for (std::int64_t i = 0; i < count; ++i) {
-    std::mt19937_64 rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 1));
-    // The share is drawn from a stream of its own, so a run without it keeps its scenes.
-    std::mt19937_64 share_rng(mix_seed(seed, static_cast<std::uint64_t>(first + i), 3));
-    const bool contrast = demo::uniform01(share_rng) < role_contrast_share;
+    const auto clip = static_cast<std::uint64_t>(first + i);
+    std::mt19937_64 rng(mix_seed(seed, clip, 1));
+    std::mt19937_64 contrast_rng(mix_seed(seed, clip, 3));
+    std::mt19937_64 leaving_rng(mix_seed(seed, clip, 4));
+    const bool contrast = demo::uniform01(contrast_rng) < mix.role_contrast_share;
+    const bool leaving = demo::uniform01(leaving_rng) < mix.leaving_share;
     scenes.push_back(contrast ? demo::sample_role_contrast_scene(rng) : demo::sample_scene(rng));
+    travels.push_back(leaving ? demo::Travel::LeavesFrame : demo::Travel::InFrame);
     clips.captions.push_back(demo::caption(scenes.back()));
   }
   at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i)
-      clips.video[i].copy_(demo::render(scenes[static_cast<std::size_t>(i)], frames, shape.height, shape.width,
-                                        mix_seed(seed, static_cast<std::uint64_t>(first + i), 2)));
+    for (std::int64_t i = begin; i < end; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      clips.video[i].copy_(demo::render(scenes[k], frames, shape.height, shape.width,
+                                        mix_seed(seed, static_cast<std::uint64_t>(first + i), 2), travels[k]));
+    }
   });
   return clips;
 }

@@ -19,10 +19,17 @@ struct CaptionedClips {
   std::vector<std::string> captions;  // B captions of the grammar
 };
 
-// Clips first .. first + count - 1 of the run with this seed (scenes from sample_scene, or this share
-// of them from sample_role_contrast_scene: never a held-out combination), rendered on all CPU threads.
+// What share of a run's clips is of each special kind; each share has a random stream of its own, so
+// clips outside it are the ones a run without it draws.
+struct ClipMix {
+  double role_contrast_share = 0;  // scenes from sample_role_contrast_scene instead of sample_scene
+  double leaving_share = 0;        // objects that leave the frame (demo::Travel::LeavesFrame)
+};
+
+// Clips first .. first + count - 1 of the run with this seed (scenes from sample_scene or, by `mix`,
+// sample_role_contrast_scene: never a held-out combination), rendered on all CPU threads.
 CaptionedClips render_training_clips(std::uint64_t seed, std::int64_t first, std::int64_t count, std::int64_t frames,
-                                     const ClipShape& shape, double role_contrast_share = 0.0);
+                                     const ClipShape& shape, const ClipMix& mix = {});
 
 // What the tokenizer is trained on: every single-object caption, two-object ones, and the default
 // negative prompt (so its characters are pieces, not unknowns: it is one of the unconditional texts).

@@ -121,7 +121,7 @@ void DitTrainer::prepare(const std::function<void(std::int64_t, std::int64_t)>& 
   for (std::int64_t first = 0; first < s.dataset_clips; first += chunk) {
     const auto n = std::min(chunk, s.dataset_clips - first);
     auto clips = render_training_clips(mix_seed(config_.seed, 7), first, n, s.clip_frames, config_.clip,
-                                       s.role_contrast_share);
+                                       {s.role_contrast_share, s.leaving_share});
     const auto mu = vae_->moments(clips.video.to(device_)).narrow(1, 0, z);
     parts.push_back(((mu - mean) / std).to(at::kBFloat16));
     captions.insert(captions.end(), clips.captions.begin(), clips.captions.end());

@@ -87,6 +87,9 @@ struct DitStage {
   // captions where a colour word's role decides the picture; uniform sampling gives them 0.08). Runs 5
   // and 6, trained without it, swapped the two colours on every such held-out prompt.
   double role_contrast_share = 0.25;
+  // This share shows its objects leave the frame across the border they move to (run 7's long video
+  // brought a circle that reached the border back on the other side: no clip had shown one go).
+  double leaving_share = 0.15;
   double prompt_dropout = 0.1;  // the caption becomes "" or the default negative prompt (guidance)
   double grad_clip = 1.0;
   FrameNoiseOptions noise;

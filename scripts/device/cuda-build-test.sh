@@ -66,6 +66,11 @@ if [[ $benches == *" stream "* ]]; then
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 22 --vram-budget 3
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 1 --repeat 5 --stream-blocks 16 --vram-budget 3
 fi
+# Issue 24's whole-generation target: DF-1.3B 540P 97 frames with decode under a 3 GiB budget (the
+# planner's plan, the allocator capped) against the resident fast path in the same process.
+if [[ $benches == *" budget "* ]]; then
+  run_bench pipeline --model 1.3b --frames 97 --height 544 --width 960 --path fast --vram-budget 3
+fi
 # Fused kernels on and off (issue 10), same process kind, same card.
 if [[ $benches == *" fused "* ]]; then
   for fused in 1 0; do

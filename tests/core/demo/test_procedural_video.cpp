@@ -149,6 +149,46 @@ TEST(ProceduralVideo, ObjectsMovePlainlyAndStayInTheFrame) {
   }
 }
 
+TEST(ProceduralVideo, LeavingObjectsCrossTheBorderTheyMoveToAtTheDemosSpeeds) {
+  constexpr std::int64_t kH = 64, kW = 96, kFrames = 33;
+  int gone_early = 0;
+  for (auto motion : demo::kMotions) {
+    for (std::uint64_t seed = 0; seed < 24; ++seed) {
+      const auto shape = seed % 3 == 0 ? Shape::Triangle : seed % 3 == 1 ? Shape::Circle : Shape::Square;
+      const auto scene = one(Colour::White, shape, motion, Background::Black);
+      const auto p = demo::plan_paths(scene, kH, kW, seed, demo::Travel::LeavesFrame).at(0);
+      const bool horizontal = motion == Motion::Left || motion == Motion::Right;
+      const bool forward = motion == Motion::Right || motion == Motion::Down;
+      const double length = horizontal ? kW : kH;
+      const double travel = horizontal ? p.end.x - p.start.x : p.end.y - p.start.y;
+      EXPECT_EQ(horizontal ? p.end.y - p.start.y : p.end.x - p.start.x, 0.0);
+      EXPECT_GT(travel * (forward ? 1 : -1), 0);
+      EXPECT_GE(std::abs(travel), demo::kMinTravel * length - 1e-9);
+      EXPECT_LE(std::abs(travel), demo::kMaxTravel * length + 1e-9);
+
+      // The frames, rendered: the object is in the first one; once it is wholly past the border, each
+      // later frame is the bare background, and it went out on the side its motion points to.
+      const auto video = demo::render(scene, kFrames, kH, kW, seed, demo::Travel::LeavesFrame);
+      const auto bg = background_of(Background::Black).view({3, 1, 1});
+      const auto differs = (video - bg).abs().amax(0) > 0.05f;  // [F, H, W]
+      EXPECT_TRUE(differs[0].any().item<bool>()) << "seed " << seed;
+      std::int64_t first_empty = kFrames;
+      for (std::int64_t t = 0; t < kFrames; ++t)
+        if (!differs[t].any().item<bool>()) { first_empty = t; break; }
+      for (std::int64_t t = first_empty; t < kFrames; ++t) EXPECT_FALSE(differs[t].any().item<bool>()) << t;
+      if (first_empty == kFrames) continue;
+      ++gone_early;
+      const double progress = static_cast<double>(first_empty) / (kFrames - 1);
+      EXPECT_GE(progress, demo::kLeaveProgressMin - 1e-9);
+      const auto last_seen = differs[first_empty - 1].nonzero().to(torch::kFloat).mean(0);  // (y, x)
+      const double along = last_seen[horizontal ? 1 : 0].item<double>();
+      EXPECT_TRUE(forward ? along > length * 0.75 : along < length * 0.25) << "seed " << seed << " at " << along;
+    }
+  }
+  // Most clips of this kind end with empty frames, as a long video's do after its object has gone.
+  EXPECT_GT(gone_early, 4 * 24 / 3);
+}
+
 TEST(ProceduralVideo, TwoObjectsArePlacedApart) {
   const Scene scene{{SceneObject{Shape::Circle, Colour::Red, Motion::Right},
                      SceneObject{Shape::Square, Colour::Blue, Motion::Left}},
