@@ -169,7 +169,7 @@ TEST(ProceduralVideo, LeavingObjectsCrossTheBorderTheyMoveToAtTheDemosSpeeds) {
       // The frames, rendered: the object is in the first one; once it is wholly past the border, each
       // later frame is the bare background, and it went out on the side its motion points to.
       const auto video = demo::render(scene, kFrames, kH, kW, seed, demo::Travel::LeavesFrame);
-      const auto bg = background_of(Background::Black).view({3, 1, 1});
+      const auto bg = background_of(Background::Black).view({3, 1, 1, 1});
       const auto differs = (video - bg).abs().amax(0) > 0.05f;  // [F, H, W]
       EXPECT_TRUE(differs[0].any().item<bool>()) << "seed " << seed;
       std::int64_t first_empty = kFrames;
