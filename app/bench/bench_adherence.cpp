@@ -14,6 +14,7 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
+#include "skyreels/cpu_threads.h"
 #include "demo/adherence_eval.h"
 #include "model/layers.h"
 #include "model/wan_vae.h"
@@ -245,6 +246,7 @@ int run_adherence(const Args& args) {
   nlohmann::json out = {{"bench", "adherence"},
                         {"model", folder},
                         {"device", options.device.str()},
+                        {"cpu_threads", cpu_threads()},
                         {"settings", pipeline::to_json(base)},
                         {"held_out_prompts", eval.combinations.size()},
                         {"seeds", eval.seeds},

@@ -19,6 +19,7 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
+#include "skyreels/cpu_threads.h"
 #include "conformance/metrics.h"
 #include "demo/adherence_eval.h"
 #include "io/tensor_source.h"
@@ -290,6 +291,7 @@ int run_pipeline(const Args& args) {
   nlohmann::json out = {{"bench", "pipeline"},
                         {"model", model_name},
                         {"device", device.str()},
+                        {"cpu_threads", cpu_threads()},
                         {"settings", pipeline::to_json(s)},
                         {"weights_build_seconds", build_seconds},
                         {"fp8_load", fp8_load},

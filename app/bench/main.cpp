@@ -13,6 +13,7 @@
 
 #include "bench.h"
 #include "parallel/launcher.h"
+#include "skyreels/cpu_threads.h"
 #include "skyreels/error.h"
 
 namespace skyreels::bench {
@@ -97,6 +98,7 @@ void emit(const Args& args, const nlohmann::json& result) {
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("skyreels"));
+  skyreels::use_all_cpu_cores();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help") {
     std::fprintf(stderr,

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "generate_options.h"
 #include "generation_report.h"
+#include "skyreels/cpu_threads.h"
 #include "skyreels/engine.h"
 #include "skyreels/error.h"
 #include "skyreels/media.h"
@@ -123,8 +124,12 @@ int run_generate(const std::vector<std::string>& args) {
         announced = true;
         const auto& m = engine.model();
         const auto& s = job.request.settings;
+        const int threads = cpu_threads();
+        const auto device = engine.device() != "cpu"
+                                ? engine.device()
+                                : "cpu (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
         std::fprintf(stderr, "model %s (%s layout) on %s, seed %llu, %lldx%lld, %lld frames\n",
-                     m.folder.c_str(), m.layout.c_str(), engine.device().c_str(),
+                     m.folder.c_str(), m.layout.c_str(), device.c_str(),
                      static_cast<unsigned long long>(s.seed), static_cast<long long>(s.width),
                      static_cast<long long>(s.height), static_cast<long long>(s.num_frames));
       }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "skyreels/cpu_threads.h"
 #include "skyreels/version.h"
 
 namespace {
@@ -32,6 +33,7 @@ void print_usage() {
 int main(int argc, char** argv) {
   // Logs go to stderr so stdout stays clean for results.
   spdlog::set_default_logger(spdlog::stderr_color_mt("skyreels"));
+  skyreels::use_all_cpu_cores();
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {

@@ -18,6 +18,7 @@
 
 #include "main_window.h"
 #include "settings_form.h"
+#include "skyreels/cpu_threads.h"
 #include "skyreels/version.h"
 #include "studio_job.h"
 
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
 
   // The engine's log goes to stderr, as the CLI's does (spdlog's default is stdout); the app writes no log file.
   spdlog::set_default_logger(spdlog::stderr_color_mt("skyreels"));
+  skyreels::use_all_cpu_cores();
 
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("SkyReels"));

@@ -10,6 +10,7 @@
 
 #include <torch/cuda.h>
 
+#include "skyreels/cpu_threads.h"
 #include "skyreels/error.h"
 #include "train/training_run.h"
 
@@ -44,6 +45,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   using namespace skyreels;
+  use_all_cpu_cores();
   std::vector<std::string> args(argv + 1, argv + argc);
   train::RunOptions options;
   std::string preset = "demo", device = "auto";
