@@ -14,7 +14,6 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
-#include "skyreels/cpu_threads.h"
 #include "demo/adherence_eval.h"
 #include "model/layers.h"
 #include "model/wan_vae.h"
@@ -22,6 +21,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/model_folder.h"
 #include "pipeline/pixel_frames.h"
+#include "skyreels/cpu_threads.h"
 
 namespace skyreels::bench {
 namespace {

@@ -19,7 +19,6 @@
 #include <torch/cuda.h>
 
 #include "bench.h"
-#include "skyreels/cpu_threads.h"
 #include "conformance/metrics.h"
 #include "demo/adherence_eval.h"
 #include "io/tensor_source.h"
@@ -30,6 +29,7 @@
 #include "pipeline/df_pipeline.h"
 #include "pipeline/memory_needs.h"
 #include "pipeline/memory_plan.h"
+#include "skyreels/cpu_threads.h"
 #include "telemetry/device_memory.h"
 
 namespace skyreels::bench {
