@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
                  "                          [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench lora [--model 1.3b|14b] [--layers N] [--rank 64] [--device cuda|cpu] [--json FILE]\n"
                  "       skyreels-bench attention [--model 1.3b|14b] [--frames 25] [--height 544] [--width 960] [--blocks all|0,1,...]\n"
-                 "                          [--formats int8-bf16,int8-e4m3,e4m3-bf16,e4m3-e4m3] [--device cuda|cpu] [--json FILE]\n");
+                 "                          [--formats int8-bf16,int8-e4m3,e4m3-bf16,e4m3-e4m3] [--repeat 1] [--device cuda|cpu] [--json FILE]\n");
     return args.empty() ? 2 : 0;
   }
   const auto command = args[0];

@@ -1,6 +1,8 @@
 #include "kernels/quantized_attention.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,16 @@
 
 #include "kernels/attention_shapes.h"
 #include "skyreels/error.h"
+
+#ifndef SKYREELS_HAS_SM90_ATTENTION
+#define SKYREELS_HAS_SM90_ATTENTION 0
+#endif
+#if SKYREELS_HAS_SM90_ATTENTION
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "kernels/cuda/launch.h"
+#endif
 
 namespace skyreels::kernels {
 namespace {
@@ -114,7 +126,88 @@ at::Tensor quantized_attention_reference(const at::Tensor& q, const at::Tensor& 
   return out;
 }
 
+#if SKYREELS_HAS_SM90_ATTENTION
+namespace {
+
+std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
+
+// The kernels read rows of 8 bf16 (16 bytes) at a time.
+bool rows_aligned(const at::Tensor& x) {
+  return x.stride(3) == 1 && reinterpret_cast<std::uintptr_t>(x.data_ptr()) % 16 == 0 && x.stride(0) % 8 == 0 &&
+         x.stride(1) % 8 == 0 && x.stride(2) % 8 == 0;
+}
+
+// The kernel's CTA shape: 2 warpgroups unless SKYREELS_INT8_ATTENTION_WARPGROUPS=1 (a tuning knob for
+// measuring the two shapes on one build; launch.h, Int8AttentionArgs::warpgroups).
+int kernel_warpgroups() {
+  const char* env = std::getenv("SKYREELS_INT8_ATTENTION_WARPGROUPS");
+  return env && std::string(env) == "1" ? 1 : 2;
+}
+
+void check_launch(const char* error) {
+  if (error) throw Error(ErrorCode::Runtime, std::string("8-bit attention kernel failed: ") + error);
+}
+
+// Q per 128 queries, or K smoothed by its mean and per 64 keys, as the kernel's int8 rows.
+QuantizedBlocks quantize_for_kernel(const at::Tensor& x, std::int64_t block, const at::Tensor& mean, void* stream) {
+  const auto b = x.size(0), length = x.size(1), heads = x.size(2);
+  const auto padded = round_up(length, cuda::kInt8AttentionTile);
+  QuantizedBlocks out{at::empty({b, heads, padded, x.size(3)}, x.options().dtype(at::kChar)),
+                      at::empty({b, heads, padded / block}, x.options().dtype(at::kFloat))};
+  cuda::QuantizeBlocksArgs a;
+  a.B = b, a.L = length, a.H = heads, a.Lpad = padded, a.block = block;
+  a.x = x.data_ptr(), a.s0 = x.stride(0), a.s1 = x.stride(1), a.s2 = x.stride(2);
+  a.mean = mean.defined() ? mean.data_ptr<float>() : nullptr;
+  a.values = out.values.data_ptr(), a.scales = out.scales.data_ptr<float>();
+  check_launch(cuda::quantize_blocks_int8(a, stream));
+  return out;
+}
+
+at::Tensor quantized_attention_sm90(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  const c10::cuda::CUDAGuard guard(q.device());
+  void* stream = at::cuda::getCurrentCUDAStream().stream();
+  // K's mean over its tokens per (b, h), in float32: [B, H, 128].
+  const auto mean = at::mean(k, {1}, /*keepdim=*/false, at::kFloat).contiguous();
+  const auto qq = quantize_for_kernel(q, cuda::kInt8AttentionQueryBlock, at::Tensor(), stream);
+  const auto kq = quantize_for_kernel(k, cuda::kInt8AttentionKeyBlock, mean, stream);
+  auto out = at::empty(q.sizes(), q.options());
+  cuda::Int8AttentionArgs a;
+  a.B = q.size(0), a.H = q.size(2), a.Lq = q.size(1), a.Lk = k.size(1);
+  a.Lq_pad = qq.values.size(2), a.Lk_pad = kq.values.size(2);
+  a.q = qq.values.data_ptr(), a.q_scales = qq.scales.data_ptr<float>();
+  a.k = kq.values.data_ptr(), a.k_scales = kq.scales.data_ptr<float>();
+  a.v = v.data_ptr(), a.v_s0 = v.stride(0), a.v_s1 = v.stride(1), a.v_s2 = v.stride(2);
+  a.out = out.data_ptr(), a.out_s0 = out.stride(0), a.out_s1 = out.stride(1), a.out_s2 = out.stride(2);
+  a.scale = static_cast<float>(scale);
+  a.warpgroups = kernel_warpgroups();
+  check_launch(cuda::int8_attention_sm90(a, stream));
+  return out;
+}
+
+}  // namespace
+#endif
+
+bool quantized_attention_kernel_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if SKYREELS_HAS_SM90_ATTENTION
+  if (!q.is_cuda() || q.device() != k.device() || q.device() != v.device()) return false;
+  const auto* props = at::cuda::getDeviceProperties(q.device().index());
+  if (props->major != 9 || props->minor != 0) return false;
+  for (const auto* x : {&q, &k, &v})
+    if (x->scalar_type() != at::kBFloat16 || x->dim() != 4 || x->size(3) != cuda::kInt8AttentionHeadDim ||
+        !rows_aligned(*x))
+      return false;
+  return k.size(1) > 0;
+#else
+  (void)q, (void)k, (void)v;
+  return false;
+#endif
+}
+
 at::Tensor quantized_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  check_attention_shapes(q, k, v, "quantized attention");
+#if SKYREELS_HAS_SM90_ATTENTION
+  if (quantized_attention_kernel_applies(q, k, v)) return quantized_attention_sm90(q, k, v, scale);
+#endif
   return quantized_attention_reference(q, k, v, scale);
 }
 

@@ -58,8 +58,13 @@ QuantizedBlocks quantize_per_block(const at::Tensor& x, std::int64_t block, QkFo
 at::Tensor quantized_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                          const QuantizedAttentionOptions& options = {});
 
-// The fast mode's entry, with the default options: the GPU kernel where one is built for the device
-// (none yet: the reference above runs everywhere, at about the cost of the math attention).
+// Whether quantized_attention runs the Hopper kernel (kernels/cuda/attention_sm90.cu) for these
+// tensors: built with it, a CUDA device of compute capability 9.0, bf16 [B, L, H, 128] whose rows start
+// on 16 bytes.
+bool quantized_attention_kernel_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
+// The fast mode's entry, with the default options: the Hopper kernel where it applies, else the
+// reference above (at about the cost of the math attention).
 at::Tensor quantized_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
 
 }  // namespace skyreels::kernels

@@ -97,3 +97,49 @@ struct ChannelNormSiluArgs {
 const char* channel_rms_norm_silu(const ChannelNormSiluArgs& args, void* stream);
 
 }  // namespace skyreels::kernels::cuda
+
+namespace skyreels::kernels::cuda {
+
+// 8-bit self-attention on Hopper (attention_sm90.cu, built for sm_90a only; kernels/quantized_attention.cpp
+// checks the device and the tensors). Head dim 128; bf16 q, k, v [B, L, H, 128] whose rows start on
+// 16 bytes.
+constexpr int kInt8AttentionHeadDim = 128;
+constexpr int kInt8AttentionQueryBlock = 128;  // queries sharing a scale: one CTA's rows
+constexpr int kInt8AttentionKeyBlock = 64;     // keys sharing a scale: half a key tile
+// Token counts are padded to this in the quantized copies (zero rows).
+constexpr int kInt8AttentionTile = 128;
+
+// x [B, L, H, 128] bf16 (strides s0, s1, s2 in elements) -> values [B, H, Lpad, 128] int8 (rows from
+// L to Lpad zero) and scales [B, H, Lpad / block] float32: per block of `block` tokens of one (b, h),
+// scale = max|x - mean| / 127 (1 for an all-zero block), values = round(x / scale). `mean` [B, H, 128]
+// float32, or null for none (Q).
+struct QuantizeBlocksArgs {
+  std::int64_t B = 0, L = 0, H = 0, Lpad = 0, block = 0;
+  const void* x = nullptr;
+  std::int64_t s0 = 0, s1 = 0, s2 = 0;
+  const float* mean = nullptr;
+  void* values = nullptr;
+  float* scales = nullptr;
+};
+const char* quantize_blocks_int8(const QuantizeBlocksArgs& args, void* stream);
+
+// out [B, Lq, H, 128] bf16 = softmax(scale · Q·K^T) V from the quantized q and k above (q per 128
+// queries, k per 64 keys) and bf16 v [B, Lk, H, 128].
+struct Int8AttentionArgs {
+  std::int64_t B = 0, H = 0, Lq = 0, Lk = 0, Lq_pad = 0, Lk_pad = 0;
+  const void* q = nullptr;
+  const float* q_scales = nullptr;
+  const void* k = nullptr;
+  const float* k_scales = nullptr;
+  const void* v = nullptr;
+  std::int64_t v_s0 = 0, v_s1 = 0, v_s2 = 0;
+  void* out = nullptr;
+  std::int64_t out_s0 = 0, out_s1 = 0, out_s2 = 0;
+  float scale = 1.f;  // the softmax scale, 1/sqrt(128) in the DiT
+  // Warpgroups of 64 query rows a CTA: 2 (one CTA an SM, each key tile loaded for 128 queries) or 1
+  // (two CTAs an SM).
+  int warpgroups = 2;
+};
+const char* int8_attention_sm90(const Int8AttentionArgs& args, void* stream);
+
+}  // namespace skyreels::kernels::cuda
