@@ -203,6 +203,20 @@ bool quantized_attention_kernel_applies(const at::Tensor& q, const at::Tensor& k
 #endif
 }
 
+std::string quantized_attention_unsupported_reason(const c10::Device& device) {
+  if (!device.is_cuda()) return {};
+#if SKYREELS_HAS_SM90_ATTENTION
+  const int index = device.index() < 0 ? at::cuda::current_device() : device.index();
+  const auto* props = at::cuda::getDeviceProperties(index);
+  if (props->major == 9 && props->minor == 0) return {};
+  return std::string("8-bit attention needs a Hopper GPU (compute capability 9.0: H100, H200); ") + props->name +
+         " has " + std::to_string(props->major) + "." + std::to_string(props->minor);
+#else
+  return "8-bit attention on a GPU needs the Hopper kernel, which this build lacks (it needs CUDA kernels on and "
+         "nvcc 12 or newer)";
+#endif
+}
+
 at::Tensor quantized_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
   check_attention_shapes(q, k, v, "quantized attention");
 #if SKYREELS_HAS_SM90_ATTENTION

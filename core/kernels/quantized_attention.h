@@ -16,8 +16,10 @@
 // GPU kernel's choice is to be measured again on real activations.
 
 #include <cstdint>
+#include <string>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 namespace skyreels::kernels {
 
@@ -62,6 +64,12 @@ at::Tensor quantized_attention_reference(const at::Tensor& q, const at::Tensor& 
 // tensors: built with it, a CUDA device of compute capability 9.0, bf16 [B, L, H, 128] whose rows start
 // on 16 bytes.
 bool quantized_attention_kernel_applies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+
+// Why the 8-bit attention fast mode cannot run on `device`, or "" where it can: on the CPU (the
+// reference above, for measuring the mode's quality cost) and on compute capability 9.0 with the
+// kernel built. Other GPUs would get the reference at about the math attention's cost, so the engine
+// refuses them before any work.
+std::string quantized_attention_unsupported_reason(const c10::Device& device);
 
 // The fast mode's entry, with the default options: the Hopper kernel where it applies, else the
 // reference above (at about the cost of the math attention).

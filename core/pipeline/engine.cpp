@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/quantized_attention.h"
 #include "lora/lora_identity.h"
 #include "lora/lora_merge.h"
 #include "model/block_streamer.h"
@@ -200,6 +201,9 @@ GenerationResult Engine::run_job(const GenerationRequest& request, const EventSi
   if (s.fp8)
     if (const auto why = model::fp8_unsupported_reason(options_.device); !why.empty())
       throw Error(ErrorCode::Unsupported, "fp8 fast mode: " + why);
+  if (s.int8_attention)
+    if (const auto why = kernels::quantized_attention_unsupported_reason(options_.device); !why.empty())
+      throw Error(ErrorCode::Unsupported, "int8-attention fast mode: " + why);
 
   // A budget too small for the job fails here, before the text encoder or the DiT loads. On a GPU the
   // allocator is capped at the budget, so the plan is held to it (an overrun is an out-of-memory error,

@@ -280,3 +280,16 @@ TEST(QuantizedAttention, TheHopperKernelMeetsTheBarsAgainstItsReference) {
   }
   if (!ran) GTEST_SKIP() << "the Hopper 8-bit attention kernel is not built or this device is no compute capability 9.0";
 }
+
+TEST(QuantizedAttention, SaysWhichDevicesItCannotRunOn) {
+  // The CPU runs the reference (for measuring the mode); a GPU needs the Hopper kernel and compute
+  // capability 9.0, and the reason names what is missing.
+  EXPECT_EQ(kernels::quantized_attention_unsupported_reason(c10::Device(c10::kCPU)), "");
+  const auto why = kernels::quantized_attention_unsupported_reason(c10::Device(c10::kCUDA, 0));
+  const auto x = at::zeros({1, 8, 1, 128}, at::TensorOptions().device(test_device()).dtype(at::kBFloat16));
+  if (kernels::quantized_attention_kernel_applies(x, x, x)) {
+    EXPECT_EQ(why, "");
+  } else {
+    EXPECT_NE(why.find("Hopper"), std::string::npos) << why;
+  }
+}
