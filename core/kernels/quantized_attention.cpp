@@ -137,11 +137,14 @@ bool rows_aligned(const at::Tensor& x) {
          x.stride(1) % 8 == 0 && x.stride(2) % 8 == 0;
 }
 
-// The kernel's CTA shape: 2 warpgroups unless SKYREELS_INT8_ATTENTION_WARPGROUPS=1 (a tuning knob for
-// measuring the two shapes on one build; launch.h, Int8AttentionArgs::warpgroups).
-int kernel_warpgroups() {
-  const char* env = std::getenv("SKYREELS_INT8_ATTENTION_WARPGROUPS");
-  return env && std::string(env) == "1" ? 1 : 2;
+// The kernel's variant (launch.h): SKYREELS_INT8_ATTENTION_KERNEL=one or pipelined picks another than
+// the default, a tuning knob for measuring them on one build.
+cuda::Int8AttentionVariant kernel_variant() {
+  const char* env = std::getenv("SKYREELS_INT8_ATTENTION_KERNEL");
+  const std::string name = env ? env : "";
+  if (name == "one") return cuda::Int8AttentionVariant::OneWarpgroup;
+  if (name == "pipelined") return cuda::Int8AttentionVariant::Pipelined;
+  return cuda::Int8AttentionVariant::TwoWarpgroups;
 }
 
 void check_launch(const char* error) {
@@ -179,7 +182,7 @@ at::Tensor quantized_attention_sm90(const at::Tensor& q, const at::Tensor& k, co
   a.v = v.data_ptr(), a.v_s0 = v.stride(0), a.v_s1 = v.stride(1), a.v_s2 = v.stride(2);
   a.out = out.data_ptr(), a.out_s0 = out.stride(0), a.out_s1 = out.stride(1), a.out_s2 = out.stride(2);
   a.scale = static_cast<float>(scale);
-  a.warpgroups = kernel_warpgroups();
+  a.variant = kernel_variant();
   check_launch(cuda::int8_attention_sm90(a, stream));
   return out;
 }

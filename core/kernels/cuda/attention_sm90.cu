@@ -35,14 +35,16 @@ constexpr int kSmemAlign = 1024;  // the 128-byte swizzle repeats every 1024 byt
 
 // A CTA of `kWarpgroups` warpgroups, 64 query rows each: two share each key tile loaded (half the
 // loads per query), one leaves room for two CTAs an SM whose softmax and products interleave.
-template <int kWarpgroups>
+// `kStages` key tiles in flight: 2 (load the next while this one is used), or 3 for the pipelined
+// loop, whose P·V of tile t still reads its V while tile t + 2 loads.
+template <int kWarpgroups, int kStages>
 struct CtaShape {
   static constexpr int kThreads = 128 * kWarpgroups;
   static constexpr int kRows = 64 * kWarpgroups;
   static constexpr int kSmemQ = 0;
-  static constexpr int kSmemK = kSmemQ + kRows * kRowBytesI8;  // two stages
-  static constexpr int kSmemV = kSmemK + 2 * kTileBytesI8;      // two stages
-  static constexpr int kSmemBytes = kSmemV + 2 * kTileBytesV + kSmemAlign;
+  static constexpr int kSmemK = kSmemQ + kRows * kRowBytesI8;
+  static constexpr int kSmemV = kSmemK + kStages * kTileBytesI8;
+  static constexpr int kSmemBytes = kSmemV + kStages * kTileBytesV + kSmemAlign;
 };
 constexpr float kLog2E = 1.4426950408889634f;
 constexpr float kInt8Max = 127.f;
@@ -118,7 +120,18 @@ __device__ __forceinline__ void cp_async_wait() {
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// Keeps registers that an in-flight wgmma reads alive (and unmoved) until this point: without it the
+// compiler sees their last use at the instruction that issued the wgmma and may reuse them.
+template <typename T, int kN>
+__device__ __forceinline__ void keep_registers(T (&r)[kN]) {
+#pragma unroll
+  for (int i = 0; i < kN; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+template <int kPending>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
 
 // A shared-memory matrix descriptor with the 128-byte swizzle: start address, leading and stride byte
 // offsets (PTX ISA, "Matrix Descriptor Format"), each encoded as (x & 0x3FFFF) >> 4.
@@ -146,13 +159,23 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// S += Q·K^T: int8 A (Q) and B (K) from shared memory, int32 accumulators (m64n128k32).
-__device__ __forceinline__ void wgmma_s8_m64n128k32(std::int32_t (&d)[64], std::uint64_t a, std::uint64_t b, int accumulate) {
+// S = Q·K^T (the first 32 channels: D is written, not read): int8 A (Q) and B (K) from shared
+// memory, int32 accumulators (m64n128k32).
+__device__ __forceinline__ void wgmma_s8_m64n128k32_first(std::int32_t (&d)[64], std::uint64_t a, std::uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]), "=r"(d[4]), "=r"(d[5]), "=r"(d[6]), "=r"(d[7]), "=r"(d[8]), "=r"(d[9]), "=r"(d[10]), "=r"(d[11]), "=r"(d[12]), "=r"(d[13]), "=r"(d[14]), "=r"(d[15]), "=r"(d[16]), "=r"(d[17]), "=r"(d[18]), "=r"(d[19]), "=r"(d[20]), "=r"(d[21]), "=r"(d[22]), "=r"(d[23]), "=r"(d[24]), "=r"(d[25]), "=r"(d[26]), "=r"(d[27]), "=r"(d[28]), "=r"(d[29]), "=r"(d[30]), "=r"(d[31]), "=r"(d[32]), "=r"(d[33]), "=r"(d[34]), "=r"(d[35]), "=r"(d[36]), "=r"(d[37]), "=r"(d[38]), "=r"(d[39]), "=r"(d[40]), "=r"(d[41]), "=r"(d[42]), "=r"(d[43]), "=r"(d[44]), "=r"(d[45]), "=r"(d[46]), "=r"(d[47]), "=r"(d[48]), "=r"(d[49]), "=r"(d[50]), "=r"(d[51]), "=r"(d[52]), "=r"(d[53]), "=r"(d[54]), "=r"(d[55]), "=r"(d[56]), "=r"(d[57]), "=r"(d[58]), "=r"(d[59]), "=r"(d[60]), "=r"(d[61]), "=r"(d[62]), "=r"(d[63])
+      : "l"(a), "l"(b), "n"(0));
+}
+
+// S += Q·K^T over the next 32 channels.
+__device__ __forceinline__ void wgmma_s8_m64n128k32(std::int32_t (&d)[64], std::uint64_t a, std::uint64_t b) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
-      : "l"(a), "l"(b), "r"(accumulate));
+      : "l"(a), "l"(b), "n"(1));
 }
 
 // O += P·V: bf16 A (P) from registers, B (V) from shared memory N-major, float32 accumulators (m64n128k16).
@@ -192,9 +215,74 @@ __device__ __forceinline__ void load_v_tile(std::uint32_t dst, const __nv_bfloat
   }
 }
 
-template <int kWarpgroups>
+// S = Q·K^T over the 128 channels, 32 at a time (32 bytes further along the swizzled rows); not waited.
+__device__ __forceinline__ void issue_qk(std::int32_t (&s)[64], std::uint64_t q_desc, std::uint64_t k_desc) {
+  wgmma_s8_m64n128k32_first(s, q_desc, k_desc);
+#pragma unroll
+  for (int kk = 1; kk < kDim / 32; ++kk) wgmma_s8_m64n128k32(s, q_desc + 2 * kk, k_desc + 2 * kk);
+  wgmma_commit();
+}
+
+// O += P·V over the tile's 128 keys, 16 at a time (2 KiB further: two 8-key groups); not waited.
+__device__ __forceinline__ void issue_pv(float (&o)[64], const std::uint32_t (&pa)[32], std::uint64_t v_desc) {
+#pragma unroll
+  for (int kk = 0; kk < kTile / 16; ++kk) {
+    const std::uint32_t frag[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
+    wgmma_bf16_m64n128k16(o, frag, v_desc + (16 * 128 >> 4) * kk);
+  }
+  wgmma_commit();
+}
+
+// This thread's share of the online softmax: its two rows (wgmma's accumulator layout: r0 = 16 warp +
+// lane / 4 and r0 + 8) and, in each 8-key group, keys 2 (lane % 4) and the next.
+struct SoftmaxRows {
+  float m[2] = {-INFINITY, -INFINITY};  // running row maxima, log2 units
+  float l[2] = {0.f, 0.f};              // running row sums of this thread's keys
+};
+
+// One tile's scores s (int32) -> P rounded to bf16 as wgmma's A fragments (16 keys each: (r0, c),
+// (r0 + 8, c), (r0, c + 8), (r0 + 8, c + 8), which is the accumulator's order), with the new row maxima
+// and sums; alpha = the factor O must take for the new maxima. `scale0` / `scale1`: q scale x k scale x
+// softmax scale x log2 e of keys 0-63 / 64-127; keys from `valid_keys` on are masked.
+__device__ __forceinline__ void softmax_tile(const std::int32_t (&s)[64], float scale0, float scale1, int valid_keys,
+                                             SoftmaxRows& rows, float (&alpha)[2], std::uint32_t (&pa)[32]) {
+  const int col0 = 2 * (threadIdx.x % 4);
+  float p[64];
+  float row_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int i = 0; i < 64; ++i) {
+    const int col = (i / 4) * 8 + col0 + (i & 1);
+    const float x = col < valid_keys ? static_cast<float>(s[i]) * (i < 32 ? scale0 : scale1) : -INFINITY;
+    p[i] = x;
+    row_max[(i >> 1) & 1] = fmaxf(row_max[(i >> 1) & 1], x);
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_max[r] = fmaxf(row_max[r], __shfl_xor_sync(0xffffffffu, row_max[r], 1));
+    row_max[r] = fmaxf(row_max[r], __shfl_xor_sync(0xffffffffu, row_max[r], 2));
+    const float m_new = fmaxf(rows.m[r], row_max[r]);
+    alpha[r] = fast_exp2(rows.m[r] - m_new);  // 0 on the first tile (m = -inf)
+    rows.m[r] = m_new;
+    rows.l[r] *= alpha[r];
+  }
+#pragma unroll
+  for (int i = 0; i < 64; ++i) {
+    p[i] = fast_exp2(p[i] - rows.m[(i >> 1) & 1]);
+    rows.l[(i >> 1) & 1] += p[i];
+  }
+#pragma unroll
+  for (int i = 0; i < 32; ++i) pa[i] = pack_bf16(p[2 * i], p[2 * i + 1]);
+}
+
+__device__ __forceinline__ void rescale(float (&o)[64], const float (&alpha)[2]) {
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] *= alpha[(i >> 1) & 1];
+}
+
+template <int kWarpgroups, bool kPipelined>
 __global__ void __launch_bounds__(128 * kWarpgroups, 3 - kWarpgroups) int8_attention_kernel(Int8AttentionArgs a) {
-  using Cta = CtaShape<kWarpgroups>;
+  constexpr int kStages = kPipelined ? 3 : 2;
+  using Cta = CtaShape<kWarpgroups, kStages>;
   constexpr int kThreads = Cta::kThreads;
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = reinterpret_cast<unsigned char*>(
@@ -211,97 +299,102 @@ __global__ void __launch_bounds__(128 * kWarpgroups, 3 - kWarpgroups) int8_atten
   const float* k_scales = a.k_scales + head * (a.Lk_pad / kInt8AttentionKeyBlock);
   const float q_scale = a.q_scales[head * (a.Lq_pad / kInt8AttentionQueryBlock) + first_row / kInt8AttentionQueryBlock] *
                         a.scale * kLog2E;
+  // Tile t's stage, and its loads (one cp.async group).
+  const auto k_stage = [&](int t) { return base + Cta::kSmemK + (t % kStages) * kTileBytesI8; };
+  const auto v_stage = [&](int t) { return base + Cta::kSmemV + (t % kStages) * kTileBytesV; };
+  const auto load_tile = [&](int t) {
+    load_int8_rows<kTile, kThreads>(k_stage(t), k + std::int64_t(t) * kTile * kDim);
+    load_v_tile<kThreads>(v_stage(t), v, a.v_s1, std::int64_t(t) * kTile, a.Lk);
+  };
+  const auto valid_keys = [&](int t) {
+    const std::int64_t left = a.Lk - std::int64_t(t) * kTile;
+    return static_cast<int>(left < kTile ? left : kTile);
+  };
+  const auto scale_of = [&](int t, int half) { return q_scale * k_scales[2 * t + half]; };
+
+  // Descriptors: the warpgroup's 64 rows of Q (8 KiB in) and a K tile, K-major with 8-row groups 1 KiB
+  // apart (the leading offset is unused); V N-major, its halves of 64 channels kHalfBytesV apart and its
+  // 8-key groups 1 KiB apart.
+  const std::uint64_t q_desc = smem_descriptor(base + Cta::kSmemQ + warpgroup * 64 * kRowBytesI8, 16, 1024);
+  const auto k_desc = [&](int t) { return smem_descriptor(k_stage(t), 16, 1024); };
+  const auto v_desc = [&](int t) { return smem_descriptor(v_stage(t), kHalfBytesV, 1024); };
 
   load_int8_rows<Cta::kRows, kThreads>(base + Cta::kSmemQ, q);
-  load_int8_rows<kTile, kThreads>(base + Cta::kSmemK, k);
-  load_v_tile<kThreads>(base + Cta::kSmemV, v, a.v_s1, 0, a.Lk);
+  load_tile(0);
   cp_async_commit();
 
-  // This thread's rows of the warpgroup's 64 (wgmma's accumulator layout): r0 = 16 warp + lane / 4 and
-  // r0 + 8; its columns of each 8-column group: 2 (lane % 4) and the next.
   float o[64];
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  const int col0 = 2 * (lane % 4);
-  // Q·K^T: the warpgroup's 64 rows of Q (8 KiB in); V: halves 16 KiB apart, 8-key groups 1 KiB apart.
-  const std::uint64_t q_desc = smem_descriptor(base + Cta::kSmemQ + warpgroup * 64 * kRowBytesI8, 16, 1024);
+  SoftmaxRows rows;
+  std::int32_t s[64];
+  std::uint32_t pa[32];
+  float alpha[2];
 
-  for (int t = 0; t < tiles; ++t) {
-    const int stage = t & 1;
-    if (t + 1 < tiles) {
-      load_int8_rows<kTile, kThreads>(base + Cta::kSmemK + (stage ^ 1) * kTileBytesI8, k + std::int64_t(t + 1) * kTile * kDim);
-      load_v_tile<kThreads>(base + Cta::kSmemV + (stage ^ 1) * kTileBytesV, v, a.v_s1, std::int64_t(t + 1) * kTile, a.Lk);
+  if constexpr (!kPipelined) {
+    for (int t = 0; t < tiles; ++t) {
+      if (t + 1 < tiles) load_tile(t + 1);
+      cp_async_commit();
+      cp_async_wait<1>();  // everything but the tile just asked for
+      fence_proxy_async();
+      __syncthreads();
+      wgmma_fence();
+      issue_qk(s, q_desc, k_desc(t));
+      wgmma_wait<0>();
+      softmax_tile(s, scale_of(t, 0), scale_of(t, 1), valid_keys(t), rows, alpha, pa);
+      rescale(o, alpha);
+      wgmma_fence();
+      issue_pv(o, pa, v_desc(t));
+      wgmma_wait<0>();
+      __syncthreads();  // this stage is loaded again next tile
     }
+  } else {
+    // Tile t's P·V runs while tile t + 1's scores go through the softmax: S(t + 1) and P·V(t) are
+    // issued together, the softmax waits for the first only, and O takes tile t + 1's factor after
+    // the second.
+    if (tiles > 1) load_tile(1);
     cp_async_commit();
-    cp_async_wait<1>();  // everything but the tile just asked for
+    cp_async_wait<1>();
     fence_proxy_async();
     __syncthreads();
-
-    // S = Q·K^T over the 128 channels, 32 at a time (32 bytes further along the swizzled rows).
-    std::int32_t s[64];
-    const std::uint64_t k_desc = smem_descriptor(base + Cta::kSmemK + stage * kTileBytesI8, 16, 1024);
     wgmma_fence();
+    issue_qk(s, q_desc, k_desc(0));
+    wgmma_wait<0>();
+    softmax_tile(s, scale_of(0, 0), scale_of(0, 1), valid_keys(0), rows, alpha, pa);
+    for (int t = 0; t + 1 < tiles; ++t) {
+      cp_async_wait<0>();  // tile t + 1
+      fence_proxy_async();
+      __syncthreads();  // also: every warpgroup is done with tile t - 1's stage, which tile t + 2 takes
+      if (t + 2 < tiles) load_tile(t + 2);
+      cp_async_commit();
+      const std::uint64_t kd = k_desc(t + 1), vd = v_desc(t);
+      wgmma_fence();
+      issue_qk(s, q_desc, kd);
+      issue_pv(o, pa, vd);
+      std::uint32_t pa_next[32];
+      wgmma_wait<1>();
+      softmax_tile(s, scale_of(t + 1, 0), scale_of(t + 1, 1), valid_keys(t + 1), rows, alpha, pa_next);
+      wgmma_wait<0>();
+      keep_registers(pa);
+      rescale(o, alpha);
 #pragma unroll
-    for (int kk = 0; kk < kDim / 32; ++kk) wgmma_s8_m64n128k32(s, q_desc + 2 * kk, k_desc + 2 * kk, kk);
-    wgmma_commit();
-    wgmma_wait_all();
-
-    // Scores in log2 units; keys past Lk masked (only the last tile has them).
-    const float scale0 = q_scale * k_scales[2 * t], scale1 = q_scale * k_scales[2 * t + 1];
-    const std::int64_t first_key = std::int64_t(t) * kTile;
-    float p[64];
-    float row_max[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int i = 0; i < 64; ++i) {
-      const int col = (i / 4) * 8 + col0 + (i & 1);
-      float x = static_cast<float>(s[i]) * (i < 32 ? scale0 : scale1);
-      if (first_key + col >= a.Lk) x = -INFINITY;
-      p[i] = x;
-      row_max[(i >> 1) & 1] = fmaxf(row_max[(i >> 1) & 1], x);
+      for (int i = 0; i < 32; ++i) pa[i] = pa_next[i];
     }
-    float alpha[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_max[r] = fmaxf(row_max[r], __shfl_xor_sync(0xffffffffu, row_max[r], 1));
-      row_max[r] = fmaxf(row_max[r], __shfl_xor_sync(0xffffffffu, row_max[r], 2));
-      const float m_new = fmaxf(m[r], row_max[r]);
-      alpha[r] = fast_exp2(m[r] - m_new);
-      m[r] = m_new;
-      l[r] *= alpha[r];
-    }
-    std::uint32_t pa[32];
-#pragma unroll
-    for (int i = 0; i < 64; ++i) {
-      p[i] = fast_exp2(p[i] - m[(i >> 1) & 1]);
-      l[(i >> 1) & 1] += p[i];
-      o[i] *= alpha[(i >> 1) & 1];
-    }
-    // P as wgmma's A fragments, 16 keys each: (r0, c), (r0 + 8, c), (r0, c + 8), (r0 + 8, c + 8).
-#pragma unroll
-    for (int i = 0; i < 32; ++i) pa[i] = pack_bf16(p[2 * i], p[2 * i + 1]);
-
-    const std::uint64_t v_desc = smem_descriptor(base + Cta::kSmemV + stage * kTileBytesV, kHalfBytesV, 1024);
     wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < kTile / 16; ++kk) {
-      const std::uint32_t frag[4] = {pa[4 * kk], pa[4 * kk + 1], pa[4 * kk + 2], pa[4 * kk + 3]};
-      wgmma_bf16_m64n128k16(o, frag, v_desc + (16 * 128 >> 4) * kk);
-    }
-    wgmma_commit();
-    wgmma_wait_all();
-    __syncthreads();  // this stage is loaded again next tile
+    issue_pv(o, pa, v_desc(tiles - 1));
+    wgmma_wait<0>();
   }
 
-  // O / l; the row sums were this thread's columns only until now.
+  // O / l; the row sums were this thread's keys only until now.
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    l[r] = 1.f / l[r];
+    rows.l[r] += __shfl_xor_sync(0xffffffffu, rows.l[r], 1);
+    rows.l[r] += __shfl_xor_sync(0xffffffffu, rows.l[r], 2);
+    rows.l[r] = 1.f / rows.l[r];
   }
   auto* out = static_cast<__nv_bfloat16*>(a.out) + b * a.out_s0 + h * a.out_s2;
   const std::int64_t row0 = first_row + warpgroup * 64 + warp * 16 + lane / 4;
+  const int col0 = 2 * (lane % 4);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const std::int64_t row = row0 + 8 * r;
@@ -310,9 +403,22 @@ __global__ void __launch_bounds__(128 * kWarpgroups, 3 - kWarpgroups) int8_atten
     for (int j = 0; j < 16; ++j) {
       const int i = 4 * j + 2 * r;
       *reinterpret_cast<__nv_bfloat162*>(out + row * a.out_s1 + j * 8 + col0) =
-          __floats2bfloat162_rn(o[i] * l[r], o[i + 1] * l[r]);
+          __floats2bfloat162_rn(o[i] * rows.l[r], o[i + 1] * rows.l[r]);
     }
   }
+}
+
+template <int kWarpgroups, bool kPipelined>
+const char* launch_int8_attention(const Int8AttentionArgs& args, cudaStream_t stream) {
+  using Cta = CtaShape<kWarpgroups, kPipelined ? 3 : 2>;
+  const auto kernel = int8_attention_kernel<kWarpgroups, kPipelined>;
+  static const cudaError_t attribute =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cta::kSmemBytes);
+  if (attribute != cudaSuccess) return cudaGetErrorString(attribute);
+  const dim3 grid(static_cast<unsigned>(args.Lq_pad / Cta::kRows), static_cast<unsigned>(args.H),
+                  static_cast<unsigned>(args.B));
+  kernel<<<grid, Cta::kThreads, Cta::kSmemBytes, stream>>>(args);
+  return launch_status();
 }
 
 }  // namespace
@@ -327,25 +433,16 @@ const char* quantize_blocks_int8(const QuantizeBlocksArgs& args, void* stream) {
   return launch_status();
 }
 
-template <int kWarpgroups>
-const char* launch_int8_attention(const Int8AttentionArgs& args, cudaStream_t stream) {
-  using Cta = CtaShape<kWarpgroups>;
-  static const cudaError_t attribute = cudaFuncSetAttribute(
-      int8_attention_kernel<kWarpgroups>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cta::kSmemBytes);
-  if (attribute != cudaSuccess) return cudaGetErrorString(attribute);
-  const dim3 grid(static_cast<unsigned>(args.Lq_pad / Cta::kRows), static_cast<unsigned>(args.H),
-                  static_cast<unsigned>(args.B));
-  int8_attention_kernel<kWarpgroups><<<grid, Cta::kThreads, Cta::kSmemBytes, stream>>>(args);
-  return launch_status();
-}
-
 const char* int8_attention_sm90(const Int8AttentionArgs& args, void* stream) {
   if (args.B == 0 || args.H == 0 || args.Lq == 0) return nullptr;
   if (args.Lk < 1 || args.Lq_pad % kTile != 0 || args.Lk_pad % kTile != 0) return "int8_attention_sm90: bad padding";
   const auto s = static_cast<cudaStream_t>(stream);
-  if (args.warpgroups == 1) return launch_int8_attention<1>(args, s);
-  if (args.warpgroups == 2) return launch_int8_attention<2>(args, s);
-  return "int8_attention_sm90: warpgroups must be 1 or 2";
+  switch (args.variant) {
+    case Int8AttentionVariant::TwoWarpgroups: return launch_int8_attention<2, false>(args, s);
+    case Int8AttentionVariant::OneWarpgroup: return launch_int8_attention<1, false>(args, s);
+    case Int8AttentionVariant::Pipelined: return launch_int8_attention<2, true>(args, s);
+  }
+  return "int8_attention_sm90: unknown variant";
 }
 
 }  // namespace skyreels::kernels::cuda

@@ -123,6 +123,11 @@ struct QuantizeBlocksArgs {
 };
 const char* quantize_blocks_int8(const QuantizeBlocksArgs& args, void* stream);
 
+// The kernel's CTA shapes (attention_sm90.cu): two warpgroups of 64 query rows (one CTA an SM, each key
+// tile loaded for 128 queries); one warpgroup (two CTAs an SM); two warpgroups whose softmax of each
+// tile runs while the previous tile's P·V does.
+enum class Int8AttentionVariant { TwoWarpgroups, OneWarpgroup, Pipelined };
+
 // out [B, Lq, H, 128] bf16 = softmax(scale · Q·K^T) V from the quantized q and k above (q per 128
 // queries, k per 64 keys) and bf16 v [B, Lk, H, 128].
 struct Int8AttentionArgs {
@@ -136,9 +141,7 @@ struct Int8AttentionArgs {
   void* out = nullptr;
   std::int64_t out_s0 = 0, out_s1 = 0, out_s2 = 0;
   float scale = 1.f;  // the softmax scale, 1/sqrt(128) in the DiT
-  // Warpgroups of 64 query rows a CTA: 2 (one CTA an SM, each key tile loaded for 128 queries) or 1
-  // (two CTAs an SM).
-  int warpgroups = 2;
+  Int8AttentionVariant variant = Int8AttentionVariant::TwoWarpgroups;
 };
 const char* int8_attention_sm90(const Int8AttentionArgs& args, void* stream);
 
