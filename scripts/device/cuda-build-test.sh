@@ -84,6 +84,15 @@ fi
 if [[ $benches == *" attention "* ]]; then
   run_bench attention --model 1.3b --frames 25 --height 544 --width 960 --formats int8-bf16,int8-e4m3
 fi
+# The Hopper 8-bit attention kernel's three CTA variants (SKYREELS_INT8_ATTENTION_KERNEL, launch.h),
+# each timed against bf16 SDPA (cuDNN) in the same process on blocks 0-2 at DF-1.3B 540P, 97 frames.
+if [[ $benches == *" attention-kernel "* ]]; then
+  for variant in two one pipelined; do
+    echo "kernel variant: $variant" | tee -a "$out/bench.log"
+    SKYREELS_INT8_ATTENTION_KERNEL=$variant run_bench attention --model 1.3b --frames 25 --height 544 --width 960 \
+      --blocks 0,1,2 --formats int8-bf16 --repeat 5
+  done
+fi
 # float8 fast mode (issue 10): the DiT forward with fp8 weights and GEMMs.
 if [[ $benches == *" fp8 "* ]]; then
   run_bench dit --model 1.3b --frames 25 --height 544 --width 960 --batch 2 --repeat 5 --fp8 1

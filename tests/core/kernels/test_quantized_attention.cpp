@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -266,17 +267,24 @@ TEST(QuantizedAttention, TheHopperKernelMeetsTheBarsAgainstItsReference) {
                v = qkv.select(2, 2).narrow(1, 0, c.lk);
     if (!kernels::quantized_attention_kernel_applies(q, k, v)) continue;
     ran = true;
-    const auto got = kernels::quantized_attention(q, k, v, kScale);
-    ASSERT_EQ(got.sizes(), q.sizes());
-    const auto reference = accuracy(got, kernels::quantized_attention_reference(q, k, v, kScale));
-    const auto f64 = accuracy(got, attention_f64(q, k, v, kScale));
-    std::printf("[quantized attention] Hopper kernel, %s: against its reference cosine %.6f, relative L2 %.4f; "
-                "against float64 cosine %.6f, relative L2 %.4f\n",
-                label.c_str(), reference.cosine, reference.relative_l2, f64.cosine, f64.relative_l2);
-    EXPECT_GE(reference.cosine, kernels::kQuantizedAttentionMinCosine);
-    EXPECT_LE(reference.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
-    EXPECT_GE(f64.cosine, kernels::kQuantizedAttentionMinCosine);
-    EXPECT_LE(f64.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
+    const auto want = kernels::quantized_attention_reference(q, k, v, kScale);
+    const auto want_f64 = attention_f64(q, k, v, kScale);
+    // Every CTA variant of the kernel (SKYREELS_INT8_ATTENTION_KERNEL, read at each call).
+    for (const char* variant : {"two", "one", "pipelined"}) {
+      SCOPED_TRACE(variant);
+      setenv("SKYREELS_INT8_ATTENTION_KERNEL", variant, 1);
+      const auto got = kernels::quantized_attention(q, k, v, kScale);
+      unsetenv("SKYREELS_INT8_ATTENTION_KERNEL");
+      ASSERT_EQ(got.sizes(), q.sizes());
+      const auto reference = accuracy(got, want), f64 = accuracy(got, want_f64);
+      std::printf("[quantized attention] Hopper kernel (%s), %s: against its reference cosine %.6f, relative L2 "
+                  "%.4f; against float64 cosine %.6f, relative L2 %.4f\n",
+                  variant, label.c_str(), reference.cosine, reference.relative_l2, f64.cosine, f64.relative_l2);
+      EXPECT_GE(reference.cosine, kernels::kQuantizedAttentionMinCosine);
+      EXPECT_LE(reference.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
+      EXPECT_GE(f64.cosine, kernels::kQuantizedAttentionMinCosine);
+      EXPECT_LE(f64.relative_l2, kernels::kQuantizedAttentionMaxRelativeL2);
+    }
   }
   if (!ran) GTEST_SKIP() << "the Hopper 8-bit attention kernel is not built or this device is no compute capability 9.0";
 }
