@@ -82,22 +82,18 @@ __global__ void quantize_blocks_kernel(QuantizeBlocksArgs a) {
   const float scale = amax > 0.f ? __fdiv_rn(amax, kInt8Max) : 1.f;
   const std::int64_t head = b * a.H + h;
   if (threadIdx.x == 0) a.scales[head * (a.Lpad / a.block) + block] = scale;
+  // Chunk c is channels 8 (c % 16) on of token c / 16: c * 8 bytes into the block's int8 rows.
+  auto* dst = static_cast<char4*>(a.values) + (head * a.Lpad + block * a.block) * kDim / 4;
 #pragma unroll
   for (int i = 0; i < kMaxQuantizeChunks; ++i) {
     const int c = threadIdx.x + i * blockDim.x;
     if (c >= chunks) break;
-    const std::int64_t token = block * a.block + c / (kDim / kVec);
-    const int d0 = (c % (kDim / kVec)) * kVec;
-    char4 lo, hi;
     signed char q[kVec];
 #pragma unroll
     for (int k = 0; k < kVec; ++k)
       q[k] = static_cast<signed char>(fminf(fmaxf(rintf(__fdiv_rn(v[i][k], scale)), -kInt8Max), kInt8Max));
-    lo = make_char4(q[0], q[1], q[2], q[3]);
-    hi = make_char4(q[4], q[5], q[6], q[7]);
-    auto* dst = static_cast<char4*>(a.values) + ((head * a.Lpad + token) * kDim + d0) / 4;
-    dst[0] = lo;
-    dst[1] = hi;
+    dst[2 * c] = make_char4(q[0], q[1], q[2], q[3]);
+    dst[2 * c + 1] = make_char4(q[4], q[5], q[6], q[7]);
   }
 }
 
